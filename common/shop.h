@@ -1,0 +1,76 @@
+/* shop.h: error codes, allocation, logfmt logging and small helpers shared by every shopstream module. */
+#ifndef SHOP_H
+#define SHOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+/* Return codes: 0 is success. RETRYABLE means "the world is down, try the same
+ * thing again later" (Redis, PostgreSQL, Kafka, schema registry); INVALID means
+ * "this input is bad and will never become good" (dead-letter it, never retry). */
+#define SHOP_OK             0
+#define SHOP_ERR_INVALID   -1
+#define SHOP_ERR_RETRYABLE -2
+#define SHOP_ERR_NOTFOUND  -3
+#define SHOP_ERR_IO        -4
+#define SHOP_ERR_CONFIG    -5
+#define SHOP_ERR_FATAL     -6
+
+const char *shop_err_name(int err);
+
+/* Allocation failure aborts: callers never check for NULL. */
+void *shop_xmalloc(size_t n);
+void *shop_xcalloc(size_t nmemb, size_t n);
+void *shop_xrealloc(void *p, size_t n);
+char *shop_xstrdup(const char *s);
+char *shop_xstrndup(const char *s, size_t n);
+/* Returns a heap string the caller frees. */
+char *shop_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* errstr helpers: write a message into a caller buffer, return `err`. */
+int shop_seterr(char *errstr, size_t errstr_size, int err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Logging: one logfmt line per call on stderr.
+ * shop_log("warn", "topic=%s partition=%d msg=%s", ...) -- the caller supplies the
+ * key=value pairs; use shop_log_quote() for free text. */
+typedef enum { SHOP_LOG_DEBUG, SHOP_LOG_INFO, SHOP_LOG_WARN, SHOP_LOG_ERROR } shop_log_level_t;
+void shop_log_set_level(shop_log_level_t lvl);
+void shop_log_set_component(const char *key, const char *value); /* e.g. worker=analytics */
+void shop_log(shop_log_level_t lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Quotes `s` for logfmt into buf (always NUL-terminated, truncated if needed); returns buf. */
+const char *shop_log_quote(char *buf, size_t size, const char *s);
+
+#define SHOP_DEBUG(...) shop_log(SHOP_LOG_DEBUG, __VA_ARGS__)
+#define SHOP_INFO(...)  shop_log(SHOP_LOG_INFO, __VA_ARGS__)
+#define SHOP_WARN(...)  shop_log(SHOP_LOG_WARN, __VA_ARGS__)
+#define SHOP_ERROR(...) shop_log(SHOP_LOG_ERROR, __VA_ARGS__)
+
+/* Time. Event time is always taken from events; these are for timeouts and metrics only. */
+int64_t shop_now_ms(void);       /* wall clock, ms since epoch */
+int64_t shop_mono_us(void);      /* monotonic, microseconds */
+/* Parses "2026-11-24T10:00:00Z", "2026-11-24T10:00:00.123+09:00", "2026-11-24" or epoch millis.
+ * Returns 0 or SHOP_ERR_INVALID. */
+int shop_parse_time_ms(const char *s, int64_t *out_ms);
+/* Formats epoch millis as RFC 3339 UTC with milliseconds into buf (>= 32 bytes). */
+const char *shop_format_time_ms(int64_t ms, char *buf, size_t size);
+
+/* Growable byte buffer (git's strbuf in spirit). Caller-owned storage: _init/_release. */
+typedef struct {
+    char *buf;
+    size_t len;
+    size_t cap;
+} shop_buf_t;
+void shop_buf_init(shop_buf_t *b);
+void shop_buf_release(shop_buf_t *b);
+void shop_buf_reset(shop_buf_t *b);
+void shop_buf_grow(shop_buf_t *b, size_t extra);
+void shop_buf_append(shop_buf_t *b, const void *data, size_t n);
+void shop_buf_puts(shop_buf_t *b, const char *s);
+void shop_buf_printf(shop_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Random UUID v4 (from /dev/urandom-seeded state) into out[37]. */
+void shop_uuid4(char out[37]);
+
+#endif

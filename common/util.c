@@ -1,0 +1,278 @@
+/* util.c: allocation, errors, logfmt logging, time parsing and byte buffers. */
+#define _GNU_SOURCE
+#include "shop.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+const char *shop_err_name(int err) {
+    switch (err) {
+    case SHOP_OK: return "ok";
+    case SHOP_ERR_INVALID: return "invalid";
+    case SHOP_ERR_RETRYABLE: return "retryable";
+    case SHOP_ERR_NOTFOUND: return "notfound";
+    case SHOP_ERR_IO: return "io";
+    case SHOP_ERR_CONFIG: return "config";
+    case SHOP_ERR_FATAL: return "fatal";
+    default: return "unknown";
+    }
+}
+
+static void oom(size_t n) {
+    fprintf(stderr, "level=fatal msg=\"out of memory allocating %zu bytes\"\n", n);
+    abort();
+}
+
+void *shop_xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) oom(n);
+    return p;
+}
+
+void *shop_xcalloc(size_t nmemb, size_t n) {
+    void *p = calloc(nmemb ? nmemb : 1, n ? n : 1);
+    if (!p) oom(nmemb * n);
+    return p;
+}
+
+void *shop_xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) oom(n);
+    return q;
+}
+
+char *shop_xstrdup(const char *s) {
+    return shop_xstrndup(s, strlen(s));
+}
+
+char *shop_xstrndup(const char *s, size_t n) {
+    char *p = shop_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *shop_xasprintf(const char *fmt, ...) {
+    va_list ap;
+    char *out = NULL;
+    va_start(ap, fmt);
+    int n = vasprintf(&out, fmt, ap);
+    va_end(ap);
+    if (n < 0) oom(0);
+    return out;
+}
+
+int shop_seterr(char *errstr, size_t errstr_size, int err, const char *fmt, ...) {
+    if (errstr && errstr_size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(errstr, errstr_size, fmt, ap);
+        va_end(ap);
+    }
+    return err;
+}
+
+/* ---- logging ---- */
+
+static shop_log_level_t log_level = SHOP_LOG_INFO;
+static char log_component[128];
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void shop_log_set_level(shop_log_level_t lvl) { log_level = lvl; }
+
+void shop_log_set_component(const char *key, const char *value) {
+    if (!key || !value)
+        log_component[0] = '\0';
+    else
+        snprintf(log_component, sizeof(log_component), " %s=%s", key, value);
+}
+
+void shop_log(shop_log_level_t lvl, const char *fmt, ...) {
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    if (lvl < log_level) return;
+    char ts[40];
+    shop_format_time_ms(shop_now_ms(), ts, sizeof(ts));
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&log_lock);
+    fprintf(stderr, "ts=%s level=%s%s %s\n", ts, names[lvl], log_component, line);
+    pthread_mutex_unlock(&log_lock);
+}
+
+const char *shop_log_quote(char *buf, size_t size, const char *s) {
+    size_t o = 0;
+    if (size < 3) {
+        if (size) buf[0] = '\0';
+        return buf;
+    }
+    buf[o++] = '"';
+    for (; s && *s && o + 3 < size; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = (char)c;
+        } else if (c == '\n') {
+            buf[o++] = '\\';
+            buf[o++] = 'n';
+        } else if (c < 0x20) {
+            buf[o++] = ' ';
+        } else {
+            buf[o++] = (char)c;
+        }
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+    return buf;
+}
+
+/* ---- time ---- */
+
+int64_t shop_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t shop_mono_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int all_digits(const char *s) {
+    if (*s == '-') s++;
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s)) return 0;
+    return 1;
+}
+
+int shop_parse_time_ms(const char *s, int64_t *out_ms) {
+    if (!s || !*s) return SHOP_ERR_INVALID;
+    if (all_digits(s)) {
+        *out_ms = strtoll(s, NULL, 10);
+        return SHOP_OK;
+    }
+    int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3) return SHOP_ERR_INVALID;
+    const char *p = s + n;
+    int64_t frac_ms = 0, off_s = 0;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p++;
+        if (sscanf(p, "%2d:%2d%n", &h, &mi, &n) != 2) return SHOP_ERR_INVALID;
+        p += n;
+        if (*p == ':') {
+            if (sscanf(p, ":%2d%n", &sec, &n) != 1) return SHOP_ERR_INVALID;
+            p += n;
+        }
+        if (*p == '.') {
+            int digits = 0;
+            p++;
+            while (isdigit((unsigned char)*p)) {
+                if (digits < 3) frac_ms = frac_ms * 10 + (*p - '0');
+                digits++;
+                p++;
+            }
+            if (!digits) return SHOP_ERR_INVALID;
+            for (; digits < 3; digits++) frac_ms *= 10;
+        }
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int oh, om;
+            int sign = *p == '-' ? -1 : 1;
+            if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) != 2) return SHOP_ERR_INVALID;
+            p += 1 + n;
+            off_s = sign * (oh * 3600 + om * 60);
+        }
+    }
+    if (*p) return SHOP_ERR_INVALID;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return SHOP_ERR_INVALID;
+    struct tm tm = {0};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    time_t t = timegm(&tm);
+    *out_ms = ((int64_t)t - off_s) * 1000 + frac_ms;
+    return SHOP_OK;
+}
+
+const char *shop_format_time_ms(int64_t ms, char *buf, size_t size) {
+    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    int frac = (int)(ms - (int64_t)t * 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    return buf;
+}
+
+/* ---- byte buffer ---- */
+
+void shop_buf_init(shop_buf_t *b) {
+    b->buf = NULL;
+    b->len = b->cap = 0;
+}
+
+void shop_buf_release(shop_buf_t *b) {
+    free(b->buf);
+    shop_buf_init(b);
+}
+
+void shop_buf_reset(shop_buf_t *b) {
+    b->len = 0;
+    if (b->buf) b->buf[0] = '\0';
+}
+
+void shop_buf_grow(shop_buf_t *b, size_t extra) {
+    if (b->len + extra + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra + 1) cap *= 2;
+    b->buf = shop_xrealloc(b->buf, cap);
+    b->cap = cap;
+}
+
+void shop_buf_append(shop_buf_t *b, const void *data, size_t n) {
+    shop_buf_grow(b, n);
+    memcpy(b->buf + b->len, data, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+}
+
+void shop_buf_puts(shop_buf_t *b, const char *s) { shop_buf_append(b, s, strlen(s)); }
+
+void shop_buf_printf(shop_buf_t *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    shop_buf_grow(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->buf + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void shop_uuid4(char out[37]) {
+    unsigned char r[16];
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+        for (size_t i = 0; i < sizeof(r); i++) r[i] = (unsigned char)rand();
+    }
+    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
+    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
+             r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+             r[15]);
+}
