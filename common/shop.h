@@ -16,6 +16,7 @@
 #define SHOP_ERR_IO        -4
 #define SHOP_ERR_CONFIG    -5
 #define SHOP_ERR_FATAL     -6
+#define SHOP_ERR_CONFLICT  -7 /* stored state moved under us (another owner, or a rewind is due) */
 
 const char *shop_err_name(int err);
 

@@ -19,6 +19,7 @@ const char *shop_err_name(int err) {
     case SHOP_ERR_IO: return "io";
     case SHOP_ERR_CONFIG: return "config";
     case SHOP_ERR_FATAL: return "fatal";
+    case SHOP_ERR_CONFLICT: return "conflict";
     default: return "unknown";
     }
 }

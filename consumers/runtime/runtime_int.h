@@ -1,0 +1,100 @@
+/* runtime_int.h: state shared by the runtime's files (consume loop, rebalance, replay, DLQ). */
+#ifndef SHOP_RUNTIME_INT_H
+#define SHOP_RUNTIME_INT_H
+
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+
+#include "http.h"
+#include "metrics.h"
+#include "runtime.h"
+#include "store.h"
+
+#define SHOP_OFFSET_NONE (-1)
+
+typedef struct part {
+    int assigned;
+    int loading;        /* waiting for stored offsets (sink down at assignment, or a rewind) */
+    int done;           /* replay: reached its end */
+    int64_t stored[SHOP_SINK_COUNT]; /* next offset committed in each sink, -1 none */
+    int64_t pend[SHOP_SINK_COUNT];   /* next offset covered by pending state, per sink */
+    int64_t expect;     /* next offset to process; lower ones are duplicates */
+    int64_t begin;      /* replay: first offset of the range */
+    int64_t end;        /* replay: exclusive end; INT64_MAX live */
+    int64_t hw;         /* high watermark last seen */
+} part_t;
+
+typedef struct topic_state {
+    const char *name;
+    part_t *parts;
+    int nparts;
+} topic_state_t;
+
+typedef struct shop_runtime {
+    const shop_runtime_opts_t *opts;
+    const shop_worker_ops_t *ops;
+    const shop_config_t *cfg;
+    void *w;
+    shop_worker_env_t env;
+    char redis_prefix[128];
+    char pg_schema[64];
+    char group[256];
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *queue;
+    rd_kafka_t *dlq;      /* producer for <topic>.dlq; NULL in replay mode */
+    shop_codec_t *codec;
+    shop_decoder_t *dec;
+    shop_redis_store_t *redis;
+    shop_pg_store_t *pg;
+    shop_http_t *http;
+    shop_metrics_t metrics;
+    topic_state_t *topics;
+    int ntopics;
+    int replay;
+    int paused;           /* all partitions paused because a flush failed */
+    int any_loading;
+    int fatal;
+    int64_t pending_events;
+    int64_t last_flush_us;
+    int64_t backoff_ms;
+    int64_t next_retry_us;
+    int64_t processed;
+    int64_t replay_total;
+    int64_t flush_events;
+    int64_t flush_ms;
+} shop_runtime_t;
+
+extern volatile sig_atomic_t shop_runtime_stop;
+
+/* runtime.c */
+int shop_rt_flush(shop_runtime_t *rt, char *errstr, size_t errstr_size);
+void shop_rt_rewind(shop_runtime_t *rt, const char *why);
+part_t *shop_rt_part(shop_runtime_t *rt, const char *topic, int32_t partition, int create,
+                     int *topic_idx);
+void shop_rt_pause_all(shop_runtime_t *rt, int pause);
+
+/* rebalance.c */
+void shop_rt_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t *parts, void *opaque);
+/* Loads stored offsets for loading partitions, seeks and resumes them. 0 or RETRYABLE. */
+int shop_rt_load_offsets(shop_runtime_t *rt, char *errstr, size_t errstr_size);
+/* Reads the stored offsets of `n` partitions from every sink into their part_t. */
+int shop_rt_load_entries(shop_runtime_t *rt, shop_offset_entry_t *e, int n, char *errstr,
+                         size_t errstr_size);
+/* Where partition p starts (sets p->expect to match). */
+int64_t shop_rt_start_of(shop_runtime_t *rt, part_t *p);
+/* Smallest offset any sink still needs (or `fallback` when a sink has none stored). */
+int64_t shop_rt_start_offset(const shop_runtime_t *rt, const part_t *p, int64_t fallback);
+
+/* dlq.c */
+rd_kafka_t *shop_rt_dlq_new(const shop_runtime_t *rt, char *errstr, size_t errstr_size);
+void shop_rt_dlq_send(shop_runtime_t *rt, const rd_kafka_message_t *m, const char *reason);
+/* 0 when every dead-letter message is acknowledged by the broker, else RETRYABLE. */
+int shop_rt_dlq_drain(shop_runtime_t *rt, int timeout_ms, char *errstr, size_t errstr_size);
+
+/* replay.c */
+int shop_rt_replay_assign(shop_runtime_t *rt, char *errstr, size_t errstr_size);
+int shop_rt_replay_done(shop_runtime_t *rt);
+void shop_rt_progress(shop_runtime_t *rt, int final);
+
+#endif

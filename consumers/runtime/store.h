@@ -1,0 +1,60 @@
+/* store.h: the two sinks' connections and their offset records, committed atomically with the
+ * worker's results (Redis MULTI/EXEC, one PostgreSQL transaction), fenced against stale owners. */
+#ifndef SHOP_STORE_H
+#define SHOP_STORE_H
+
+#include <stdint.h>
+
+#include "worker.h"
+
+/* One partition's part in a flush: the stored offset it expects to find (`from`, -1 when none
+ * is stored yet) and the one it writes (`to`). */
+typedef struct shop_offset_entry {
+    const char *topic;
+    int32_t partition;
+    int64_t from;
+    int64_t to;
+} shop_offset_entry_t;
+
+/* ---- Redis ---- */
+typedef struct shop_redis_store shop_redis_store_t;
+
+/* `url` is redis://[:password@]host[:port][/db]. Connects lazily. The caller destroys it. */
+shop_redis_store_t *shop_redis_store_new(const char *url, const char *offsets_key, int timeout_ms,
+                                         char *errstr, size_t errstr_size);
+void shop_redis_store_destroy(shop_redis_store_t *s);
+/* 0 when PING answers, else SHOP_ERR_RETRYABLE. */
+int shop_redis_store_ping(shop_redis_store_t *s, char *errstr, size_t errstr_size);
+/* Reads the stored next offset of each entry into entries[i].from (-1 when absent). */
+int shop_redis_store_load(shop_redis_store_t *s, shop_offset_entry_t *entries, int n,
+                          char *errstr, size_t errstr_size);
+/* WATCH the offsets, check they equal each `from` (or already each `to`: an earlier EXEC whose
+ * reply was lost), then MULTI, the batch, the new offsets, EXEC.
+ * Returns 0 (committed, or found committed), SHOP_ERR_RETRYABLE (Redis unreachable: retry),
+ * SHOP_ERR_CONFLICT (offsets are something else: rewind) or SHOP_ERR_FATAL (a command failed
+ * inside EXEC: a bug). */
+int shop_redis_store_commit(shop_redis_store_t *s, const shop_redis_batch_t *batch,
+                            const shop_offset_entry_t *entries, int n, char *errstr,
+                            size_t errstr_size);
+/* Direct access for queries (NULL when not connected and connecting failed). Borrowed. */
+struct redisContext *shop_redis_store_conn(shop_redis_store_t *s, char *errstr, size_t errstr_size);
+
+/* ---- PostgreSQL ---- */
+typedef struct shop_pg_store shop_pg_store_t;
+
+/* `url` is a libpq connection string or URI; `schema` is set as search_path. */
+shop_pg_store_t *shop_pg_store_new(const char *url, const char *schema, const char *group,
+                                   int timeout_ms, char *errstr, size_t errstr_size);
+void shop_pg_store_destroy(shop_pg_store_t *s);
+int shop_pg_store_ping(shop_pg_store_t *s, char *errstr, size_t errstr_size);
+int shop_pg_store_load(shop_pg_store_t *s, shop_offset_entry_t *entries, int n, char *errstr,
+                       size_t errstr_size);
+/* BEGIN; lock and check the offset rows as for Redis; flush(w, conn) runs the worker's
+ * statements; upsert the offsets; COMMIT. Same return codes as shop_redis_store_commit. */
+int shop_pg_store_commit(shop_pg_store_t *s, const shop_worker_ops_t *ops, void *w,
+                         const shop_offset_entry_t *entries, int n, char *errstr,
+                         size_t errstr_size);
+/* Connection for queries, or NULL. Borrowed. */
+PGconn *shop_pg_store_conn(shop_pg_store_t *s, char *errstr, size_t errstr_size);
+
+#endif
