@@ -47,16 +47,21 @@ static int cmd_demo(int argc, char **argv) {
     }
     printf("== 1/3 generating %s events (seed %s) into Kafka\n", events, seed);
     fflush(stdout);
-    char *gen[] = {"generate", "--events", (char *)events, "--seed", seed, "--produce", NULL};
+    char a0[] = "generate", a1[] = "--events", a3[] = "--seed", a5[] = "--produce";
+    char *ev = shop_xstrdup(events);
+    char *gen[] = {a0, a1, ev, a3, seed, a5, NULL};
     int rc = shop_cmd_generate(6, gen);
+    free(ev);
     if (rc) return rc;
     printf("== 2/3 running the analytics worker until it has caught up\n");
     fflush(stdout);
-    char *run[] = {"run", "analytics", "--until-caught-up", "--set", "http.port=-1", NULL};
+    char r0[] = "run", r1[] = "analytics", r2[] = "--until-caught-up", r3[] = "--set", r4[] = "http.port=-1";
+    char *run[] = {r0, r1, r2, r3, r4, NULL};
     if ((rc = shop_cmd_run(5, run))) return rc;
     printf("== 3/3 the views\n");
     fflush(stdout);
-    char *q[] = {"query", "stats", NULL};
+    char q0[] = "query", q1[] = "stats";
+    char *q[] = {q0, q1, NULL};
     rc = shop_cmd_query(2, q);
     printf("\nRun a worker with its endpoints:  build/shopstream run analytics\n"
            "  metrics   http://127.0.0.1:9401/metrics\n"

@@ -1,0 +1,138 @@
+/* test_common.c: the configuration table's precedence and validation, time parsing, logfmt quoting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "shop.h"
+
+static const shop_conf_def_t table[] = {
+    {"redis.url", SHOP_CONF_STRING, "redis://default", "redis"},
+    {"flush.events", SHOP_CONF_INT, "100", "flush"},
+    {"dlq.enabled", SHOP_CONF_BOOL, "true", "dlq"},
+    {"namespace", SHOP_CONF_STRING, NULL, "ns"},
+    {NULL, 0, NULL, NULL},
+};
+
+static void test_defaults_and_types(void **state) {
+    (void)state;
+    shop_config_t *c = shop_config_new(table);
+    char err[256];
+    assert_string_equal(shop_config_get(c, "redis.url"), "redis://default");
+    assert_int_equal(shop_config_get_int(c, "flush.events"), 100);
+    assert_true(shop_config_get_bool(c, "dlq.enabled"));
+    assert_null(shop_config_get(c, "namespace"));
+    assert_int_equal(shop_config_set(c, "flush.events", "12x", err, sizeof(err)), SHOP_ERR_CONFIG);
+    assert_string_equal(err, "flush.events: expected an integer, got \"12x\"");
+    assert_int_equal(shop_config_set(c, "dlq.enabled", "maybe", err, sizeof(err)), SHOP_ERR_CONFIG);
+    assert_int_equal(shop_config_set(c, "no.such.key", "1", err, sizeof(err)), SHOP_ERR_CONFIG);
+    assert_string_equal(err, "unknown configuration key \"no.such.key\"");
+    assert_int_equal(shop_config_set(c, "kafka.linger.ms", "7", err, sizeof(err)), SHOP_OK);
+    assert_string_equal(shop_config_get(c, "kafka.linger.ms"), "7");
+    shop_config_destroy(c);
+}
+
+static void count_kafka(const char *k, const char *v, void *opaque) {
+    (void)v;
+    if (!strcmp(k, "linger.ms")) (*(int *)opaque)++;
+}
+
+/* defaults < file < SHOPSTREAM_* env < --set */
+static void test_precedence(void **state) {
+    (void)state;
+    char path[] = "/tmp/shop_conf_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *fp = fdopen(fd, "w");
+    fprintf(fp, "# comment\nredis.url = redis://file\nflush.events=5\nnamespace = fromfile\nkafka.linger.ms = 3\n");
+    fclose(fp);
+    setenv("SHOPSTREAM_FLUSH_EVENTS", "6", 1);
+    setenv("SHOPSTREAM_NAMESPACE", "fromenv", 1);
+    setenv("SHOPSTREAM_SOMETHING_ELSE", "ignored", 1);
+    char a0[] = "run", a1[] = "--config", a3[] = "--set", a4[] = "namespace=fromflag", a5[] = "worker";
+    char *argv[] = {a0, a1, path, a3, a4, a5, NULL};
+    int argc = 6;
+    shop_config_t *c = shop_config_new(table);
+    char err[256];
+    assert_int_equal(shop_config_from_args(c, &argc, argv, err, sizeof(err)), SHOP_OK);
+    assert_int_equal(argc, 2);
+    assert_string_equal(argv[1], "worker");
+    assert_string_equal(shop_config_get(c, "redis.url"), "redis://file");
+    assert_int_equal(shop_config_get_int(c, "flush.events"), 6);
+    assert_string_equal(shop_config_get(c, "namespace"), "fromflag");
+    int n = 0;
+    shop_config_each_kafka(c, count_kafka, &n);
+    assert_int_equal(n, 1);
+    shop_config_destroy(c);
+    unsetenv("SHOPSTREAM_FLUSH_EVENTS");
+    unsetenv("SHOPSTREAM_NAMESPACE");
+    unsetenv("SHOPSTREAM_SOMETHING_ELSE");
+    unlink(path);
+}
+
+static void test_bad_file_line(void **state) {
+    (void)state;
+    char path[] = "/tmp/shop_conf_XXXXXX";
+    int fd = mkstemp(path);
+    FILE *fp = fdopen(fd, "w");
+    fprintf(fp, "redis.url = x\nthis line has no equals\n");
+    fclose(fp);
+    shop_config_t *c = shop_config_new(table);
+    char err[512];
+    assert_int_equal(shop_config_load_file(c, path, err, sizeof(err)), SHOP_ERR_CONFIG);
+    assert_non_null(strstr(err, ":2: expected key = value"));
+    shop_config_destroy(c);
+    unlink(path);
+}
+
+static void test_time(void **state) {
+    (void)state;
+    int64_t ms;
+    assert_int_equal(shop_parse_time_ms("2026-11-24T10:00:00Z", &ms), SHOP_OK);
+    assert_int_equal(ms, 1795514400000LL);
+    assert_int_equal(shop_parse_time_ms("2026-11-24T19:00:00.250+09:00", &ms), SHOP_OK);
+    assert_int_equal(ms, 1795514400250LL);
+    assert_int_equal(shop_parse_time_ms("2026-11-24", &ms), SHOP_OK);
+    assert_int_equal(ms, 1795478400000LL);
+    assert_int_equal(shop_parse_time_ms("1795514400000", &ms), SHOP_OK);
+    assert_int_equal(ms, 1795514400000LL);
+    assert_int_equal(shop_parse_time_ms("2026-13-01", &ms), SHOP_ERR_INVALID);
+    assert_int_equal(shop_parse_time_ms("yesterday", &ms), SHOP_ERR_INVALID);
+    assert_int_equal(shop_parse_time_ms("2026-11-24T10:00:00Zjunk", &ms), SHOP_ERR_INVALID);
+    char buf[40];
+    assert_string_equal(shop_format_time_ms(1795514400250LL, buf, sizeof(buf)), "2026-11-24T10:00:00.250Z");
+}
+
+static void test_logfmt_quote(void **state) {
+    (void)state;
+    char buf[32];
+    assert_string_equal(shop_log_quote(buf, sizeof(buf), "a \"b\"\nc"), "\"a \\\"b\\\"\\nc\"");
+    shop_log_quote(buf, 8, "0123456789");
+    assert_true(strlen(buf) < 8);
+    assert_int_equal(buf[0], '"');
+}
+
+static void test_buf(void **state) {
+    (void)state;
+    shop_buf_t b;
+    shop_buf_init(&b);
+    for (int i = 0; i < 1000; i++) shop_buf_printf(&b, "%d,", i);
+    assert_int_equal(b.len, strlen(b.buf));
+    assert_memory_equal(b.buf, "0,1,2,", 6);
+    shop_buf_reset(&b);
+    assert_int_equal(b.len, 0);
+    shop_buf_release(&b);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_and_types), cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_bad_file_line),      cmocka_unit_test(test_time),
+        cmocka_unit_test(test_logfmt_quote),       cmocka_unit_test(test_buf),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
