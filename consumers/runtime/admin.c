@@ -34,14 +34,14 @@ static rd_kafka_t *admin_client(const char *brokers) {
     return rk;
 }
 
-static int create_topics(rd_kafka_t *rk, int partitions, int replication) {
+static int create_topics(rd_kafka_t *rk, const char *prefix, int partitions, int replication) {
     int n = 0;
     rd_kafka_NewTopic_t *nt[64];
     char err[512];
     for (int i = 0; base_topics[i]; i++)
         for (int dlq = 0; dlq < 2; dlq++) {
             char name[256];
-            snprintf(name, sizeof(name), "%s%s", base_topics[i], dlq ? ".dlq" : "");
+            snprintf(name, sizeof(name), "%s%s%s", prefix, base_topics[i], dlq ? ".dlq" : "");
             nt[n] = rd_kafka_NewTopic_new(name, partitions, replication, err, sizeof(err));
             if (!nt[n]) {
                 fprintf(stderr, "shopstream topics: %s: %s\n", name, err);
@@ -102,18 +102,21 @@ static int list_topics(rd_kafka_t *rk) {
 
 int shop_cmd_topics(int argc, char **argv) {
     const char *brokers = brokers_default();
+    const char *prefix = "";
     int partitions = 6, replication = 1, c;
     static const struct option opts[] = {{"brokers", required_argument, 0, 'b'},
                                          {"partitions", required_argument, 0, 'p'},
                                          {"replication", required_argument, 0, 'r'},
+                                         {"prefix", required_argument, 0, 'x'},
                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
-    while ((c = getopt_long(argc, argv, "b:p:r:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:p:r:x:h", opts, NULL)) != -1) {
         if (c == 'b') brokers = optarg;
         else if (c == 'p') partitions = atoi(optarg);
         else if (c == 'r') replication = atoi(optarg);
+        else if (c == 'x') prefix = optarg;
         else {
-            fprintf(stderr, "usage: shopstream topics create|list [--brokers B] [--partitions N] [--replication R]\n");
+            fprintf(stderr, "usage: shopstream topics create|list [--brokers B] [--partitions N] [--replication R] [--prefix P]\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -121,7 +124,7 @@ int shop_cmd_topics(int argc, char **argv) {
     if (partitions < 1) partitions = 1;
     rd_kafka_t *rk = admin_client(brokers);
     if (!rk) return 1;
-    int rc = !strcmp(verb, "create") ? create_topics(rk, partitions, replication)
+    int rc = !strcmp(verb, "create") ? create_topics(rk, prefix, partitions, replication)
              : !strcmp(verb, "list") ? list_topics(rk)
                                      : (fprintf(stderr, "shopstream topics: unknown verb %s\n", verb), 2);
     rd_kafka_destroy(rk);

@@ -28,6 +28,7 @@ const shop_conf_def_t shop_runtime_conf[] = {
     {"retry.backoff.max.ms", SHOP_CONF_INT, "10000", "longest wait between retries while a sink is down"},
     {"revoke.flush.timeout.ms", SHOP_CONF_INT, "5000", "how long a revoke tries to flush before rewinding"},
     {"dlq.enabled", SHOP_CONF_BOOL, "true", "send undecodable or invalid events to <topic>.dlq"},
+    {"topic.prefix", SHOP_CONF_STRING, "", "prefix of every topic name (environments sharing a cluster)"},
     {"namespace", SHOP_CONF_STRING, NULL, "write under bt:<ns>: and schema bt_<ns> instead of live"},
     {"migrate.auto", SHOP_CONF_BOOL, "true", "apply SQL migrations to the schema at start"},
     {"schema.registry.url", SHOP_CONF_STRING, NULL, "Confluent schema registry for 0x00-framed events"},
@@ -533,8 +534,13 @@ static int init(shop_runtime_t *rt, const shop_runtime_opts_t *o, char *errstr, 
     rt->flush_ms = shop_config_get_int(rt->cfg, "flush.ms");
     for (rt->ntopics = 0; rt->ops->topics[rt->ntopics]; rt->ntopics++) {}
     rt->topics = shop_xcalloc((size_t)rt->ntopics, sizeof(*rt->topics));
-    for (int t = 0; t < rt->ntopics; t++) rt->topics[t].name = rt->ops->topics[t];
-    shop_metrics_init(&rt->metrics, rt->ops->name, rt->ops->topics);
+    const char *prefix = shop_config_get(rt->cfg, "topic.prefix");
+    rt->topic_names = shop_xcalloc((size_t)rt->ntopics + 1, sizeof(char *));
+    for (int t = 0; t < rt->ntopics; t++) {
+        rt->topic_names[t] = shop_xasprintf("%s%s", prefix ? prefix : "", rt->ops->topics[t]);
+        rt->topics[t].name = rt->topic_names[t];
+    }
+    shop_metrics_init(&rt->metrics, rt->ops->name, (const char *const *)rt->topic_names);
     rt->env = (shop_worker_env_t){rt->cfg, rt->redis_prefix, rt->pg_schema, rt->ops->name};
     if (!(rt->codec = shop_codec_new(shop_config_get(rt->cfg, "schema.registry.url"), errstr, errstr_size)))
         return SHOP_ERR_CONFIG;
@@ -568,6 +574,8 @@ static void teardown(shop_runtime_t *rt) {
     shop_codec_destroy(rt->codec);
     for (int t = 0; t < rt->ntopics; t++) free(rt->topics[t].parts);
     free(rt->topics);
+    for (int t = 0; rt->topic_names && t < rt->ntopics; t++) free(rt->topic_names[t]);
+    free(rt->topic_names);
     shop_metrics_release(&rt->metrics);
 }
 

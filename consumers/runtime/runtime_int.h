@@ -49,6 +49,7 @@ typedef struct shop_runtime {
     shop_http_t *http;
     shop_metrics_t metrics;
     topic_state_t *topics;
+    char **topic_names; /* topic.prefix + the worker's topics, heap */
     int ntopics;
     int replay;
     int paused;           /* all partitions paused because a flush failed */

@@ -1,0 +1,8 @@
+# Integration tests: real Kafka, Redis and PostgreSQL started by deploy/stack up.
+function(shop_integration_test name script)
+  add_test(NAME ${name} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/${script})
+  set_tests_properties(${name} PROPERTIES LABELS integration TIMEOUT 900 RUN_SERIAL TRUE
+                       ENVIRONMENT "SHOPSTREAM_BIN=$<TARGET_FILE:shopstream>")
+endfunction()
+
+shop_integration_test(integration_exactly_once test_exactly_once.sh)

@@ -1,0 +1,79 @@
+# lib.sh: helpers for the integration and fault scripts: a unique topic prefix and namespace per
+# run against the local stack (deploy/stack up), worker start/kill, metrics polling, clean-up.
+set -euo pipefail
+
+BIN=${SHOPSTREAM_BIN:?set SHOPSTREAM_BIN to the shopstream binary}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+RUN_ID=${RUN_ID:-it$$x$RANDOM}
+PREFIX="$RUN_ID."
+WORK=$(mktemp -d "/tmp/shopstream-$RUN_ID.XXXXXX")
+REDIS_URL=${SHOPSTREAM_REDIS_URL:-redis://127.0.0.1:16379/0}
+PG_URL=${SHOPSTREAM_PG_URL:-postgresql://shopstream@127.0.0.1:15432/shopstream}
+WORKER_PIDS=()
+
+log() { printf '%s: %s\n' "$(basename "$0")" "$*"; }
+fail() {
+  printf '%s: FAIL: %s\n' "$(basename "$0")" "$*" >&2
+  exit 1
+}
+
+redis_cli() {
+  local hp=${REDIS_URL#redis://}
+  hp=${hp%%/*}
+  redis-cli -h "${hp%%:*}" -p "${hp##*:}" "$@"
+}
+
+cleanup() {
+  local st=$?
+  for p in "${WORKER_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  if [ "$st" -eq 0 ] && [ -z "${KEEP_WORK:-}" ]; then
+    for ns in "${NAMESPACES[@]:-}"; do
+      [ -n "$ns" ] || continue
+      redis_cli --scan --pattern "bt:$ns:*" | xargs -r -n 500 redis_cli DEL >/dev/null || true
+      psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS bt_$ns CASCADE" >/dev/null 2>&1 || true
+    done
+    rm -rf "$WORK"
+  else
+    log "kept $WORK (logs of the workers are there)"
+  fi
+  exit "$st"
+}
+NAMESPACES=()
+trap cleanup EXIT
+
+require_stack() {
+  "$BIN" topics list >/dev/null 2>&1 || fail "Kafka is not answering at ${SHOPSTREAM_KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:19092}: run deploy/stack up"
+  redis_cli PING >/dev/null 2>&1 || fail "Redis is not answering at $REDIS_URL: run deploy/stack up"
+  psql -q "$PG_URL" -c 'SELECT 1' >/dev/null 2>&1 || fail "PostgreSQL is not answering at $PG_URL: run deploy/stack up"
+}
+
+# start_worker NAME LOGFILE ARGS...: runs `shopstream run` in the background; sets WORKER_PID.
+start_worker() {
+  local worker=$1 logf=$2
+  shift 2
+  "$BIN" run "$worker" --set "topic.prefix=$PREFIX" "$@" >>"$logf" 2>&1 &
+  WORKER_PID=$!
+  WORKER_PIDS+=("$WORKER_PID")
+}
+
+# metric PORT NAME: sum of a metric's samples on a worker's /metrics (0 when unreachable).
+metric() {
+  curl -fsS "http://127.0.0.1:$1/metrics" 2>/dev/null |
+    awk -v m="$2" '$1 ~ "^"m"({|$)" {s += $2} END {printf "%d\n", s}'
+}
+
+# wait_metric PORT NAME MIN TIMEOUT_S PID: waits until the metric reaches MIN.
+wait_metric() {
+  local port=$1 name=$2 min=$3 timeout=$4 pid=$5 i v
+  for ((i = 0; i < timeout * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || fail "worker $pid exited early"
+    v=$(metric "$port" "$name")
+    [ "$v" -ge "$min" ] && return 0
+    sleep 0.1
+  done
+  fail "$name stayed below $min for ${timeout}s"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
