@@ -451,12 +451,16 @@ static void consume_loop(shop_runtime_t *rt) {
     while (!shop_runtime_stop) {
         retry_loading(rt);
         ssize_t n = rd_kafka_consume_batch_queue(rt->queue, 100, msgs, (size_t)batch);
+        if (n > 0 && !rt->first_msg_us) rt->first_msg_us = shop_mono_us();
         for (ssize_t i = 0; i < n; i++) {
             if (msgs[i]->err) handle_error_message(rt, msgs[i]);
             else dispatch(rt, msgs[i]);
             rd_kafka_message_destroy(msgs[i]);
         }
-        if (n > 0) atomic_store(&rt->metrics.kafka_down, 0);
+        if (n > 0) {
+            atomic_store(&rt->metrics.kafka_down, 0);
+            rt->last_msg_us = shop_mono_us();
+        }
         maybe_flush(rt, 0);
         update_ready(rt);
         int64_t now = shop_mono_us();
@@ -602,7 +606,9 @@ int shop_runtime_run(const shop_runtime_opts_t *o) {
     consume_loop(&rt);
     if (!rt.fatal) drain(&rt);
     if (o->progress) shop_rt_progress(&rt, 1);
-    SHOP_INFO("msg=\"stopped\" events=%lld", (long long)rt.processed);
+    double secs = rt.last_msg_us > rt.first_msg_us ? (double)(rt.last_msg_us - rt.first_msg_us) / 1e6 : 0;
+    SHOP_INFO("msg=\"stopped\" events=%lld seconds=%.3f events_per_s=%.0f", (long long)rt.processed,
+              secs, secs > 0 ? (double)rt.processed / secs : 0.0);
     int fatal = rt.fatal;
     teardown(&rt);
     return fatal ? 1 : 0;
