@@ -76,7 +76,7 @@ typedef struct shop_schema_info {
     avro_schema_t schema;  /* borrowed, owned by the codec */
 } shop_schema_info_t;
 
-/* Creates a codec loaded with the schemas compiled into the binary (schemas/avro/*.avsc).
+/* Creates a codec loaded with the schemas compiled into the binary (every .avsc under schemas/avro).
  * `registry_url` may be NULL; when set, Confluent-framed messages are resolved through it
  * (GET {url}/schemas/ids/{id}) and encode registers under subject "<topic>-value".
  * Returns NULL and fills errstr on failure. Caller destroys with shop_codec_destroy(). */
@@ -92,8 +92,11 @@ const shop_schema_info_t *shop_codec_schema_by_fingerprint(shop_codec_t *codec, 
 const shop_schema_info_t *shop_codec_current_for_topic(shop_codec_t *codec, const char *topic);
 /* Topic of an event type ("order.placed" -> "shop.order.events"); NULL if unknown. */
 const char *shop_codec_topic_for_type(shop_codec_t *codec, const char *type);
-/* All current topics, NULL-terminated, borrowed. */
+/* All current topics, NULL-terminated, borrowed (valid until the next shop_codec_add_schema). */
 const char *const *shop_codec_topics(shop_codec_t *codec);
+/* Every schema of the set (current and older versions, and any fetched from the registry):
+ * stores up to `max` borrowed pointers into out[] and returns how many there are. */
+size_t shop_codec_schemas(shop_codec_t *codec, const shop_schema_info_t **out, size_t max);
 
 /* ---- decoded events ---- */
 
