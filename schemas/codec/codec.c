@@ -63,6 +63,8 @@ static void entry_free(shop_schema_entry_t *e) {
     free(e->branch_type);
     free(e->branch_fields);
     json_decref(e->env_fields);
+    for (size_t i = 0; i < e->nplans; i++) free(e->plans[i].fields);
+    free(e->plans);
     free(e->branch_kind);
     free(e->topic);
     free(e->key_field);
@@ -170,6 +172,45 @@ static int entry_envelope(shop_schema_entry_t *e, char *errstr, size_t errstr_si
     return SHOP_OK;
 }
 
+static int null_branch_of(json_t *type) {
+    size_t i;
+    json_t *b;
+    json_array_foreach(type, i, b) {
+        const char *t = json_is_string(b) ? json_string_value(b)
+                                          : json_string_value(json_object_get(b, "type"));
+        if (t && !strcmp(t, "null")) return (int)i;
+    }
+    return -1;
+}
+
+/* One plan per record definition (they are all in e->names). */
+static void entry_plans(shop_schema_entry_t *e) {
+    const char *full;
+    json_t *node;
+    e->plans = shop_xcalloc(json_object_size(e->names) + 1, sizeof(*e->plans));
+    json_object_foreach(e->names, full, node) {
+        json_t *fields = json_object_get(node, "fields");
+        if (!json_is_array(fields)) continue;
+        shop_record_plan_t *p = &e->plans[e->nplans++];
+        p->node = node;
+        p->nfields = json_array_size(fields);
+        p->fields = shop_xcalloc(p->nfields + 1, sizeof(*p->fields));
+        for (size_t i = 0; i < p->nfields; i++) {
+            json_t *f = json_array_get(fields, i);
+            p->fields[i].name = json_string_value(json_object_get(f, "name"));
+            p->fields[i].type = json_object_get(f, "type");
+            p->fields[i].def = json_object_get(f, "default");
+            p->fields[i].null_branch = null_branch_of(p->fields[i].type);
+        }
+    }
+}
+
+const shop_record_plan_t *shop_entry_plan(const shop_schema_entry_t *entry, json_t *node) {
+    for (size_t i = 0; i < entry->nplans; i++)
+        if (entry->plans[i].node == node) return &entry->plans[i];
+    return NULL;
+}
+
 static void entry_full_name(shop_schema_entry_t *e) {
     avro_schema_t s = e->info.schema;
     if (is_avro_named_type(s)) {
@@ -203,6 +244,7 @@ static int entry_new(const char *json, int from_registry, shop_schema_entry_t **
         goto fail;
     }
     entry_full_name(e);
+    entry_plans(e);
     const char *topic = json_string_value(json_object_get(e->doc, "shop.topic"));
     const char *key = json_string_value(json_object_get(e->doc, "shop.key"));
     json_t *version = json_object_get(e->doc, "shop.version");
@@ -445,6 +487,7 @@ int shop_codec_route(shop_codec_t *codec, const char *type, const shop_schema_in
 
 json_t *shop_entry_type_node(const shop_schema_entry_t *entry, json_t *node, avro_schema_t s) {
     const char *ref = NULL;
+    if (!is_avro_named_type(s)) return node;
     if (json_is_string(node))
         ref = json_string_value(node);
     else if (json_is_object(node) && is_avro_named_type(s))

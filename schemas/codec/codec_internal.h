@@ -7,6 +7,20 @@
 
 #include "shop_codec.h"
 
+/* A record definition's fields, precomputed so encoding does no JSON lookups into the schema. */
+typedef struct shop_field_plan {
+    const char *name; /* borrowed from the schema JSON */
+    json_t *type;     /* the field's "type" node, borrowed */
+    json_t *def;      /* its "default" node, or NULL */
+    int null_branch;  /* index of "null" when the type is a union with it, else -1 */
+} shop_field_plan_t;
+
+typedef struct shop_record_plan {
+    json_t *node; /* the record definition inside the entry's doc */
+    size_t nfields;
+    shop_field_plan_t *fields;
+} shop_record_plan_t;
+
 /* One schema of the set. `info` comes first so that a shop_schema_info_t pointer handed out by
  * the codec converts back with shop_entry_of(). Entries live until shop_codec_destroy(), so
  * borrowed pointers into them stay valid for the codec's life. */
@@ -24,6 +38,8 @@ typedef struct shop_schema_entry {
     json_t *env_fields;     /* envelope field name -> index (payload excluded), owned */
     json_t **branch_fields; /* per branch: field name -> index, owned */
     int32_t registry_id; /* schema registry id once known, else -1 (guarded by the codec lock) */
+    shop_record_plan_t *plans; /* one per record definition, owned */
+    size_t nplans;
 } shop_schema_entry_t;
 
 #define shop_entry_of(info_ptr) ((shop_schema_entry_t *)(info_ptr))
@@ -70,6 +86,8 @@ int shop_schema_is_primitive(const char *name);
 /* JSON node describing the type of a value whose avro-c schema is `s`: resolves named
  * references through entry->names. `node` is the JSON "type" value at that position. Borrowed. */
 json_t *shop_entry_type_node(const shop_schema_entry_t *entry, json_t *node, avro_schema_t s);
+/* The plan of a record definition node of `entry`; NULL if `node` is not one. Borrowed. */
+const shop_record_plan_t *shop_entry_plan(const shop_schema_entry_t *entry, json_t *node);
 /* The current schema that reads events written with `writer` (may be `writer` itself). */
 shop_schema_entry_t *shop_codec_reader_of(shop_codec_t *codec, shop_schema_entry_t *writer);
 /* Writer schema for a Confluent schema id, fetched from the registry on first use.

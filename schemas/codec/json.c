@@ -48,13 +48,20 @@ static const char *got(json_t *v, char *buf, size_t size) {
     return buf;
 }
 
-static size_t path_push(jctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static size_t path_push(jctx_t *c, const char *fmt, ...) {
+/* Appends ".name" (or "name" at the top) to the path; returns the length to restore. */
+static size_t path_push_name(jctx_t *c, const char *name) {
+    size_t old = c->plen, n = strlen(name), dot = old ? 1 : 0;
+    if (old + dot + n >= sizeof(c->path)) n = sizeof(c->path) - 1 - old - dot;
+    if (dot) c->path[c->plen++] = '.';
+    memcpy(c->path + c->plen, name, n);
+    c->plen += n;
+    c->path[c->plen] = '\0';
+    return old;
+}
+
+static size_t path_push_index(jctx_t *c, size_t i) {
     size_t old = c->plen;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(c->path + c->plen, sizeof(c->path) - c->plen, fmt, ap);
-    va_end(ap);
+    int n = snprintf(c->path + c->plen, sizeof(c->path) - c->plen, "[%zu]", i);
     if (n > 0) c->plen += (size_t)n;
     if (c->plen >= sizeof(c->path)) c->plen = sizeof(c->path) - 1;
     return old;
@@ -92,16 +99,6 @@ static int is_uuid(const char *s, size_t len) {
 }
 
 /* ---- JSON -> Avro ---- */
-
-static int has_field_named(json_t *record, const char *name) {
-    size_t i;
-    json_t *f;
-    json_array_foreach(json_object_get(record, "fields"), i, f) {
-        const char *fname = json_string_value(json_object_get(f, "name"));
-        if (fname && !strcmp(fname, name)) return 1;
-    }
-    return 0;
-}
 
 /* Avro's JSON encoding of bytes/fixed: each code point 0..255 is one byte. */
 static int latin1_bytes(const char *s, size_t len, shop_buf_t *out) {
@@ -222,8 +219,6 @@ static int set_union(jctx_t *c, json_t *node, json_t *val, avro_value_t *dest) {
             only = (int)i;
             non_null++;
         }
-        size_t dl = strlen(desc);
-        snprintf(desc + dl, sizeof(desc) - dl, "%s%s", i ? " or " : "", type_word(bs));
     }
     if (non_null == 1) { /* ["null", T]: let T explain what is wrong */
         avro_value_t b;
@@ -232,57 +227,60 @@ static int set_union(jctx_t *c, json_t *node, json_t *val, avro_value_t *dest) {
                                                  avro_schema_union_branch(s, only)),
                          val, &b);
     }
+    for (size_t i = 0; i < n; i++) {
+        size_t dl = strlen(desc);
+        snprintf(desc + dl, sizeof(desc) - dl, "%s%s", i ? " or " : "",
+                 type_word(avro_schema_union_branch(s, (int)i)));
+    }
     return jerr(c, "expected %s, got %s", desc, got(val, g, sizeof(g)));
 }
 
 /* A record field that the JSON object does not give: its default, null for a nullable
  * union, else an error. */
-static int set_absent(jctx_t *c, json_t *fnode, avro_value_t *dest) {
-    json_t *def = json_object_get(fnode, "default");
-    if (def) return set_value(c, json_object_get(fnode, "type"), def, dest);
-    if (avro_value_get_type(dest) == AVRO_UNION) {
-        avro_schema_t s = avro_value_get_schema(dest);
-        for (size_t i = 0; i < avro_schema_union_size(s); i++) {
-            avro_value_t b;
-            if (is_avro_null(avro_schema_union_branch(s, (int)i)))
-                return avro_value_set_branch(dest, (int)i, &b) || avro_value_set_null(&b)
-                           ? jerr(c, "%s", avro_strerror())
-                           : 0;
-        }
-    }
+static int set_absent(jctx_t *c, const shop_field_plan_t *f, avro_value_t *dest) {
+    avro_value_t b;
+    if (f->def) return set_value(c, f->type, f->def, dest);
+    if (f->null_branch >= 0 && avro_value_get_type(dest) == AVRO_UNION)
+        return avro_value_set_branch(dest, f->null_branch, &b) || avro_value_set_null(&b)
+                   ? jerr(c, "%s", avro_strerror())
+                   : 0;
     return jerr(c, "missing");
 }
 
-/* Sets field `i` of record value `rec` (described by `rnode`) from obj[name]. */
-static int set_field(jctx_t *c, json_t *rnode, json_t *obj, avro_value_t *rec, size_t i) {
-    json_t *fnode = json_array_get(json_object_get(rnode, "fields"), i);
-    const char *name = avro_schema_record_field_name(avro_value_get_schema(rec), (int)i);
+/* Sets field `i` of record value `rec` (laid out by `plan`) from obj[name]. */
+static int set_field(jctx_t *c, const shop_record_plan_t *plan, json_t *obj, avro_value_t *rec,
+                     size_t i) {
+    const shop_field_plan_t *f = &plan->fields[i];
     avro_value_t d;
     if (avro_value_get_by_index(rec, i, &d, NULL)) return jerr(c, "%s", avro_strerror());
-    size_t old = path_push(c, c->plen ? ".%s" : "%s", name);
-    json_t *v = json_object_get(obj, name);
-    int r = v ? set_value(c, json_object_get(fnode, "type"), v, &d) : set_absent(c, fnode, &d);
+    size_t old = path_push_name(c, f->name);
+    json_t *v = json_object_get(obj, f->name);
+    int r = v ? set_value(c, f->type, v, &d) : set_absent(c, f, &d);
     path_pop(c, old);
     return r;
 }
 
+static int plan_has(const shop_record_plan_t *plan, const char *name) {
+    for (size_t i = 0; i < plan->nfields; i++)
+        if (!strcmp(plan->fields[i].name, name)) return 1;
+    return 0;
+}
+
 static int set_record(jctx_t *c, json_t *node, json_t *val, avro_value_t *dest) {
     char g[80];
-    avro_schema_t s = avro_value_get_schema(dest);
+    const shop_record_plan_t *plan = shop_entry_plan(c->entry, node);
+    if (!plan) return jerr(c, "record definition not found");
     if (!json_is_object(val)) return jerr(c, "expected object, got %s", got(val, g, sizeof(g)));
     const char *key;
     json_t *v;
     json_object_foreach(val, key, v) {
-        if (!has_field_named(node, key)) {
-            size_t old = path_push(c, c->plen ? ".%s" : "%s", key);
-            int r = jerr(c, "unknown field");
-            path_pop(c, old);
-            return r;
+        if (!plan_has(plan, key)) {
+            path_push_name(c, key);
+            return jerr(c, "unknown field");
         }
     }
-    size_t n = avro_schema_record_size(s);
-    for (size_t i = 0; i < n; i++) {
-        int r = set_field(c, node, val, dest, i);
+    for (size_t i = 0; i < plan->nfields; i++) {
+        int r = set_field(c, plan, val, dest, i);
         if (r) return r;
     }
     return SHOP_OK;
@@ -299,7 +297,7 @@ static int set_container(jctx_t *c, json_t *node, json_t *val, avro_value_t *des
         json_array_foreach(val, i, v) {
             avro_value_t child;
             if (avro_value_append(dest, &child, NULL)) return jerr(c, "%s", avro_strerror());
-            old = path_push(c, "[%zu]", i);
+            old = path_push_index(c, i);
             r = set_value(c, items, v, &child);
             path_pop(c, old);
             if (r) return r;
@@ -312,7 +310,7 @@ static int set_container(jctx_t *c, json_t *node, json_t *val, avro_value_t *des
     json_object_foreach(val, key, v) {
         avro_value_t child;
         if (avro_value_add(dest, key, &child, NULL, NULL)) return jerr(c, "%s", avro_strerror());
-        old = path_push(c, ".%s", key);
+        old = path_push_name(c, key);
         r = set_value(c, values, v, &child);
         path_pop(c, old);
         if (r) return r;
@@ -359,7 +357,7 @@ int shop_json_to_value(const shop_schema_entry_t *entry, json_t *type_node, json
                        avro_value_t *dest, const char *what, const char *path, char *errstr,
                        size_t errstr_size) {
     jctx_t c = {entry, what, "", 0, errstr, errstr_size};
-    if (path) path_push(&c, "%s", path);
+    if (path) path_push_name(&c, path);
     if (!val) return jerr(&c, "missing");
     return set_value(&c, type_node, val, dest);
 }
@@ -375,11 +373,13 @@ int shop_json_fill_flat(const shop_schema_entry_t *e, int branch, json_t *obj, a
                                                 branch);
     json_t *bnode = shop_entry_type_node(e, json_array_get(json_object_get(payload_node, "type"),
                                                            (size_t)branch), bs);
+    const shop_record_plan_t *top = shop_entry_plan(e, e->doc), *bplan = shop_entry_plan(e, bnode);
+    if (!top || !bplan) return jerr(&c, "record definition not found");
     const char *key;
     json_t *v;
     json_object_foreach(obj, key, v) {
         if (!json_object_get(e->env_fields, key) && !json_object_get(e->branch_fields[branch], key)) {
-            path_push(&c, "%s", key);
+            path_push_name(&c, key);
             return jerr(&c, "unknown field");
         }
     }
@@ -400,7 +400,7 @@ int shop_json_fill_flat(const shop_schema_entry_t *e, int branch, json_t *obj, a
                 r = avro_value_set_long(&d, shop_now_ms());
             }
         } else {
-            r = set_field(&c, e->doc, obj, rec, i);
+            r = set_field(&c, top, obj, rec, i);
         }
         if (r) return r;
     }
@@ -408,9 +408,8 @@ int shop_json_fill_flat(const shop_schema_entry_t *e, int branch, json_t *obj, a
     if (avro_value_get_by_index(rec, (size_t)e->f_payload, &u, NULL) ||
         avro_value_set_branch(&u, branch, &b))
         return jerr(&c, "%s", avro_strerror());
-    n = avro_schema_record_size(bs);
-    for (size_t i = 0; i < n; i++) {
-        int r = set_field(&c, bnode, obj, &b, i);
+    for (size_t i = 0; i < bplan->nfields; i++) {
+        int r = set_field(&c, bplan, obj, &b, i);
         if (r) return r;
     }
     return SHOP_OK;
