@@ -54,9 +54,13 @@ static int schema_fingerprint(const char *path) {
     char err[512];
     shop_buf_t b;
     shop_buf_init(&b);
-    int r = read_all(path, &b, err, sizeof(err));
     char *canonical = NULL;
-    if (!r) r = shop_schema_canonical(b.buf ? b.buf : "", &canonical, err, sizeof(err));
+    if (read_all(path, &b, err, sizeof(err))) {
+        fprintf(stderr, "shopstream schema fingerprint: %s\n", err);
+        shop_buf_release(&b);
+        return 1;
+    }
+    int r = shop_schema_canonical(b.buf ? b.buf : "", &canonical, err, sizeof(err));
     shop_buf_release(&b);
     if (r) {
         fprintf(stderr, "shopstream schema fingerprint: %s: %s\n", path, err);
