@@ -103,6 +103,10 @@ int shop_gen_next(shop_gen_t *g, shop_buf_t *out, shop_event_kind_t *kind, int64
 uint64_t shop_gen_fraud_actors(const shop_gen_t *g, shop_fraud_kind_t kind);
 uint64_t shop_gen_fraud_chargebacks(const shop_gen_t *g);
 
+/* Writes `ko` (UTF-8 Hangul) as typed on a QWERTY keyboard left in English mode (2-beolsik):
+ * "선글라스" -> "tjsrmffktm". Other characters are copied. */
+void shop_gen_hangul_to_qwerty(const char *ko, char *out, size_t size);
+
 /* "order.placed" for SHOP_EV_ORDER_PLACED, without needing the codec library; static storage. */
 const char *shop_gen_type_name(shop_event_kind_t kind);
 

@@ -183,8 +183,6 @@ const gen_country_t *shop_gen_user_country(const shop_gen_t *g, uint32_t user);
 /* generate_search.c: queue the events of a text or visual search in session `s`. */
 void shop_gen_plan_search(shop_gen_t *g, gen_session_t *s);
 void shop_gen_plan_visual(shop_gen_t *g, gen_session_t *s);
-/* Writes `ko` (UTF-8 Hangul) as typed on a QWERTY keyboard left in English mode (2-beolsik). */
-void shop_gen_hangul_to_qwerty(const char *ko, char *out, size_t size);
 
 /* generate_session.c */
 void shop_gen_session_start(shop_gen_t *g, gen_session_t *s);
