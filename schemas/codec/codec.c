@@ -53,6 +53,7 @@ shop_event_kind_t shop_event_kind_from_name(const char *type) {
 
 static void entry_free(shop_schema_entry_t *e) {
     if (!e) return;
+    shop_wire_free(e->wire);
     if (e->info.schema) avro_schema_decref(e->info.schema);
     json_decref(e->doc);
     json_decref(e->names);
@@ -245,6 +246,7 @@ static int entry_new(const char *json, int from_registry, shop_schema_entry_t **
     }
     entry_full_name(e);
     entry_plans(e);
+    e->wire = shop_wire_compile(e->info.schema);
     const char *topic = json_string_value(json_object_get(e->doc, "shop.topic"));
     const char *key = json_string_value(json_object_get(e->doc, "shop.key"));
     json_t *version = json_object_get(e->doc, "shop.version");

@@ -7,6 +7,9 @@
 
 #include "shop_codec.h"
 
+typedef struct shop_wire_node shop_wire_node_t;
+typedef struct shop_wire shop_wire_t;
+
 /* A record definition's fields, precomputed so encoding does no JSON lookups into the schema. */
 typedef struct shop_field_plan {
     const char *name; /* borrowed from the schema JSON */
@@ -40,6 +43,7 @@ typedef struct shop_schema_entry {
     int32_t registry_id; /* schema registry id once known, else -1 (guarded by the codec lock) */
     shop_record_plan_t *plans; /* one per record definition, owned */
     size_t nplans;
+    shop_wire_t *wire; /* bounds checker for bodies this schema wrote, owned */
 } shop_schema_entry_t;
 
 #define shop_entry_of(info_ptr) ((shop_schema_entry_t *)(info_ptr))
@@ -136,6 +140,16 @@ int shop_schema_project(const shop_schema_entry_t *reader, const shop_schema_ent
 int shop_value_copy_projected(const shop_schema_entry_t *reader, json_t *type_node,
                               avro_value_t *src, avro_value_t *dest, char *errstr,
                               size_t errstr_size);
+
+/* ---- wire.c ---- */
+
+/* Compiles `schema` for shop_wire_check(); free with shop_wire_free(). */
+shop_wire_t *shop_wire_compile(avro_schema_t schema);
+void shop_wire_free(shop_wire_t *wire);
+/* Walks one Avro binary value in buf[0..len) without decoding it: *consumed gets its exact size.
+ * SHOP_ERR_INVALID (reason in `why`) when it is truncated or structurally impossible. */
+int shop_wire_check(const shop_wire_t *wire, const void *buf, size_t len, size_t *consumed,
+                    char *why, size_t why_size);
 
 /* ---- registry.c ---- */
 

@@ -244,15 +244,20 @@ static int fill_event(shop_decoder_t *dec, dec_slot_t *s, char *errstr, size_t e
 static int read_body(shop_decoder_t *dec, dec_slot_t *s, const unsigned char *body, size_t len,
                      char *errstr, size_t errstr_size) {
     avro_value_t *target = s->resolver ? &s->resolved : &s->reader->value;
+    char why[160];
+    size_t used = 0;
+    if (shop_wire_check(s->writer->wire, body, len, &used, why, sizeof(why)))
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
+                           "truncated or malformed %s (version %d) body: %s", s->writer->name,
+                           s->writer->info.version, why);
+    if (used != len)
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
+                           "%zu trailing bytes after the %s record", len - used, s->writer->name);
     avro_reader_memory_set_source(dec->rd, (const char *)body, (int64_t)len);
     if (avro_value_read(dec->rd, target))
         return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
                            "truncated or malformed %s (version %d) body: %s", s->writer->name,
                            s->writer->info.version, avro_strerror());
-    /* avro-c has no "bytes left" for memory readers; skipping one more byte tells. */
-    if (avro_skip(dec->rd, 1) == 0)
-        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
-                           "trailing bytes after the %s record", s->writer->name);
     if (s->proj_iface) {
         avro_value_reset(&s->reader->value);
         return shop_value_copy_projected(s->reader->entry, s->reader->entry->doc, &s->proj_value,

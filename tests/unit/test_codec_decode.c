@@ -189,7 +189,7 @@ static void test_error_paths(void **state) {
     encode(f, NULL, "{\"type\":\"order.paid\",\"user_id\":\"u1\",\"order_id\":\"o1\","
                     "\"amount_minor\":1250,\"currency\":\"KRW\"}");
     size_t len = f->enc.bytes.len;
-    unsigned char *good = shop_xmalloc(len + 1), *bad = shop_xmalloc(len + 1);
+    unsigned char *good = shop_xmalloc(len + 2), *bad = shop_xmalloc(len + 64);
     memcpy(good, f->enc.bytes.buf, len);
     const shop_event_t *ev = NULL;
     assert_int_equal(shop_decoder_decode(f->dec, good, len, &ev, f->err, sizeof(f->err)), 0);
@@ -225,7 +225,24 @@ static void test_error_paths(void **state) {
     encode(f, NULL, "{\"type\":\"order.delivered\",\"user_id\":\"u1\",\"order_id\":\"o1\"}");
     memcpy(bad, f->enc.bytes.buf, f->enc.bytes.len);
     bad[f->enc.bytes.len - 1] = 0x7e; /* payload is last; OrderDelivered has no fields */
-    expect_invalid(f, bad, f->enc.bytes.len, "truncated or malformed");
+    expect_invalid(f, bad, f->enc.bytes.len, "union branch 63 out of range");
+
+    /* A string claiming a terabyte: refused before avro-c would allocate it. */
+    memcpy(bad, good, 10);
+    const unsigned char huge[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 'x'};
+    memcpy(bad + 10, huge, sizeof(huge));
+    expect_invalid(f, bad, 10 + sizeof(huge), "string of 2199023255552 bytes, only 1 left");
+    memcpy(bad, good, len);
+    bad[len] = 0x00;
+    bad[len + 1] = 0x00;
+    expect_invalid(f, bad, len + 2, "2 trailing bytes after the shop.events.OrderEvent record");
+    /* A boolean byte that is neither 0 nor 1. */
+    encode(f, NULL, "{\"type\":\"user.login\",\"user_id\":\"u1\",\"success\":true}");
+    memcpy(bad, f->enc.bytes.buf, f->enc.bytes.len);
+    unsigned char *flag = bad + f->enc.bytes.len - 4; /* success, then three null unions */
+    assert_int_equal(*flag, 0x01);
+    *flag = 0x02;
+    expect_invalid(f, bad, f->enc.bytes.len, "boolean byte 0x02");
 
     /* The decoder still works after all that. */
     assert_int_equal(shop_decoder_decode(f->dec, good, len, &ev, f->err, sizeof(f->err)), 0);
