@@ -15,8 +15,8 @@
 #include "codec_internal.h"
 
 #define CRC64_AVRO_EMPTY 0xc15d213aa4d7a795ULL
-#define WALK_MAX_DEPTH 64
-#define WALK_MAX_NAME 512
+#define WALK_MAX_DEPTH   64
+#define WALK_MAX_NAME    512
 
 /* ---- CRC-64-AVRO ---- */
 
@@ -26,7 +26,8 @@ static pthread_once_t crc64_once = PTHREAD_ONCE_INIT;
 static void crc64_init(void) {
     for (int i = 0; i < 256; i++) {
         uint64_t fp = (uint64_t)i;
-        for (int j = 0; j < 8; j++) fp = (fp >> 1) ^ (CRC64_AVRO_EMPTY & -(fp & 1));
+        for (int j = 0; j < 8; j++)
+            fp = (fp >> 1) ^ (CRC64_AVRO_EMPTY & -(fp & 1));
         crc64_table[i] = fp;
     }
 }
@@ -35,36 +36,40 @@ uint64_t shop_crc64_avro(const void *data, size_t len) {
     const unsigned char *p = data;
     pthread_once(&crc64_once, crc64_init);
     uint64_t fp = CRC64_AVRO_EMPTY;
-    for (size_t i = 0; i < len; i++) fp = (fp >> 8) ^ crc64_table[(fp ^ p[i]) & 0xff];
+    for (size_t i = 0; i < len; i++)
+        fp = (fp >> 8) ^ crc64_table[(fp ^ p[i]) & 0xff];
     return fp;
 }
 
 /* ---- Parsing Canonical Form ---- */
 
 typedef struct {
-    json_t *names;  /* fullname -> definition node */
+    json_t *names;   /* fullname -> definition node */
     shop_buf_t *out; /* NULL when only collecting names */
     char *errstr;
     size_t errstr_size;
     int depth;
 } walk_t;
 
-static const char *const primitives[] = {"null",  "boolean", "int",    "long",
-                                         "float", "double",  "bytes",  "string"};
+static const char *const primitives[] = {"null",  "boolean", "int",   "long",
+                                         "float", "double",  "bytes", "string"};
 
 int shop_schema_is_primitive(const char *name) {
     for (size_t i = 0; i < sizeof(primitives) / sizeof(primitives[0]); i++)
-        if (!strcmp(name, primitives[i])) return 1;
+        if (!strcmp(name, primitives[i]))
+            return 1;
     return 0;
 }
 
 static void emit(walk_t *w, const char *s) {
-    if (w->out) shop_buf_puts(w->out, s);
+    if (w->out)
+        shop_buf_puts(w->out, s);
 }
 
 /* [STRINGS]: escapes are decoded by the JSON parser; only what JSON requires is re-escaped. */
 static void emit_string(walk_t *w, const char *s) {
-    if (!w->out) return;
+    if (!w->out)
+        return;
     shop_buf_puts(w->out, "\"");
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -97,7 +102,8 @@ static int definition_name(walk_t *w, json_t *node, const char *enclosing, char 
         snprintf(ns_out, WALK_MAX_NAME, "%.*s", (int)(dot - name), name);
     } else {
         const char *ns = json_is_string(jns) ? json_string_value(jns) : enclosing;
-        if (!ns) ns = "";
+        if (!ns)
+            ns = "";
         n = *ns ? snprintf(full, WALK_MAX_NAME, "%s.%s", ns, name)
                 : snprintf(full, WALK_MAX_NAME, "%s", name);
         snprintf(ns_out, WALK_MAX_NAME, "%s", ns);
@@ -105,8 +111,8 @@ static int definition_name(walk_t *w, json_t *node, const char *enclosing, char 
     if (n >= WALK_MAX_NAME)
         return shop_seterr(w->errstr, w->errstr_size, SHOP_ERR_INVALID, "name too long: %s", name);
     if (json_object_get(w->names, full))
-        return shop_seterr(w->errstr, w->errstr_size, SHOP_ERR_INVALID,
-                           "type \"%s\" defined twice", full);
+        return shop_seterr(w->errstr, w->errstr_size, SHOP_ERR_INVALID, "type \"%s\" defined twice",
+                           full);
     json_object_set(w->names, full, node);
     return SHOP_OK;
 }
@@ -117,7 +123,8 @@ static int emit_reference(walk_t *w, const char *name, const char *ns) {
     char full[WALK_MAX_NAME];
     if (!strchr(name, '.') && ns && *ns) {
         snprintf(full, sizeof(full), "%s.%s", ns, name);
-        if (!json_object_get(w->names, full)) snprintf(full, sizeof(full), "%s", name);
+        if (!json_object_get(w->names, full))
+            snprintf(full, sizeof(full), "%s", name);
     } else {
         snprintf(full, sizeof(full), "%s", name);
     }
@@ -141,12 +148,14 @@ static int walk_fields(walk_t *w, json_t *fields, const char *ns) {
         if (!fname || !ftype)
             return shop_seterr(w->errstr, w->errstr_size, SHOP_ERR_INVALID,
                                "record field %zu needs a \"name\" and a \"type\"", i);
-        if (i) emit(w, ",");
+        if (i)
+            emit(w, ",");
         emit(w, "{\"name\":");
         emit_string(w, fname);
         emit(w, ",\"type\":");
         int r = walk(w, ftype, ns);
-        if (r) return r;
+        if (r)
+            return r;
         emit(w, "}");
     }
     emit(w, "]");
@@ -164,7 +173,8 @@ static int walk_symbols(walk_t *w, json_t *symbols) {
         if (!json_is_string(s))
             return shop_seterr(w->errstr, w->errstr_size, SHOP_ERR_INVALID,
                                "enum symbols must be strings");
-        if (i) emit(w, ",");
+        if (i)
+            emit(w, ",");
         emit_string(w, json_string_value(s));
     }
     emit(w, "]");
@@ -180,19 +190,22 @@ static int walk_size(walk_t *w, json_t *size) {
         const char *s = json_string_value(size);
         char *end;
         n = *s ? strtoll(s, &end, 10) : -1;
-        if (!*s || *end) n = -1;
+        if (!*s || *end)
+            n = -1;
     }
     if (n < 0)
         return shop_seterr(w->errstr, w->errstr_size, SHOP_ERR_INVALID,
                            "fixed \"size\" must be a non-negative integer");
-    if (w->out) shop_buf_printf(w->out, "%lld", n);
+    if (w->out)
+        shop_buf_printf(w->out, "%lld", n);
     return SHOP_OK;
 }
 
 static int walk_named(walk_t *w, json_t *node, const char *type, const char *ns) {
     char full[WALK_MAX_NAME], inner_ns[WALK_MAX_NAME];
     int r = definition_name(w, node, ns, full, inner_ns);
-    if (r) return r;
+    if (r)
+        return r;
     emit(w, "{\"name\":");
     emit_string(w, full);
     emit(w, ",\"type\":");
@@ -207,7 +220,8 @@ static int walk_named(walk_t *w, json_t *node, const char *type, const char *ns)
         emit(w, ",\"size\":");
         r = walk_size(w, json_object_get(node, "size"));
     }
-    if (r) return r;
+    if (r)
+        return r;
     emit(w, "}");
     return SHOP_OK;
 }
@@ -232,9 +246,11 @@ static int walk_object(walk_t *w, json_t *node, const char *ns) {
                                type, key);
         emit(w, "{\"type\":");
         emit_string(w, type);
-        if (w->out) shop_buf_printf(w->out, ",\"%s\":", key);
+        if (w->out)
+            shop_buf_printf(w->out, ",\"%s\":", key);
         int r = walk(w, child, ns);
-        if (r) return r;
+        if (r)
+            return r;
         emit(w, "}");
         return SHOP_OK;
     }
@@ -256,8 +272,10 @@ static int walk(walk_t *w, json_t *node, const char *ns) {
         json_t *b;
         emit(w, "[");
         json_array_foreach(node, i, b) {
-            if (i) emit(w, ",");
-            if ((r = walk(w, b, ns))) break;
+            if (i)
+                emit(w, ",");
+            if ((r = walk(w, b, ns)))
+                break;
         }
         emit(w, "]");
     } else if (json_is_object(node)) {
@@ -289,8 +307,8 @@ int shop_schema_canonical(const char *schema_json, char **out_canonical, char *e
     json_error_t jerr;
     json_t *doc = json_loads(schema_json, JSON_DECODE_ANY, &jerr);
     if (!doc)
-        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "schema is not JSON: %s (line %d)",
-                           jerr.text, jerr.line);
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
+                           "schema is not JSON: %s (line %d)", jerr.text, jerr.line);
     json_t *names = json_object();
     int r = shop_schema_walk(doc, names, out_canonical, errstr, errstr_size);
     json_decref(names);
@@ -302,7 +320,8 @@ int shop_schema_fingerprint(const char *schema_json, int64_t *out_fp, char *errs
                             size_t errstr_size) {
     char *canonical = NULL;
     int r = shop_schema_canonical(schema_json, &canonical, errstr, errstr_size);
-    if (r) return r;
+    if (r)
+        return r;
     *out_fp = (int64_t)shop_crc64_avro(canonical, strlen(canonical));
     free(canonical);
     return SHOP_OK;

@@ -11,7 +11,7 @@
 #include "config.h"
 #include "shop_codec.h"
 
-#define CLI_MAX_INPUT (256u << 20)
+#define CLI_MAX_INPUT   (256u << 20)
 #define CLI_MAX_SCHEMAS 256
 
 static const shop_conf_def_t decode_conf[] = {
@@ -24,7 +24,8 @@ static const shop_conf_def_t decode_conf[] = {
 /* Reads a whole file ("-" is stdin) into b. */
 static int read_all(const char *path, shop_buf_t *b, char *errstr, size_t errstr_size) {
     FILE *fp = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!fp) return shop_seterr(errstr, errstr_size, SHOP_ERR_IO, "%s: %s", path, strerror(errno));
+    if (!fp)
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_IO, "%s: %s", path, strerror(errno));
     char chunk[65536];
     size_t n;
     int r = SHOP_OK;
@@ -36,18 +37,20 @@ static int read_all(const char *path, shop_buf_t *b, char *errstr, size_t errstr
         }
         shop_buf_append(b, chunk, n);
     }
-    if (!r && ferror(fp)) r = shop_seterr(errstr, errstr_size, SHOP_ERR_IO, "%s: read error", path);
-    if (fp != stdin) fclose(fp);
+    if (!r && ferror(fp))
+        r = shop_seterr(errstr, errstr_size, SHOP_ERR_IO, "%s: read error", path);
+    if (fp != stdin)
+        fclose(fp);
     return r;
 }
 
 /* ---- schema ---- */
 
 static void schema_usage(FILE *fp) {
-    fprintf(fp,
-            "usage: shopstream schema fingerprint FILE.avsc   canonical form, then CRC-64-AVRO as a signed integer\n"
-            "       shopstream schema list                    every compiled-in schema\n"
-            "       shopstream schema show TOPIC [--version N] [--canonical]\n");
+    fprintf(fp, "usage: shopstream schema fingerprint FILE.avsc   canonical form, then CRC-64-AVRO "
+                "as a signed integer\n"
+                "       shopstream schema list                    every compiled-in schema\n"
+                "       shopstream schema show TOPIC [--version N] [--canonical]\n");
 }
 
 static int schema_fingerprint(const char *path) {
@@ -77,7 +80,8 @@ static int schema_list(shop_codec_t *codec) {
     printf("%-24s %-28s %-7s %-21s %s\n", "TOPIC", "NAME", "VERSION", "FINGERPRINT", "CURRENT");
     for (size_t i = 0; i < n && i < CLI_MAX_SCHEMAS; i++)
         printf("%-24s %-28s %-7d %-21" PRId64 " %s\n", all[i]->topic ? all[i]->topic : "-",
-               all[i]->name, all[i]->version, all[i]->fingerprint, all[i]->is_current ? "yes" : "no");
+               all[i]->name, all[i]->version, all[i]->fingerprint,
+               all[i]->is_current ? "yes" : "no");
     return 0;
 }
 
@@ -94,12 +98,15 @@ static int schema_show(shop_codec_t *codec, int argc, char **argv) {
         else
             return schema_usage(stderr), 2;
     }
-    if (!topic) return schema_usage(stderr), 2;
+    if (!topic)
+        return schema_usage(stderr), 2;
     const shop_schema_info_t *all[CLI_MAX_SCHEMAS], *found = NULL;
     size_t n = shop_codec_schemas(codec, all, CLI_MAX_SCHEMAS);
     for (size_t i = 0; i < n && i < CLI_MAX_SCHEMAS; i++) {
-        if (!all[i]->topic || strcmp(all[i]->topic, topic)) continue;
-        if (version < 0 ? all[i]->is_current : all[i]->version == version) found = all[i];
+        if (!all[i]->topic || strcmp(all[i]->topic, topic))
+            continue;
+        if (version < 0 ? all[i]->is_current : all[i]->version == version)
+            found = all[i];
     }
     if (!found) {
         fprintf(stderr, "shopstream schema show: no schema for topic %s%s\n", topic,
@@ -111,15 +118,18 @@ static int schema_show(shop_codec_t *codec, int argc, char **argv) {
 }
 
 int shop_cmd_schema(int argc, char **argv) {
-    if (argc < 2) return schema_usage(stderr), 2;
+    if (argc < 2)
+        return schema_usage(stderr), 2;
     const char *sub = argv[1];
     if (!strcmp(sub, "help") || !strcmp(sub, "--help") || !strcmp(sub, "-h"))
         return schema_usage(stdout), 0;
     if (!strcmp(sub, "fingerprint")) {
-        if (argc != 3) return schema_usage(stderr), 2;
+        if (argc != 3)
+            return schema_usage(stderr), 2;
         return schema_fingerprint(argv[2]);
     }
-    if (strcmp(sub, "list") && strcmp(sub, "show")) return schema_usage(stderr), 2;
+    if (strcmp(sub, "list") && strcmp(sub, "show"))
+        return schema_usage(stderr), 2;
     char err[512];
     shop_codec_t *codec = shop_codec_new(NULL, err, sizeof(err));
     if (!codec) {
@@ -154,45 +164,62 @@ typedef struct {
 } decode_run_t;
 
 static void decode_usage(FILE *fp) {
-    fprintf(fp,
-            "usage: shopstream decode [options] [FILE|-]     one message per file (default: stdin)\n"
-            "       shopstream decode --topic T [--offset O|beginning|end] [--count N] [--partition P]\n"
-            "                         [--brokers B] [--timeout MS] [--meta]\n"
-            "options:\n"
-            "  --length-prefixed   the input is a stream of 4-byte big-endian length + message\n"
-            "  --schema FILE.avsc  also know this (older) writer schema; repeatable\n"
-            "  --registry URL      Confluent Schema Registry (schema.registry.url)\n"
-            "  --meta              wrap each event with topic/partition/offset/key (or file/index)\n"
-            "  --config FILE, --set key=value   configuration (kafka.* goes to librdkafka)\n");
+    fprintf(
+        fp,
+        "usage: shopstream decode [options] [FILE|-]     one message per file (default: stdin)\n"
+        "       shopstream decode --topic T [--offset O|beginning|end] [--count N] [--partition "
+        "P]\n"
+        "                         [--brokers B] [--timeout MS] [--meta]\n"
+        "options:\n"
+        "  --length-prefixed   the input is a stream of 4-byte big-endian length + message\n"
+        "  --schema FILE.avsc  also know this (older) writer schema; repeatable\n"
+        "  --registry URL      Confluent Schema Registry (schema.registry.url)\n"
+        "  --meta              wrap each event with topic/partition/offset/key (or file/index)\n"
+        "  --config FILE, --set key=value   configuration (kafka.* goes to librdkafka)\n");
 }
 
 static int parse_decode_args(int argc, char **argv, decode_opts_t *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
-        if (!strcmp(a, "--length-prefixed")) o->length_prefixed = 1;
-        else if (!strcmp(a, "--meta")) o->meta = 1;
-        else if (!strcmp(a, "--topic") && has) o->topic = argv[++i];
-        else if (!strcmp(a, "--offset") && has) o->offset = argv[++i];
-        else if (!strcmp(a, "--count") && has) o->count = atol(argv[++i]);
-        else if (!strcmp(a, "--partition") && has) o->partition = atoi(argv[++i]);
-        else if (!strcmp(a, "--brokers") && has) o->brokers = argv[++i];
-        else if (!strcmp(a, "--registry") && has) o->registry = argv[++i];
-        else if (!strcmp(a, "--timeout") && has) o->timeout_ms = atol(argv[++i]);
-        else if (!strcmp(a, "--schema") && has && o->nschemas < 32) o->schemas[o->nschemas++] = argv[++i];
-        else if ((a[0] != '-' || !strcmp(a, "-")) && !o->input) o->input = a;
-        else return -1;
+        if (!strcmp(a, "--length-prefixed"))
+            o->length_prefixed = 1;
+        else if (!strcmp(a, "--meta"))
+            o->meta = 1;
+        else if (!strcmp(a, "--topic") && has)
+            o->topic = argv[++i];
+        else if (!strcmp(a, "--offset") && has)
+            o->offset = argv[++i];
+        else if (!strcmp(a, "--count") && has)
+            o->count = atol(argv[++i]);
+        else if (!strcmp(a, "--partition") && has)
+            o->partition = atoi(argv[++i]);
+        else if (!strcmp(a, "--brokers") && has)
+            o->brokers = argv[++i];
+        else if (!strcmp(a, "--registry") && has)
+            o->registry = argv[++i];
+        else if (!strcmp(a, "--timeout") && has)
+            o->timeout_ms = atol(argv[++i]);
+        else if (!strcmp(a, "--schema") && has && o->nschemas < 32)
+            o->schemas[o->nschemas++] = argv[++i];
+        else if ((a[0] != '-' || !strcmp(a, "-")) && !o->input)
+            o->input = a;
+        else
+            return -1;
     }
-    if (o->count <= 0 || o->partition < 0 || (o->topic && o->input)) return -1;
+    if (o->count <= 0 || o->partition < 0 || (o->topic && o->input))
+        return -1;
     return 0;
 }
 
 static json_t *bytes_to_json_string(const void *p, size_t n) {
     json_t *j = p ? json_stringn(p, n) : json_null();
-    if (j) return j;
+    if (j)
+        return j;
     shop_buf_t b; /* not UTF-8: show it as hex */
     shop_buf_init(&b);
-    for (size_t i = 0; i < n; i++) shop_buf_printf(&b, "%02x", ((const unsigned char *)p)[i]);
+    for (size_t i = 0; i < n; i++)
+        shop_buf_printf(&b, "%02x", ((const unsigned char *)p)[i]);
     j = json_string(b.buf ? b.buf : "");
     shop_buf_release(&b);
     return j;
@@ -216,7 +243,8 @@ static void decode_one(decode_run_t *run, const void *buf, size_t len, json_t *m
         out = meta;
     }
     char *line = json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (line) printf("%s\n", line);
+    if (line)
+        printf("%s\n", line);
     free(line);
     json_decref(out);
     run->ok++;
@@ -237,20 +265,23 @@ static int decode_input(decode_run_t *run, const decode_opts_t *o) {
         size_t n = b.len - off;
         if (o->length_prefixed) {
             if (b.len - off < 4) {
-                fprintf(stderr, "shopstream decode: %s: truncated length prefix at byte %zu\n", path, off);
+                fprintf(stderr, "shopstream decode: %s: truncated length prefix at byte %zu\n",
+                        path, off);
                 run->failed++;
                 break;
             }
-            n = ((size_t)p[off] << 24) | ((size_t)p[off + 1] << 16) | ((size_t)p[off + 2] << 8) | p[off + 3];
+            n = ((size_t)p[off] << 24) | ((size_t)p[off + 1] << 16) | ((size_t)p[off + 2] << 8) |
+                p[off + 3];
             off += 4;
             if (n > b.len - off) {
-                fprintf(stderr, "shopstream decode: %s: message %zu needs %zu bytes, %zu left\n", path,
-                        index, n, b.len - off);
+                fprintf(stderr, "shopstream decode: %s: message %zu needs %zu bytes, %zu left\n",
+                        path, index, n, b.len - off);
                 run->failed++;
                 break;
             }
         }
-        json_t *meta = o->meta ? json_pack("{sssI}", "file", path, "index", (json_int_t)index) : NULL;
+        json_t *meta =
+            o->meta ? json_pack("{sssI}", "file", path, "index", (json_int_t)index) : NULL;
         snprintf(where, sizeof(where), "file=%s index=%zu", path, index);
         decode_one(run, p ? p + off : (const unsigned char *)"", n, meta, where);
         off += n;
@@ -267,8 +298,10 @@ static void set_kafka(const char *key, const char *value, void *opaque) {
 }
 
 static int64_t parse_offset(const char *s) {
-    if (!s || !strcmp(s, "beginning") || !strcmp(s, "earliest")) return RD_KAFKA_OFFSET_BEGINNING;
-    if (!strcmp(s, "end") || !strcmp(s, "latest")) return RD_KAFKA_OFFSET_END;
+    if (!s || !strcmp(s, "beginning") || !strcmp(s, "earliest"))
+        return RD_KAFKA_OFFSET_BEGINNING;
+    if (!strcmp(s, "end") || !strcmp(s, "latest"))
+        return RD_KAFKA_OFFSET_END;
     char *end;
     long long x = strtoll(s, &end, 10);
     return *end || x < 0 ? -1000 : x;
@@ -278,7 +311,8 @@ static rd_kafka_t *kafka_open(const decode_opts_t *o, const shop_config_t *cfg) 
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     shop_config_each_kafka(cfg, set_kafka, conf);
-    if (o->brokers) set_kafka("bootstrap.servers", o->brokers, conf);
+    if (o->brokers)
+        set_kafka("bootstrap.servers", o->brokers, conf);
     set_kafka("group.id", "shopstream-decode", conf);
     set_kafka("enable.auto.commit", "false", conf);
     set_kafka("enable.auto.offset.store", "false", conf);
@@ -298,7 +332,8 @@ static int decode_kafka(decode_run_t *run, const decode_opts_t *o, const shop_co
         return 2;
     }
     rd_kafka_t *rk = kafka_open(o, cfg);
-    if (!rk) return 1;
+    if (!rk)
+        return 1;
     rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(tp, o->topic, o->partition)->offset = offset;
     rd_kafka_resp_err_t e = rd_kafka_assign(rk, tp);
@@ -308,12 +343,14 @@ static int decode_kafka(decode_run_t *run, const decode_opts_t *o, const shop_co
     int64_t deadline = shop_mono_us() + o->timeout_ms * 1000;
     while (!e && seen < o->count) {
         if (shop_mono_us() > deadline) {
-            fprintf(stderr, "shopstream decode: timed out after %ld of %ld messages\n", seen, o->count);
+            fprintf(stderr, "shopstream decode: timed out after %ld of %ld messages\n", seen,
+                    o->count);
             rc = 1;
             break;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (!m) continue;
+        if (!m)
+            continue;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             rd_kafka_message_destroy(m);
             break;
@@ -329,8 +366,8 @@ static int decode_kafka(decode_run_t *run, const decode_opts_t *o, const shop_co
                  (int)m->partition, (int64_t)m->offset);
         json_t *meta = NULL;
         if (o->meta) {
-            meta = json_pack("{sssisI}", "topic", o->topic, "partition", (int)m->partition, "offset",
-                             (json_int_t)m->offset);
+            meta = json_pack("{sssisI}", "topic", o->topic, "partition", (int)m->partition,
+                             "offset", (json_int_t)m->offset);
             json_object_set_new(meta, "key", bytes_to_json_string(m->key, m->key_len));
         }
         decode_one(run, m->payload, m->len, meta, where);
@@ -338,7 +375,8 @@ static int decode_kafka(decode_run_t *run, const decode_opts_t *o, const shop_co
         rd_kafka_message_destroy(m);
     }
     if (e) {
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) fprintf(stderr, "shopstream decode: kafka: %s\n", rd_kafka_err2str(e));
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+            fprintf(stderr, "shopstream decode: kafka: %s\n", rd_kafka_err2str(e));
         rc = 1;
     }
     rd_kafka_consumer_close(rk);
@@ -352,7 +390,8 @@ static int add_schema_files(shop_codec_t *codec, const decode_opts_t *o) {
         shop_buf_t b;
         shop_buf_init(&b);
         int r = read_all(o->schemas[i], &b, err, sizeof(err));
-        if (!r) r = shop_codec_add_schema(codec, b.buf ? b.buf : "", err, sizeof(err));
+        if (!r)
+            r = shop_codec_add_schema(codec, b.buf ? b.buf : "", err, sizeof(err));
         shop_buf_release(&b);
         if (r) {
             fprintf(stderr, "shopstream decode: --schema %s: %s\n", o->schemas[i], err);
@@ -387,7 +426,8 @@ int shop_cmd_decode(int argc, char **argv) {
         decode_run_t run = {shop_decoder_new(codec), 0, 0};
         rc = o.topic ? decode_kafka(&run, &o, cfg) : decode_input(&run, &o);
         fflush(stdout);
-        if (!rc && run.failed) rc = 1;
+        if (!rc && run.failed)
+            rc = 1;
         shop_decoder_destroy(run.dec);
     }
     shop_codec_destroy(codec);

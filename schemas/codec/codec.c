@@ -38,23 +38,28 @@ static const char *const kind_names[SHOP_EV__COUNT] = {
 };
 
 const char *shop_event_kind_name(shop_event_kind_t kind) {
-    if ((int)kind < 0 || kind >= SHOP_EV__COUNT) return kind_names[SHOP_EV_UNKNOWN];
+    if ((int)kind < 0 || kind >= SHOP_EV__COUNT)
+        return kind_names[SHOP_EV_UNKNOWN];
     return kind_names[kind];
 }
 
 shop_event_kind_t shop_event_kind_from_name(const char *type) {
-    if (!type) return SHOP_EV_UNKNOWN;
+    if (!type)
+        return SHOP_EV_UNKNOWN;
     for (int k = SHOP_EV_UNKNOWN + 1; k < SHOP_EV__COUNT; k++)
-        if (!strcmp(kind_names[k], type)) return (shop_event_kind_t)k;
+        if (!strcmp(kind_names[k], type))
+            return (shop_event_kind_t)k;
     return SHOP_EV_UNKNOWN;
 }
 
 /* ---- entries ---- */
 
 static void entry_free(shop_schema_entry_t *e) {
-    if (!e) return;
+    if (!e)
+        return;
     shop_wire_free(e->wire);
-    if (e->info.schema) avro_schema_decref(e->info.schema);
+    if (e->info.schema)
+        avro_schema_decref(e->info.schema);
     json_decref(e->doc);
     json_decref(e->names);
     for (size_t i = 0; i < e->nbranches; i++) {
@@ -64,7 +69,8 @@ static void entry_free(shop_schema_entry_t *e) {
     free(e->branch_type);
     free(e->branch_fields);
     json_decref(e->env_fields);
-    for (size_t i = 0; i < e->nplans; i++) free(e->plans[i].fields);
+    for (size_t i = 0; i < e->nplans; i++)
+        free(e->plans[i].fields);
     free(e->plans);
     free(e->branch_kind);
     free(e->topic);
@@ -80,7 +86,8 @@ static json_t *field_node(json_t *record, const char *name) {
     json_t *f;
     json_array_foreach(json_object_get(record, "fields"), i, f) {
         const char *fname = json_string_value(json_object_get(f, "name"));
-        if (fname && !strcmp(fname, name)) return f;
+        if (fname && !strcmp(fname, name))
+            return f;
     }
     return NULL;
 }
@@ -93,9 +100,11 @@ static int field_of_type(shop_schema_entry_t *e, const char *field, avro_type_t 
                            e->name, field);
     avro_schema_t fs = avro_schema_record_field_get_by_index(e->info.schema, idx);
     if (avro_typeof(fs) != type)
-        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
-                           "%s: field %s must be a %s", e->name, field,
-                           type == AVRO_STRING ? "string" : type == AVRO_INT64 ? "long" : "union");
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "%s: field %s must be a %s",
+                           e->name, field,
+                           type == AVRO_STRING  ? "string"
+                           : type == AVRO_INT64 ? "long"
+                                                : "union");
     *out = idx;
     return SHOP_OK;
 }
@@ -106,7 +115,8 @@ static json_t *field_index(avro_schema_t s, int skip) {
     size_t n = avro_schema_record_size(s);
     for (size_t i = 0; i < n; i++)
         if ((int)i != skip)
-            json_object_set_new(idx, avro_schema_record_field_name(s, (int)i), json_integer((json_int_t)i));
+            json_object_set_new(idx, avro_schema_record_field_name(s, (int)i),
+                                json_integer((json_int_t)i));
     return idx;
 }
 
@@ -119,7 +129,8 @@ static int check_branch_fields(shop_schema_entry_t *e, json_t *branch, const cha
     json_array_foreach(json_object_get(branch, "fields"), i, f) {
         const char *name = json_string_value(json_object_get(f, "name"));
         json_t *env = field_node(e->doc, name ? name : "");
-        if (!env) continue;
+        if (!env)
+            continue;
         if (!strcmp(name, "type") || !strcmp(name, "payload") ||
             !json_equal(json_object_get(env, "type"), json_object_get(f, "type")))
             return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
@@ -164,7 +175,8 @@ static int entry_envelope(shop_schema_entry_t *e, char *errstr, size_t errstr_si
             if (!strcmp(e->branch_type[j], type))
                 return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
                                    "%s: two payload branches have shop.type %s", e->name, type);
-        if ((r = check_branch_fields(e, b, type, errstr, errstr_size))) return r;
+        if ((r = check_branch_fields(e, b, type, errstr, errstr_size)))
+            return r;
         e->branch_type[i] = shop_xstrdup(type);
         e->branch_fields[i] = field_index(bs, -1);
         e->branch_kind[i] = shop_event_kind_from_name(type);
@@ -179,7 +191,8 @@ static int null_branch_of(json_t *type) {
     json_array_foreach(type, i, b) {
         const char *t = json_is_string(b) ? json_string_value(b)
                                           : json_string_value(json_object_get(b, "type"));
-        if (t && !strcmp(t, "null")) return (int)i;
+        if (t && !strcmp(t, "null"))
+            return (int)i;
     }
     return -1;
 }
@@ -191,7 +204,8 @@ static void entry_plans(shop_schema_entry_t *e) {
     e->plans = shop_xcalloc(json_object_size(e->names) + 1, sizeof(*e->plans));
     json_object_foreach(e->names, full, node) {
         json_t *fields = json_object_get(node, "fields");
-        if (!json_is_array(fields)) continue;
+        if (!json_is_array(fields))
+            continue;
         shop_record_plan_t *p = &e->plans[e->nplans++];
         p->node = node;
         p->nfields = json_array_size(fields);
@@ -208,7 +222,8 @@ static void entry_plans(shop_schema_entry_t *e) {
 
 const shop_record_plan_t *shop_entry_plan(const shop_schema_entry_t *entry, json_t *node) {
     for (size_t i = 0; i < entry->nplans; i++)
-        if (entry->plans[i].node == node) return &entry->plans[i];
+        if (entry->plans[i].node == node)
+            return &entry->plans[i];
     return NULL;
 }
 
@@ -235,10 +250,12 @@ static int entry_new(const char *json, int from_registry, shop_schema_entry_t **
     e->names = json_object();
     int r = SHOP_ERR_INVALID;
     if (!(e->doc = json_loads(json, JSON_DECODE_ANY, &jerr))) {
-        shop_seterr(errstr, errstr_size, r, "schema is not JSON: %s (line %d)", jerr.text, jerr.line);
+        shop_seterr(errstr, errstr_size, r, "schema is not JSON: %s (line %d)", jerr.text,
+                    jerr.line);
         goto fail;
     }
-    if ((r = shop_schema_walk(e->doc, e->names, &e->canonical, errstr, errstr_size))) goto fail;
+    if ((r = shop_schema_walk(e->doc, e->names, &e->canonical, errstr, errstr_size)))
+        goto fail;
     if (avro_schema_from_json_length(json, strlen(json), &e->info.schema)) {
         r = shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "avro: %s", avro_strerror());
         e->info.schema = NULL;
@@ -258,7 +275,8 @@ static int entry_new(const char *json, int from_registry, shop_schema_entry_t **
         }
         e->topic = shop_xstrdup(topic);
         e->key_field = shop_xstrdup(key);
-        if ((r = entry_envelope(e, errstr, errstr_size))) goto fail;
+        if ((r = entry_envelope(e, errstr, errstr_size)))
+            goto fail;
     }
     e->info.topic = e->topic;
     e->info.key_field = e->key_field;
@@ -278,14 +296,16 @@ fail:
 
 static shop_schema_entry_t *find_fp(shop_codec_t *c, int64_t fp) {
     for (size_t i = 0; i < c->nentries; i++)
-        if (c->entries[i]->info.fingerprint == fp) return c->entries[i];
+        if (c->entries[i]->info.fingerprint == fp)
+            return c->entries[i];
     return NULL;
 }
 
 static shop_schema_entry_t *find_current(shop_codec_t *c, const char *topic) {
     for (size_t i = 0; i < c->nentries; i++) {
         shop_schema_entry_t *e = c->entries[i];
-        if (e->info.is_current && e->info.topic && !strcmp(e->info.topic, topic)) return e;
+        if (e->info.is_current && e->info.topic && !strcmp(e->info.topic, topic))
+            return e;
     }
     return NULL;
 }
@@ -293,7 +313,8 @@ static shop_schema_entry_t *find_current(shop_codec_t *c, const char *topic) {
 static shop_schema_entry_t *find_current_by_name(shop_codec_t *c, const char *name) {
     for (size_t i = 0; i < c->nentries; i++) {
         shop_schema_entry_t *e = c->entries[i];
-        if (e->info.is_current && !strcmp(e->name, name)) return e;
+        if (e->info.is_current && !strcmp(e->name, name))
+            return e;
     }
     return NULL;
 }
@@ -308,12 +329,14 @@ static void rebuild_routes(shop_codec_t *c) {
     free(c->types);
     c->topics = shop_xcalloc(c->nentries + 1, sizeof(char *));
     for (size_t i = 0; i < c->nentries; i++)
-        if (c->entries[i]->info.is_current) ntypes += c->entries[i]->nbranches;
+        if (c->entries[i]->info.is_current)
+            ntypes += c->entries[i]->nbranches;
     c->types = shop_xcalloc(ntypes ? ntypes : 1, sizeof(shop_type_route_t));
     ntypes = 0;
     for (size_t i = 0; i < c->nentries; i++) {
         shop_schema_entry_t *e = c->entries[i];
-        if (!e->info.is_current) continue;
+        if (!e->info.is_current)
+            continue;
         c->topics[ntopics++] = e->info.topic;
         for (size_t b = 0; b < e->nbranches; b++)
             c->types[ntypes++] = (shop_type_route_t){e->branch_type[b], e, (int)b};
@@ -358,8 +381,8 @@ static int insert_locked(shop_codec_t *c, shop_schema_entry_t *e, shop_schema_en
                 o->info.version == e->info.version) {
                 entry_free(e);
                 return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
-                                   "%s: two different schemas claim version %d",
-                                   o->topic, o->info.version);
+                                   "%s: two different schemas claim version %d", o->topic,
+                                   o->info.version);
             }
         }
         shop_schema_entry_t *cur = find_current(c, e->topic);
@@ -369,7 +392,8 @@ static int insert_locked(shop_codec_t *c, shop_schema_entry_t *e, shop_schema_en
                 entry_free(e);
                 return r;
             }
-            if (cur) cur->info.is_current = 0;
+            if (cur)
+                cur->info.is_current = 0;
             e->info.is_current = 1;
             __atomic_add_fetch(&c->generation, 1, __ATOMIC_RELEASE);
         }
@@ -388,7 +412,8 @@ static int codec_add(shop_codec_t *c, const char *json, int from_registry,
                      shop_schema_entry_t **out, char *errstr, size_t errstr_size) {
     shop_schema_entry_t *e = NULL;
     int r = entry_new(json, from_registry, &e, errstr, errstr_size);
-    if (r) return r;
+    if (r)
+        return r;
     pthread_mutex_lock(&c->lock);
     r = insert_locked(c, e, out, errstr, errstr_size);
     pthread_mutex_unlock(&c->lock);
@@ -403,7 +428,8 @@ shop_codec_t *shop_codec_new(const char *registry_url, char *errstr, size_t errs
     rebuild_routes(c);
     if (registry_url && *registry_url) {
         size_t n = strlen(registry_url);
-        while (n > 0 && registry_url[n - 1] == '/') n--;
+        while (n > 0 && registry_url[n - 1] == '/')
+            n--;
         c->registry_url = shop_xstrndup(registry_url, n);
         shop_registry_global_init();
     }
@@ -420,9 +446,11 @@ shop_codec_t *shop_codec_new(const char *registry_url, char *errstr, size_t errs
 }
 
 void shop_codec_destroy(shop_codec_t *codec) {
-    if (!codec) return;
+    if (!codec)
+        return;
     shop_enc_pool_destroy(codec);
-    for (size_t i = 0; i < codec->nentries; i++) entry_free(codec->entries[i]);
+    for (size_t i = 0; i < codec->nentries; i++)
+        entry_free(codec->entries[i]);
     free(codec->entries);
     free(codec->topics);
     free(codec->types);
@@ -453,7 +481,8 @@ const shop_schema_info_t *shop_codec_current_for_topic(shop_codec_t *codec, cons
 }
 
 const char *shop_codec_topic_for_type(shop_codec_t *codec, const char *type) {
-    if (!type) return NULL;
+    if (!type)
+        return NULL;
     shop_type_route_t key = {type, NULL, 0};
     pthread_mutex_lock(&codec->lock);
     shop_type_route_t *r = bsearch(&key, codec->types, codec->ntypes, sizeof(key), route_cmp);
@@ -462,12 +491,15 @@ const char *shop_codec_topic_for_type(shop_codec_t *codec, const char *type) {
     return topic;
 }
 
-const char *const *shop_codec_topics(shop_codec_t *codec) { return codec->topics; }
+const char *const *shop_codec_topics(shop_codec_t *codec) {
+    return codec->topics;
+}
 
 size_t shop_codec_schemas(shop_codec_t *codec, const shop_schema_info_t **out, size_t max) {
     pthread_mutex_lock(&codec->lock);
     size_t n = codec->nentries;
-    for (size_t i = 0; i < n && i < max; i++) out[i] = &codec->entries[i]->info;
+    for (size_t i = 0; i < n && i < max; i++)
+        out[i] = &codec->entries[i]->info;
     pthread_mutex_unlock(&codec->lock);
     return n;
 }
@@ -489,12 +521,14 @@ int shop_codec_route(shop_codec_t *codec, const char *type, const shop_schema_in
 
 json_t *shop_entry_type_node(const shop_schema_entry_t *entry, json_t *node, avro_schema_t s) {
     const char *ref = NULL;
-    if (!is_avro_named_type(s)) return node;
+    if (!is_avro_named_type(s))
+        return node;
     if (json_is_string(node))
         ref = json_string_value(node);
     else if (json_is_object(node) && is_avro_named_type(s))
         ref = json_string_value(json_object_get(node, "type"));
-    if (!ref || shop_schema_is_primitive(ref) || !is_avro_named_type(s)) return node;
+    if (!ref || shop_schema_is_primitive(ref) || !is_avro_named_type(s))
+        return node;
     if (!strcmp(ref, "record") || !strcmp(ref, "error") || !strcmp(ref, "enum") ||
         !strcmp(ref, "fixed"))
         return node; /* an inline definition, not a reference */
@@ -522,7 +556,8 @@ unsigned shop_codec_generation(shop_codec_t *codec) {
 
 static shop_registry_slot_t *reg_find(shop_codec_t *c, int32_t id) {
     for (size_t i = 0; i < c->nreg; i++)
-        if (c->reg[i].id == id) return &c->reg[i];
+        if (c->reg[i].id == id)
+            return &c->reg[i];
     return NULL;
 }
 
@@ -536,7 +571,8 @@ static void reg_put(shop_codec_t *c, int32_t id, shop_schema_entry_t *e, int64_t
         s = &c->reg[c->nreg++];
     }
     *s = (shop_registry_slot_t){id, e, neg_until};
-    if (e && e->registry_id < 0) e->registry_id = id;
+    if (e && e->registry_id < 0)
+        e->registry_id = id;
 }
 
 int shop_codec_schema_by_registry_id(shop_codec_t *codec, int32_t id, shop_schema_entry_t **out,
@@ -556,7 +592,8 @@ int shop_codec_schema_by_registry_id(shop_codec_t *codec, int32_t id, shop_schem
     if (!codec->registry_url)
         return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
                            "Confluent-framed message (schema id %d) but no schema registry is "
-                           "configured", (int)id);
+                           "configured",
+                           (int)id);
     char *json = NULL;
     int r = shop_registry_fetch(codec->registry_url, id, &json, errstr, errstr_size);
     if (r == SHOP_ERR_INVALID) {
@@ -564,7 +601,8 @@ int shop_codec_schema_by_registry_id(shop_codec_t *codec, int32_t id, shop_schem
         reg_put(codec, id, NULL, shop_now_ms() + REGISTRY_NEGATIVE_TTL_MS);
         pthread_mutex_unlock(&codec->lock);
     }
-    if (r) return r;
+    if (r)
+        return r;
     char err2[384];
     shop_schema_entry_t *e = NULL;
     r = entry_new(json, 1, &e, err2, sizeof(err2));
@@ -574,7 +612,8 @@ int shop_codec_schema_by_registry_id(shop_codec_t *codec, int32_t id, shop_schem
                            "schema id %d from the registry: %s", (int)id, err2);
     pthread_mutex_lock(&codec->lock);
     r = insert_locked(codec, e, out, errstr, errstr_size);
-    if (!r) reg_put(codec, id, *out, 0);
+    if (!r)
+        reg_put(codec, id, *out, 0);
     pthread_mutex_unlock(&codec->lock);
     return r;
 }
@@ -592,10 +631,11 @@ int shop_codec_registry_id_of(shop_codec_t *codec, shop_schema_entry_t *entry, i
         return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG,
                            "Confluent framing needs a schema registry URL");
     char *subject = shop_xasprintf("%s-value", entry->info.topic ? entry->info.topic : entry->name);
-    int r = shop_registry_register(codec->registry_url, subject, entry->json, &id, errstr,
-                                   errstr_size);
+    int r =
+        shop_registry_register(codec->registry_url, subject, entry->json, &id, errstr, errstr_size);
     free(subject);
-    if (r) return r;
+    if (r)
+        return r;
     pthread_mutex_lock(&codec->lock);
     entry->registry_id = id;
     reg_put(codec, id, entry, 0);

@@ -30,7 +30,7 @@ typedef struct shop_record_plan {
 typedef struct shop_schema_entry {
     shop_schema_info_t info;
     char *topic, *key_field, *name, *canonical, *json; /* owned storage behind `info` */
-    json_t *doc;   /* parsed schema JSON, owned */
+    json_t *doc;                                       /* parsed schema JSON, owned */
     json_t *names; /* fullname -> definition node inside `doc` (owned object, borrowed nodes) */
     int from_registry;
     int is_event; /* has the shop envelope: event_id, occurred_at, type, key, payload */
@@ -40,7 +40,7 @@ typedef struct shop_schema_entry {
     shop_event_kind_t *branch_kind;
     json_t *env_fields;     /* envelope field name -> index (payload excluded), owned */
     json_t **branch_fields; /* per branch: field name -> index, owned */
-    int32_t registry_id; /* schema registry id once known, else -1 (guarded by the codec lock) */
+    int32_t registry_id;    /* schema registry id once known, else -1 (guarded by the codec lock) */
     shop_record_plan_t *plans; /* one per record definition, owned */
     size_t nplans;
     shop_wire_t *wire; /* bounds checker for bodies this schema wrote, owned */
@@ -116,8 +116,8 @@ int shop_json_to_value(const shop_schema_entry_t *entry, json_t *type_node, json
                        size_t errstr_size);
 /* Fills record value `rec` (of `entry`, payload branch `branch`) from the flat JSON form,
  * generating event_id and occurred_at when absent. */
-int shop_json_fill_flat(const shop_schema_entry_t *entry, int branch, json_t *obj, avro_value_t *rec,
-                        char *errstr, size_t errstr_size);
+int shop_json_fill_flat(const shop_schema_entry_t *entry, int branch, json_t *obj,
+                        avro_value_t *rec, char *errstr, size_t errstr_size);
 /* Avro value -> JSON (unions as their branch's plain value). New reference. */
 json_t *shop_value_to_json(avro_value_t *val);
 void shop_enc_pool_destroy(shop_codec_t *codec);

@@ -50,13 +50,15 @@ static void slot_free(dec_slot_t *s) {
         avro_value_decref(&s->proj_value);
         avro_value_iface_decref(s->proj_iface);
     }
-    if (s->proj_schema) avro_schema_decref(s->proj_schema);
+    if (s->proj_schema)
+        avro_schema_decref(s->proj_schema);
     free(s);
 }
 
 /* Drops every cached resolver and value (the codec's current schemas changed). */
 static void dec_flush(shop_decoder_t *dec) {
-    for (size_t i = 0; i < dec->nslots; i++) slot_free(dec->slots[i]);
+    for (size_t i = 0; i < dec->nslots; i++)
+        slot_free(dec->slots[i]);
     for (size_t i = 0; i < dec->nreaders; i++) {
         avro_value_decref(&dec->readers[i]->value);
         avro_value_iface_decref(dec->readers[i]->iface);
@@ -82,7 +84,8 @@ shop_decoder_t *shop_decoder_new(shop_codec_t *codec) {
 }
 
 void shop_decoder_destroy(shop_decoder_t *dec) {
-    if (!dec) return;
+    if (!dec)
+        return;
     dec_flush(dec);
     avro_reader_free(dec->rd);
     free(dec);
@@ -91,13 +94,15 @@ void shop_decoder_destroy(shop_decoder_t *dec) {
 static dec_reader_t *reader_get(shop_decoder_t *dec, shop_schema_entry_t *e, char *errstr,
                                 size_t errstr_size) {
     for (size_t i = 0; i < dec->nreaders; i++)
-        if (dec->readers[i]->entry == e) return dec->readers[i];
+        if (dec->readers[i]->entry == e)
+            return dec->readers[i];
     dec_reader_t *r = shop_xcalloc(1, sizeof(*r));
     r->entry = e;
     r->iface = avro_generic_class_from_schema(e->info.schema);
     if (!r->iface || avro_generic_value_new(r->iface, &r->value)) {
         shop_seterr(errstr, errstr_size, SHOP_ERR_FATAL, "avro: %s", avro_strerror());
-        if (r->iface) avro_value_iface_decref(r->iface);
+        if (r->iface)
+            avro_value_iface_decref(r->iface);
         free(r);
         return NULL;
     }
@@ -137,7 +142,8 @@ static int slot_resolve(dec_slot_t *s, char *errstr, size_t errstr_size) {
     if (!r && s->proj_schema) {
         s->proj_iface = avro_generic_class_from_schema(s->proj_schema);
         if (!s->proj_iface || avro_generic_value_new(s->proj_iface, &s->proj_value)) {
-            if (s->proj_iface) avro_value_iface_decref(s->proj_iface);
+            if (s->proj_iface)
+                avro_value_iface_decref(s->proj_iface);
             s->proj_iface = NULL;
             snprintf(err2, sizeof(err2), "%s", avro_strerror());
             r = SHOP_ERR_INVALID;
@@ -151,13 +157,14 @@ static int slot_resolve(dec_slot_t *s, char *errstr, size_t errstr_size) {
     return SHOP_OK;
 }
 
-static int slot_new(shop_decoder_t *dec, int64_t key, int confluent, dec_slot_t **out,
-                    char *errstr, size_t errstr_size) {
+static int slot_new(shop_decoder_t *dec, int64_t key, int confluent, dec_slot_t **out, char *errstr,
+                    size_t errstr_size) {
     shop_schema_entry_t *w = NULL;
     int r = SHOP_OK;
     if (confluent) {
         r = shop_codec_schema_by_registry_id(dec->codec, (int32_t)key, &w, errstr, errstr_size);
-        if (r) return r;
+        if (r)
+            return r;
     } else {
         const shop_schema_info_t *info = shop_codec_schema_by_fingerprint(dec->codec, key);
         if (!info)
@@ -184,8 +191,8 @@ static int slot_new(shop_decoder_t *dec, int64_t key, int confluent, dec_slot_t 
     return SHOP_OK;
 }
 
-static int slot_get(shop_decoder_t *dec, int64_t key, int confluent, dec_slot_t **out,
-                    char *errstr, size_t errstr_size) {
+static int slot_get(shop_decoder_t *dec, int64_t key, int confluent, dec_slot_t **out, char *errstr,
+                    size_t errstr_size) {
     dec_slot_t *s = dec->last;
     if (s && s->key == key && s->confluent == confluent) {
         *out = s;
@@ -199,7 +206,8 @@ static int slot_get(shop_decoder_t *dec, int64_t key, int confluent, dec_slot_t 
         }
     }
     int r = slot_new(dec, key, confluent, out, errstr, errstr_size);
-    if (!r) dec->last = *out;
+    if (!r)
+        dec->last = *out;
     return r;
 }
 
@@ -272,30 +280,39 @@ int shop_decoder_decode(shop_decoder_t *dec, const void *buf, size_t len, const 
     dec_slot_t *s = NULL;
     size_t hdr;
     int r;
-    if (shop_codec_generation(dec->codec) != dec->generation) dec_flush(dec);
-    if (!len) return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "empty message");
+    if (shop_codec_generation(dec->codec) != dec->generation)
+        dec_flush(dec);
+    if (!len)
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "empty message");
     if (p[0] == 0xC3) {
         if (len < 10 || p[1] != 0x01)
             return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
                                len < 10 ? "single-object header truncated (%zu bytes)"
-                                        : "unknown single-object version (%zu bytes)", len);
+                                        : "unknown single-object version (%zu bytes)",
+                               len);
         uint64_t fp = 0;
-        for (int i = 7; i >= 0; i--) fp = (fp << 8) | p[2 + i];
+        for (int i = 7; i >= 0; i--)
+            fp = (fp << 8) | p[2 + i];
         r = slot_get(dec, (int64_t)fp, 0, &s, errstr, errstr_size);
         hdr = 10;
     } else if (p[0] == 0x00) {
         if (len < 5)
             return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
                                "Confluent header truncated (%zu bytes)", len);
-        uint32_t id = ((uint32_t)p[1] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 8) | p[4];
+        uint32_t id =
+            ((uint32_t)p[1] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 8) | p[4];
         r = slot_get(dec, (int32_t)id, 1, &s, errstr, errstr_size);
         hdr = 5;
     } else {
-        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "unknown magic byte 0x%02x", p[0]);
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "unknown magic byte 0x%02x",
+                           p[0]);
     }
-    if (r) return r;
-    if ((r = read_body(dec, s, p + hdr, len - hdr, errstr, errstr_size))) return r;
-    if ((r = fill_event(dec, s, errstr, errstr_size))) return r;
+    if (r)
+        return r;
+    if ((r = read_body(dec, s, p + hdr, len - hdr, errstr, errstr_size)))
+        return r;
+    if ((r = fill_event(dec, s, errstr, errstr_size)))
+        return r;
     *out = &dec->ev;
     return SHOP_OK;
 }
@@ -303,13 +320,16 @@ int shop_decoder_decode(shop_decoder_t *dec, const void *buf, size_t len, const 
 /* ---- field access ---- */
 
 static int field_value(avro_value_t *rec, const char *field, avro_value_t *out) {
-    if (!rec || !rec->iface || avro_value_get_type(rec) != AVRO_RECORD) return SHOP_ERR_INVALID;
+    if (!rec || !rec->iface || avro_value_get_type(rec) != AVRO_RECORD)
+        return SHOP_ERR_INVALID;
     if (avro_schema_record_field_get_index(avro_value_get_schema(rec), field) < 0)
         return SHOP_ERR_NOTFOUND;
-    if (avro_value_get_by_name(rec, field, out, NULL)) return SHOP_ERR_NOTFOUND;
+    if (avro_value_get_by_name(rec, field, out, NULL))
+        return SHOP_ERR_NOTFOUND;
     if (avro_value_get_type(out) == AVRO_UNION) {
         avro_value_t b;
-        if (avro_value_get_current_branch(out, &b)) return SHOP_ERR_NOTFOUND;
+        if (avro_value_get_current_branch(out, &b))
+            return SHOP_ERR_NOTFOUND;
         *out = b;
     }
     return avro_value_get_type(out) == AVRO_NULL ? SHOP_ERR_NOTFOUND : SHOP_OK;
@@ -319,29 +339,34 @@ int shop_value_get_long(avro_value_t *rec, const char *field, int64_t *out) {
     avro_value_t v;
     int32_t i;
     int r = field_value(rec, field, &v);
-    if (r) return r;
+    if (r)
+        return r;
     if (avro_value_get_type(&v) == AVRO_INT32) {
-        if (avro_value_get_int(&v, &i)) return SHOP_ERR_INVALID;
+        if (avro_value_get_int(&v, &i))
+            return SHOP_ERR_INVALID;
         *out = i;
         return SHOP_OK;
     }
-    return avro_value_get_type(&v) == AVRO_INT64 && !avro_value_get_long(&v, out) ? SHOP_OK
-                                                                                 : SHOP_ERR_INVALID;
+    return avro_value_get_type(&v) == AVRO_INT64 && !avro_value_get_long(&v, out)
+               ? SHOP_OK
+               : SHOP_ERR_INVALID;
 }
 
 int shop_value_get_int(avro_value_t *rec, const char *field, int32_t *out) {
     avro_value_t v;
     int r = field_value(rec, field, &v);
-    if (r) return r;
+    if (r)
+        return r;
     return avro_value_get_type(&v) == AVRO_INT32 && !avro_value_get_int(&v, out) ? SHOP_OK
-                                                                                : SHOP_ERR_INVALID;
+                                                                                 : SHOP_ERR_INVALID;
 }
 
 int shop_value_get_string(avro_value_t *rec, const char *field, const char **out) {
     avro_value_t v;
     size_t size;
     int r = field_value(rec, field, &v);
-    if (r) return r;
+    if (r)
+        return r;
     return avro_value_get_type(&v) == AVRO_STRING && !avro_value_get_string(&v, out, &size)
                ? SHOP_OK
                : SHOP_ERR_INVALID;
@@ -351,9 +376,11 @@ int shop_value_get_double(avro_value_t *rec, const char *field, double *out) {
     avro_value_t v;
     float f;
     int r = field_value(rec, field, &v);
-    if (r) return r;
+    if (r)
+        return r;
     if (avro_value_get_type(&v) == AVRO_FLOAT) {
-        if (avro_value_get_float(&v, &f)) return SHOP_ERR_INVALID;
+        if (avro_value_get_float(&v, &f))
+            return SHOP_ERR_INVALID;
         *out = f;
         return SHOP_OK;
     }
@@ -365,7 +392,8 @@ int shop_value_get_double(avro_value_t *rec, const char *field, double *out) {
 int shop_value_get_bool(avro_value_t *rec, const char *field, int *out) {
     avro_value_t v;
     int r = field_value(rec, field, &v);
-    if (r) return r;
+    if (r)
+        return r;
     return avro_value_get_type(&v) == AVRO_BOOLEAN && !avro_value_get_boolean(&v, out)
                ? SHOP_OK
                : SHOP_ERR_INVALID;

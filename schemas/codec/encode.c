@@ -6,7 +6,7 @@
 
 #include "codec_internal.h"
 
-#define ENC_MAX_BODY (64u << 20)
+#define ENC_MAX_BODY  (64u << 20)
 #define ENC_FIRST_TRY 512u
 
 typedef struct enc_value {
@@ -45,7 +45,8 @@ void shop_enc_pool_destroy(shop_codec_t *codec) {
 static shop_enc_state_t *enc_take(shop_codec_t *codec) {
     pthread_mutex_lock(&codec->lock);
     shop_enc_state_t *st = codec->enc_free;
-    if (st) codec->enc_free = st->next;
+    if (st)
+        codec->enc_free = st->next;
     pthread_mutex_unlock(&codec->lock);
     if (!st) {
         static const char empty[1];
@@ -64,14 +65,16 @@ static void enc_give(shop_codec_t *codec, shop_enc_state_t *st) {
 }
 
 /* The reusable value for `entry` in this state; NULL (errstr set) if avro-c cannot build it. */
-static avro_value_t *enc_value(shop_enc_state_t *st, const shop_schema_entry_t *entry,
-                               char *errstr, size_t errstr_size) {
+static avro_value_t *enc_value(shop_enc_state_t *st, const shop_schema_entry_t *entry, char *errstr,
+                               size_t errstr_size) {
     for (size_t i = 0; i < st->nvals; i++)
-        if (st->vals[i].entry == entry) return &st->vals[i].value;
+        if (st->vals[i].entry == entry)
+            return &st->vals[i].value;
     avro_value_iface_t *iface = avro_generic_class_from_schema(entry->info.schema);
     avro_value_t v;
     if (!iface || avro_generic_value_new(iface, &v)) {
-        if (iface) avro_value_iface_decref(iface);
+        if (iface)
+            avro_value_iface_decref(iface);
         shop_seterr(errstr, errstr_size, SHOP_ERR_FATAL, "avro: %s", avro_strerror());
         return NULL;
     }
@@ -88,14 +91,16 @@ static int write_body(shop_enc_state_t *st, avro_value_t *v, shop_buf_t *out, ch
         shop_buf_grow(out, cap);
         avro_writer_memory_set_dest(st->writer, out->buf + out->len, (int64_t)cap);
         int rc = avro_value_write(st->writer, v);
-        if (!rc) break;
+        if (!rc)
+            break;
         if (rc != ENOSPC || cap >= ENC_MAX_BODY)
             return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "avro write: %s",
                                avro_strerror());
         cap *= 2;
     }
     size_t n = (size_t)avro_writer_tell(st->writer);
-    if (n > st->hint) st->hint = n;
+    if (n > st->hint)
+        st->hint = n;
     out->len += n;
     out->buf[out->len] = '\0';
     return SHOP_OK;
@@ -107,16 +112,19 @@ static int frame_header(shop_codec_t *codec, shop_schema_entry_t *entry, shop_fr
     if (framing == SHOP_FRAMING_CONFLUENT) {
         int32_t id;
         int r = shop_codec_registry_id_of(codec, entry, &id, errstr, errstr_size);
-        if (r) return r;
+        if (r)
+            return r;
         h[0] = 0x00;
-        for (int i = 0; i < 4; i++) h[1 + i] = (unsigned char)((uint32_t)id >> (24 - 8 * i));
+        for (int i = 0; i < 4; i++)
+            h[1 + i] = (unsigned char)((uint32_t)id >> (24 - 8 * i));
         shop_buf_append(out, h, 5);
         return SHOP_OK;
     }
     uint64_t fp = (uint64_t)entry->info.fingerprint;
     h[0] = 0xC3;
     h[1] = 0x01;
-    for (int i = 0; i < 8; i++) h[2 + i] = (unsigned char)(fp >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        h[2 + i] = (unsigned char)(fp >> (8 * i));
     shop_buf_append(out, h, 10);
     return SHOP_OK;
 }
@@ -127,7 +135,8 @@ static int key_of(const shop_schema_entry_t *e, avro_value_t *v, shop_encoded_t 
     size_t size = 0;
     free(out->key);
     out->key = NULL;
-    if (avro_value_get_by_index(v, (size_t)e->f_key, &f, NULL) || avro_value_get_string(&f, &s, &size))
+    if (avro_value_get_by_index(v, (size_t)e->f_key, &f, NULL) ||
+        avro_value_get_string(&f, &s, &size))
         return SHOP_ERR_INVALID;
     out->key = shop_xstrndup(s, size ? size - 1 : 0);
     return SHOP_OK;
@@ -143,10 +152,13 @@ static int encode_entry(shop_codec_t *codec, shop_schema_entry_t *e, int branch,
         avro_value_reset(v);
         r = shop_json_fill_flat(e, branch, obj, v, errstr, errstr_size);
     }
-    if (!r) r = key_of(e, v, out);
+    if (!r)
+        r = key_of(e, v, out);
     shop_buf_reset(&out->bytes);
-    if (!r) r = frame_header(codec, e, framing, &out->bytes, errstr, errstr_size);
-    if (!r) r = write_body(st, v, &out->bytes, errstr, errstr_size);
+    if (!r)
+        r = frame_header(codec, e, framing, &out->bytes, errstr, errstr_size);
+    if (!r)
+        r = write_body(st, v, &out->bytes, errstr, errstr_size);
     enc_give(codec, st);
     if (r) {
         shop_buf_reset(&out->bytes);
@@ -174,7 +186,8 @@ int shop_codec_encode_json(shop_codec_t *codec, json_t *obj, shop_framing_t fram
     int err, branch;
     const shop_schema_info_t *info;
     const char *type = type_of(obj, errstr, errstr_size, &err);
-    if (!type) return err;
+    if (!type)
+        return err;
     if (shop_codec_route(codec, type, &info, &branch))
         return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "unknown type \"%s\"", type);
     return encode_entry(codec, shop_entry_of(info), branch, obj, framing, out, errstr, errstr_size);
@@ -186,12 +199,13 @@ int shop_codec_encode_json_with(shop_codec_t *codec, const shop_schema_info_t *s
     int err;
     shop_schema_entry_t *e = shop_entry_of(schema);
     const char *type = type_of(obj, errstr, errstr_size, &err);
-    if (!type) return err;
+    if (!type)
+        return err;
     for (size_t b = 0; b < e->nbranches; b++)
         if (!strcmp(e->branch_type[b], type))
             return encode_entry(codec, e, (int)b, obj, framing, out, errstr, errstr_size);
-    return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "unknown type \"%s\" for %s v%d", type,
-                       e->name, e->info.version);
+    return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "unknown type \"%s\" for %s v%d",
+                       type, e->name, e->info.version);
 }
 
 void shop_encoded_init(shop_encoded_t *enc) {

@@ -10,20 +10,25 @@
 #include "codec_internal.h"
 
 #define REGISTRY_CONNECT_TIMEOUT_MS 2000L
-#define REGISTRY_TIMEOUT_MS 5000L
-#define REGISTRY_MAX_BODY (4u << 20)
-#define REGISTRY_CONTENT_TYPE "application/vnd.schemaregistry.v1+json"
+#define REGISTRY_TIMEOUT_MS         5000L
+#define REGISTRY_MAX_BODY           (4u << 20)
+#define REGISTRY_CONTENT_TYPE       "application/vnd.schemaregistry.v1+json"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init_once(void) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
-void shop_registry_global_init(void) { pthread_once(&curl_once, curl_init_once); }
+void shop_registry_global_init(void) {
+    pthread_once(&curl_once, curl_init_once);
+}
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *opaque) {
     shop_buf_t *b = opaque;
     size_t n = size * nmemb;
-    if (b->len + n > REGISTRY_MAX_BODY) return 0; /* aborts the transfer */
+    if (b->len + n > REGISTRY_MAX_BODY)
+        return 0; /* aborts the transfer */
     shop_buf_append(b, data, n);
     return n;
 }
@@ -33,10 +38,12 @@ static int http(const char *method, const char *url, const char *payload, shop_b
                 long *status, char *errstr, size_t errstr_size) {
     shop_registry_global_init();
     CURL *h = curl_easy_init();
-    if (!h) return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "curl_easy_init failed");
+    if (!h)
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "curl_easy_init failed");
     char curl_err[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: " REGISTRY_CONTENT_TYPE);
-    if (payload) hdrs = curl_slist_append(hdrs, "Content-Type: " REGISTRY_CONTENT_TYPE);
+    if (payload)
+        hdrs = curl_slist_append(hdrs, "Content-Type: " REGISTRY_CONTENT_TYPE);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -90,7 +97,8 @@ int shop_registry_fetch(const char *url, int32_t id, char **out_json, char *errs
     if (!r && (!schema || (stype && strcmp(stype, "AVRO"))))
         r = shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
                         "schema id %d: the registry did not return an Avro schema", (int)id);
-    if (!r) *out_json = shop_xstrdup(schema);
+    if (!r)
+        *out_json = shop_xstrdup(schema);
     json_decref(j);
     shop_buf_release(&body);
     free(full);
@@ -116,7 +124,8 @@ int shop_registry_register(const char *url, const char *subject, const char *sch
     if (!r && !json_is_integer(id))
         r = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE,
                         "schema registry: no id in the answer for %s", subject);
-    if (!r) *out_id = (int32_t)json_integer_value(id);
+    if (!r)
+        *out_id = (int32_t)json_integer_value(id);
     json_decref(j);
     json_decref(req);
     free(payload);

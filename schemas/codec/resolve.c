@@ -16,7 +16,8 @@ static int has_field(json_t *record, const char *name) {
     json_t *f;
     json_array_foreach(json_object_get(record, "fields"), i, f) {
         const char *fname = json_string_value(json_object_get(f, "name"));
-        if (fname && !strcmp(fname, name)) return 1;
+        if (fname && !strcmp(fname, name))
+            return 1;
     }
     return 0;
 }
@@ -33,7 +34,8 @@ static int project_record(const shop_schema_entry_t *writer, const char *full, j
     for (size_t i = json_array_size(fields); i-- > 0;) {
         json_t *f = json_array_get(fields, i);
         const char *fname = json_string_value(json_object_get(f, "name"));
-        if (!fname || has_field(wnode, fname)) continue;
+        if (!fname || has_field(wnode, fname))
+            continue;
         if (!json_object_get(f, "default"))
             return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
                                "reader field %s.%s has no default and writer version %d lacks it",
@@ -54,9 +56,11 @@ int shop_schema_project(const shop_schema_entry_t *reader, const shop_schema_ent
     *out_doc = NULL;
     int r = shop_schema_walk(doc, names, NULL, errstr, errstr_size);
     json_object_foreach(names, full, rnode) {
-        if (r) break;
+        if (r)
+            break;
         json_t *wnode = json_object_get(writer->names, full);
-        if (!is_record_node(rnode) || !wnode || !is_record_node(wnode)) continue;
+        if (!is_record_node(rnode) || !wnode || !is_record_node(wnode))
+            continue;
         r = project_record(writer, full, rnode, wnode, &dropped, errstr, errstr_size);
     }
     json_decref(names);
@@ -83,7 +87,8 @@ static int copy_record(const shop_schema_entry_t *reader, json_t *node, avro_val
         json_t *fnode = json_array_get(fields, i);
         avro_value_t d, s;
         int r;
-        if (avro_value_get_by_index(dest, i, &d, NULL)) return SHOP_ERR_INVALID;
+        if (avro_value_get_by_index(dest, i, &d, NULL))
+            return SHOP_ERR_INVALID;
         if (avro_schema_record_field_get_index(avro_value_get_schema(src), name) >= 0 &&
             !avro_value_get_by_name(src, name, &s, NULL))
             r = copy_value(reader, json_object_get(fnode, "type"), &s, &d, errstr, errstr_size);
@@ -91,7 +96,8 @@ static int copy_record(const shop_schema_entry_t *reader, json_t *node, avro_val
             r = shop_json_to_value(reader, json_object_get(fnode, "type"),
                                    json_object_get(fnode, "default"), &d, "default", name, errstr,
                                    errstr_size);
-        if (r) return r;
+        if (r)
+            return r;
     }
     return SHOP_OK;
 }
@@ -105,18 +111,21 @@ static int copy_container(const shop_schema_entry_t *reader, json_t *node, avro_
     for (size_t i = 0; i < n; i++) {
         avro_value_t s, d;
         const char *key = NULL;
-        if (avro_value_get_by_index(src, i, &s, &key)) return SHOP_ERR_INVALID;
+        if (avro_value_get_by_index(src, i, &s, &key))
+            return SHOP_ERR_INVALID;
         if (is_map ? avro_value_add(dest, key, &d, NULL, NULL) : avro_value_append(dest, &d, NULL))
             return SHOP_ERR_INVALID;
         int r = copy_value(reader, child_node, &s, &d, errstr, errstr_size);
-        if (r) return r;
+        if (r)
+            return r;
     }
     return SHOP_OK;
 }
 
 static int copy_primitive(avro_value_t *src, avro_value_t *dest) {
     switch (avro_value_get_type(dest)) {
-    case AVRO_NULL: return avro_value_set_null(dest);
+    case AVRO_NULL:
+        return avro_value_set_null(dest);
     case AVRO_BOOLEAN: {
         int b = 0;
         return avro_value_get_boolean(src, &b) || avro_value_set_boolean(dest, b);
@@ -156,7 +165,8 @@ static int copy_primitive(avro_value_t *src, avro_value_t *dest) {
         size_t size = 0;
         return avro_value_get_fixed(src, &b, &size) || avro_value_set_fixed(dest, (void *)b, size);
     }
-    default: return EINVAL;
+    default:
+        return EINVAL;
     }
 }
 
@@ -164,9 +174,11 @@ static int copy_value(const shop_schema_entry_t *reader, json_t *node, avro_valu
                       avro_value_t *dest, char *errstr, size_t errstr_size) {
     node = shop_entry_type_node(reader, node, avro_value_get_schema(dest));
     switch (avro_value_get_type(dest)) {
-    case AVRO_RECORD: return copy_record(reader, node, src, dest, errstr, errstr_size);
+    case AVRO_RECORD:
+        return copy_record(reader, node, src, dest, errstr, errstr_size);
     case AVRO_ARRAY:
-    case AVRO_MAP: return copy_container(reader, node, src, dest, errstr, errstr_size);
+    case AVRO_MAP:
+        return copy_container(reader, node, src, dest, errstr, errstr_size);
     case AVRO_UNION: {
         int disc = -1;
         avro_value_t sb, db;

@@ -40,9 +40,11 @@ typedef struct {
 } cursor_t;
 
 static shop_wire_node_t *compile(shop_wire_t *w, avro_schema_t s) {
-    while (is_avro_link(s)) s = avro_schema_link_target(s);
+    while (is_avro_link(s))
+        s = avro_schema_link_target(s);
     for (size_t i = 0; i < w->n; i++)
-        if (w->schemas[i] == s) return w->nodes[i];
+        if (w->schemas[i] == s)
+            return w->nodes[i];
     if (w->n == w->cap) {
         w->cap = w->cap ? w->cap * 2 : 16;
         w->schemas = shop_xrealloc(w->schemas, w->cap * sizeof(*w->schemas));
@@ -62,17 +64,23 @@ static shop_wire_node_t *compile(shop_wire_t *w, avro_schema_t s) {
     case AVRO_UNION:
         node->n = avro_schema_union_size(s);
         node->kids = shop_xcalloc(node->n + 1, sizeof(*node->kids));
-        for (size_t i = 0; i < node->n; i++) node->kids[i] = compile(w, avro_schema_union_branch(s, (int)i));
+        for (size_t i = 0; i < node->n; i++)
+            node->kids[i] = compile(w, avro_schema_union_branch(s, (int)i));
         break;
     case AVRO_ARRAY:
     case AVRO_MAP:
         node->kids = shop_xcalloc(1, sizeof(*node->kids));
         node->kids[0] = compile(w, node->type == AVRO_ARRAY ? avro_schema_array_items(s)
-                                                             : avro_schema_map_values(s));
+                                                            : avro_schema_map_values(s));
         break;
-    case AVRO_ENUM: node->n = (size_t)avro_schema_enum_number_of_symbols(s); break;
-    case AVRO_FIXED: node->n = (size_t)avro_schema_fixed_size(s); break;
-    default: break;
+    case AVRO_ENUM:
+        node->n = (size_t)avro_schema_enum_number_of_symbols(s);
+        break;
+    case AVRO_FIXED:
+        node->n = (size_t)avro_schema_fixed_size(s);
+        break;
+    default:
+        break;
     }
     return node;
 }
@@ -84,7 +92,8 @@ shop_wire_t *shop_wire_compile(avro_schema_t schema) {
 }
 
 void shop_wire_free(shop_wire_t *w) {
-    if (!w) return;
+    if (!w)
+        return;
     for (size_t i = 0; i < w->n; i++) {
         free(w->nodes[i]->kids);
         free(w->nodes[i]);
@@ -107,7 +116,8 @@ static int bad(cursor_t *c, const char *fmt, ...) {
 static int varint(cursor_t *c, int max_bytes, int64_t *out) {
     uint64_t v = 0;
     for (int i = 0; i < max_bytes; i++) {
-        if (c->p >= c->end) return bad(c, "truncated varint");
+        if (c->p >= c->end)
+            return bad(c, "truncated varint");
         unsigned char b = *c->p++;
         v |= (uint64_t)(b & 0x7f) << (7 * i);
         if (!(b & 0x80)) {
@@ -119,9 +129,11 @@ static int varint(cursor_t *c, int max_bytes, int64_t *out) {
 }
 
 static int take(cursor_t *c, int64_t n, const char *what) {
-    if (n < 0) return bad(c, "negative %s length %lld", what, (long long)n);
+    if (n < 0)
+        return bad(c, "negative %s length %lld", what, (long long)n);
     if (n > c->end - c->p)
-        return bad(c, "%s of %lld bytes, only %zu left", what, (long long)n, (size_t)(c->end - c->p));
+        return bad(c, "%s of %lld bytes, only %zu left", what, (long long)n,
+                   (size_t)(c->end - c->p));
     c->p += n;
     return 0;
 }
@@ -131,64 +143,90 @@ static int check(const shop_wire_node_t *n, cursor_t *c, int depth);
 static int check_blocks(const shop_wire_node_t *n, cursor_t *c, int depth) {
     int64_t count = 0, size = 0;
     for (;;) {
-        if (varint(c, 10, &count)) return -1;
-        if (count == 0) return 0;
+        if (varint(c, 10, &count))
+            return -1;
+        if (count == 0)
+            return 0;
         if (count < 0) {
-            if (count == INT64_MIN) return bad(c, "bad block count");
+            if (count == INT64_MIN)
+                return bad(c, "bad block count");
             count = -count;
-            if (varint(c, 10, &size) || size < 0) return size < 0 ? bad(c, "bad block size") : -1;
+            if (varint(c, 10, &size) || size < 0)
+                return size < 0 ? bad(c, "bad block size") : -1;
         }
         /* Every item takes a byte at least, except zero-size ones nobody puts in an array. */
-        if (count > c->end - c->p) return bad(c, "block of %lld items, only %zu bytes left",
-                                              (long long)count, (size_t)(c->end - c->p));
+        if (count > c->end - c->p)
+            return bad(c, "block of %lld items, only %zu bytes left", (long long)count,
+                       (size_t)(c->end - c->p));
         for (int64_t i = 0; i < count; i++) {
             int64_t klen = 0;
-            if (n->type == AVRO_MAP && (varint(c, 10, &klen) || take(c, klen, "map key"))) return -1;
-            if (check(n->kids[0], c, depth + 1)) return -1;
+            if (n->type == AVRO_MAP && (varint(c, 10, &klen) || take(c, klen, "map key")))
+                return -1;
+            if (check(n->kids[0], c, depth + 1))
+                return -1;
         }
     }
 }
 
 static int check(const shop_wire_node_t *n, cursor_t *c, int depth) {
     int64_t v = 0;
-    if (depth > WIRE_MAX_DEPTH) return bad(c, "nested deeper than %d", WIRE_MAX_DEPTH);
+    if (depth > WIRE_MAX_DEPTH)
+        return bad(c, "nested deeper than %d", WIRE_MAX_DEPTH);
     switch (n->type) {
-    case AVRO_NULL: return 0;
+    case AVRO_NULL:
+        return 0;
     case AVRO_BOOLEAN:
-        if (c->p >= c->end) return bad(c, "truncated boolean");
-        if (*c->p > 1) return bad(c, "boolean byte 0x%02x", *c->p);
+        if (c->p >= c->end)
+            return bad(c, "truncated boolean");
+        if (*c->p > 1)
+            return bad(c, "boolean byte 0x%02x", *c->p);
         c->p++;
         return 0;
     case AVRO_INT32:
-        if (varint(c, 5, &v)) return -1;
+        if (varint(c, 5, &v))
+            return -1;
         return v < INT32_MIN || v > INT32_MAX ? bad(c, "int out of range") : 0;
-    case AVRO_INT64: return varint(c, 10, &v);
-    case AVRO_FLOAT: return take(c, 4, "float");
-    case AVRO_DOUBLE: return take(c, 8, "double");
-    case AVRO_STRING: return varint(c, 10, &v) || take(c, v, "string");
-    case AVRO_BYTES: return varint(c, 10, &v) || take(c, v, "bytes");
-    case AVRO_FIXED: return take(c, (int64_t)n->n, "fixed");
+    case AVRO_INT64:
+        return varint(c, 10, &v);
+    case AVRO_FLOAT:
+        return take(c, 4, "float");
+    case AVRO_DOUBLE:
+        return take(c, 8, "double");
+    case AVRO_STRING:
+        return varint(c, 10, &v) || take(c, v, "string");
+    case AVRO_BYTES:
+        return varint(c, 10, &v) || take(c, v, "bytes");
+    case AVRO_FIXED:
+        return take(c, (int64_t)n->n, "fixed");
     case AVRO_ENUM:
-        if (varint(c, 10, &v)) return -1;
-        return v < 0 || (size_t)v >= n->n ? bad(c, "enum index %lld out of range", (long long)v) : 0;
+        if (varint(c, 10, &v))
+            return -1;
+        return v < 0 || (size_t)v >= n->n ? bad(c, "enum index %lld out of range", (long long)v)
+                                          : 0;
     case AVRO_RECORD:
         for (size_t i = 0; i < n->n; i++)
-            if (check(n->kids[i], c, depth + 1)) return -1;
+            if (check(n->kids[i], c, depth + 1))
+                return -1;
         return 0;
     case AVRO_UNION:
-        if (varint(c, 10, &v)) return -1;
-        if (v < 0 || (size_t)v >= n->n) return bad(c, "union branch %lld out of range", (long long)v);
+        if (varint(c, 10, &v))
+            return -1;
+        if (v < 0 || (size_t)v >= n->n)
+            return bad(c, "union branch %lld out of range", (long long)v);
         return check(n->kids[v], c, depth + 1);
     case AVRO_ARRAY:
-    case AVRO_MAP: return check_blocks(n, c, depth);
-    default: return bad(c, "unsupported schema type");
+    case AVRO_MAP:
+        return check_blocks(n, c, depth);
+    default:
+        return bad(c, "unsupported schema type");
     }
 }
 
 int shop_wire_check(const shop_wire_t *w, const void *buf, size_t len, size_t *consumed, char *why,
                     size_t why_size) {
     cursor_t c = {buf, (const unsigned char *)buf + len, why, why_size};
-    if (check(w->root, &c, 0)) return SHOP_ERR_INVALID;
+    if (check(w->root, &c, 0))
+        return SHOP_ERR_INVALID;
     *consumed = (size_t)(c.p - (const unsigned char *)buf);
     return SHOP_OK;
 }

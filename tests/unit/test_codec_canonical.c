@@ -16,14 +16,17 @@
 
 static char *slurp(const char *path, size_t *len) {
     FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
+    if (!fp)
+        return NULL;
     shop_buf_t b;
     shop_buf_init(&b);
     char chunk[4096];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) shop_buf_append(&b, chunk, n);
+    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+        shop_buf_append(&b, chunk, n);
     fclose(fp);
-    if (len) *len = b.len;
+    if (len)
+        *len = b.len;
     return b.buf ? b.buf : shop_xstrdup("");
 }
 
@@ -125,9 +128,9 @@ static void test_canonical_errors(void **state) {
     assert_non_null(strstr(err, "not JSON"));
     assert_int_equal(shop_schema_canonical("\"Nope\"", &out, err, sizeof(err)), SHOP_ERR_INVALID);
     assert_string_equal(err, "unknown type \"Nope\"");
-    assert_int_equal(shop_schema_canonical("{\"type\":\"record\",\"fields\":[]}", &out, err,
-                                           sizeof(err)),
-                     SHOP_ERR_INVALID);
+    assert_int_equal(
+        shop_schema_canonical("{\"type\":\"record\",\"fields\":[]}", &out, err, sizeof(err)),
+        SHOP_ERR_INVALID);
     assert_int_equal(shop_schema_canonical("{\"type\":\"fixed\",\"name\":\"f\",\"size\":\"x\"}",
                                            &out, err, sizeof(err)),
                      SHOP_ERR_INVALID);
@@ -146,12 +149,13 @@ static void test_canonical_namespaces(void **state) {
         "{\"name\":\"g\",\"type\":\"c.F\"}]}";
     char err[256], *out = NULL;
     assert_int_equal(shop_schema_canonical(in, &out, err, sizeof(err)), 0);
-    assert_string_equal(out, "{\"name\":\"a.b.R\",\"type\":\"record\",\"fields\":["
-                             "{\"name\":\"t\",\"type\":\"long\"},"
-                             "{\"name\":\"e\",\"type\":{\"name\":\"a.b.E\",\"type\":\"enum\",\"symbols\":[\"X\"]}},"
-                             "{\"name\":\"e2\",\"type\":\"a.b.E\"},"
-                             "{\"name\":\"f\",\"type\":{\"name\":\"c.F\",\"type\":\"fixed\",\"size\":16}},"
-                             "{\"name\":\"g\",\"type\":\"c.F\"}]}");
+    assert_string_equal(
+        out, "{\"name\":\"a.b.R\",\"type\":\"record\",\"fields\":["
+             "{\"name\":\"t\",\"type\":\"long\"},"
+             "{\"name\":\"e\",\"type\":{\"name\":\"a.b.E\",\"type\":\"enum\",\"symbols\":[\"X\"]}},"
+             "{\"name\":\"e2\",\"type\":\"a.b.E\"},"
+             "{\"name\":\"f\",\"type\":{\"name\":\"c.F\",\"type\":\"fixed\",\"size\":16}},"
+             "{\"name\":\"g\",\"type\":\"c.F\"}]}");
     free(out);
 }
 
@@ -159,12 +163,14 @@ static void test_single_object_fingerprint(void **state) {
     (void)state;
     size_t len = 0;
     char *schema = slurp(SHOP_TEST_DATA "/avro/single-object/test_schema.avsc", NULL);
-    unsigned char *msg = (unsigned char *)slurp(SHOP_TEST_DATA "/avro/single-object/test_message.bin", &len);
+    unsigned char *msg =
+        (unsigned char *)slurp(SHOP_TEST_DATA "/avro/single-object/test_message.bin", &len);
     assert_non_null(schema);
     assert_non_null(msg);
     assert_true(len > 10);
     uint64_t want = 0;
-    for (int i = 7; i >= 0; i--) want = (want << 8) | msg[2 + i];
+    for (int i = 7; i >= 0; i--)
+        want = (want << 8) | msg[2 + i];
     int64_t fp = 0;
     char err[256];
     assert_int_equal(shop_schema_fingerprint(schema, &fp, err, sizeof(err)), 0);
@@ -180,18 +186,21 @@ static void test_embedded_tables(void **state) {
     for (const shop_embedded_file_t *f = shop_embedded_avsc; f->name; f++, n++) {
         assert_non_null(strstr(f->name, ".avsc"));
         assert_non_null(f->text);
-        if (n) assert_true(strcmp(f[-1].name, f->name) < 0);
+        if (n)
+            assert_true(strcmp(f[-1].name, f->name) < 0);
     }
     assert_true(n >= 6);
     for (const shop_embedded_file_t *f = shop_embedded_sql; f->name; f++) {
         assert_non_null(strstr(f->name, ".sql"));
-        if (f != shop_embedded_sql) assert_true(strcmp(f[-1].name, f->name) < 0);
+        if (f != shop_embedded_sql)
+            assert_true(strcmp(f[-1].name, f->name) < 0);
     }
     char *order = slurp(SHOP_TEST_DATA "/../../schemas/avro/order_events.avsc", NULL);
     assert_non_null(order);
     int found = 0;
     for (const shop_embedded_file_t *f = shop_embedded_avsc; f->name; f++)
-        if (!strcmp(f->name, "order_events.avsc")) found = !strcmp(f->text, order);
+        if (!strcmp(f->name, "order_events.avsc"))
+            found = !strcmp(f->text, order);
     assert_true(found);
     free(order);
 }

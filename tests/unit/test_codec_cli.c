@@ -25,7 +25,8 @@ static char *run(int (*cmd)(int, char **), int *rc, ...) {
     int argc = 0;
     va_list ap;
     va_start(ap, rc);
-    for (const char *a; argc < 31 && (a = va_arg(ap, const char *));) argv[argc++] = shop_xstrdup(a);
+    for (const char *a; argc < 31 && (a = va_arg(ap, const char *));)
+        argv[argc++] = shop_xstrdup(a);
     va_end(ap);
     char *copy[32];
     memcpy(copy, argv, sizeof(argv));
@@ -43,9 +44,11 @@ static char *run(int (*cmd)(int, char **), int *rc, ...) {
     rewind(tmp);
     char chunk[4096];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), tmp)) > 0) shop_buf_append(&b, chunk, n);
+    while ((n = fread(chunk, 1, sizeof(chunk), tmp)) > 0)
+        shop_buf_append(&b, chunk, n);
     fclose(tmp);
-    for (int i = 0; i < argc; i++) free(copy[i]);
+    for (int i = 0; i < argc; i++)
+        free(copy[i]);
     return b.buf ? b.buf : shop_xstrdup("");
 }
 
@@ -68,12 +71,14 @@ static void encode(shop_codec_t *c, const char *text, shop_encoded_t *out) {
 static void test_schema_fingerprint(void **state) {
     (void)state;
     int rc;
-    char *out = run(shop_cmd_schema, &rc, "schema", "fingerprint", SO_DIR "/test_schema.avsc", NULL);
+    char *out =
+        run(shop_cmd_schema, &rc, "schema", "fingerprint", SO_DIR "/test_schema.avsc", NULL);
     assert_int_equal(rc, 0);
-    assert_string_equal(out, "{\"name\":\"org.apache.avro.TestMessage\",\"type\":\"record\",\"fields\":["
-                             "{\"name\":\"id\",\"type\":\"long\"},{\"name\":\"name\",\"type\":\"string\"},"
-                             "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}}]}\n"
-                             "4464547873335356841\n");
+    assert_string_equal(
+        out, "{\"name\":\"org.apache.avro.TestMessage\",\"type\":\"record\",\"fields\":["
+             "{\"name\":\"id\",\"type\":\"long\"},{\"name\":\"name\",\"type\":\"string\"},"
+             "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}}]}\n"
+             "4464547873335356841\n");
     free(out);
     out = run(shop_cmd_schema, &rc, "schema", "fingerprint", "/nonexistent.avsc", NULL);
     assert_int_equal(rc, 1);
@@ -92,7 +97,8 @@ static void test_schema_list_show(void **state) {
     assert_non_null(strstr(out, "shop.events.UserEvent        1"));
     assert_non_null(strstr(out, "shop.events.UserEvent        2"));
     size_t lines = 0;
-    for (const char *p = out; *p; p++) lines += *p == '\n';
+    for (const char *p = out; *p; p++)
+        lines += *p == '\n';
     assert_int_equal(lines, 7); /* header + 6 schemas */
     free(out);
     out = run(shop_cmd_schema, &rc, "schema", "show", "shop.user.events", "--version", "1", NULL);
@@ -103,7 +109,8 @@ static void test_schema_list_show(void **state) {
     free(out);
     out = run(shop_cmd_schema, &rc, "schema", "show", "shop.order.events", "--canonical", NULL);
     assert_int_equal(rc, 0);
-    assert_int_equal(strncmp(out, "{\"name\":\"shop.events.OrderEvent\",\"type\":\"record\"", 48), 0);
+    assert_int_equal(strncmp(out, "{\"name\":\"shop.events.OrderEvent\",\"type\":\"record\"", 48),
+                     0);
     free(out);
     out = run(shop_cmd_schema, &rc, "schema", "show", "shop.nope", NULL);
     assert_int_equal(rc, 1);
@@ -116,7 +123,8 @@ static void test_decode_files(void **state) {
     char *out = run(shop_cmd_decode, &rc, "decode", "--schema", SO_DIR "/test_schema.avsc",
                     SO_DIR "/test_message.bin", NULL);
     assert_int_equal(rc, 0);
-    assert_string_equal(out, "{\"id\":42,\"name\":\"Bill\",\"tags\":[\"dog_lover\",\"cat_hater\"]}\n");
+    assert_string_equal(out,
+                        "{\"id\":42,\"name\":\"Bill\",\"tags\":[\"dog_lover\",\"cat_hater\"]}\n");
     free(out);
     out = run(shop_cmd_decode, &rc, "decode", SO_DIR "/test_message.bin", NULL);
     assert_int_equal(rc, 1); /* its schema is not compiled in */
@@ -131,9 +139,14 @@ static void test_decode_files(void **state) {
     shop_encoded_t e1, e2;
     shop_encoded_init(&e1);
     shop_encoded_init(&e2);
-    encode(c, "{\"type\":\"order.delivered\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"occurred_at\":5,"
-              "\"event_id\":\"0b7e7d6a-3c1f-4e0c-9d8a-2a9f3b4c5d6e\"}", &e1);
-    encode(c, "{\"type\":\"inventory.stock_level\",\"product_id\":\"p1\",\"region\":\"kr\",\"quantity\":3}", &e2);
+    encode(c,
+           "{\"type\":\"order.delivered\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"occurred_at\":5,"
+           "\"event_id\":\"0b7e7d6a-3c1f-4e0c-9d8a-2a9f3b4c5d6e\"}",
+           &e1);
+    encode(c,
+           "{\"type\":\"inventory.stock_level\",\"product_id\":\"p1\",\"region\":\"kr\","
+           "\"quantity\":3}",
+           &e2);
     shop_buf_t stream;
     shop_buf_init(&stream);
     shop_encoded_t *all[2] = {&e1, &e2};
@@ -186,7 +199,8 @@ static void test_decode_kafka(void **state) {
     (void)state;
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", err, sizeof(err)), RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
     rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
     rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     assert_non_null(p);
@@ -199,33 +213,40 @@ static void test_decode_kafka(void **state) {
     shop_encoded_init(&e);
     for (int i = 0; i < 3; i++) {
         char text[256];
-        snprintf(text, sizeof(text), "{\"type\":\"order.paid\",\"user_id\":\"user%d\",\"order_id\":\"o%d\","
-                                     "\"amount_minor\":%d,\"currency\":\"KRW\"}", i, i, 100 * i);
+        snprintf(text, sizeof(text),
+                 "{\"type\":\"order.paid\",\"user_id\":\"user%d\",\"order_id\":\"o%d\","
+                 "\"amount_minor\":%d,\"currency\":\"KRW\"}",
+                 i, i, 100 * i);
         encode(c, text, &e);
-        if (i == 2) e.bytes.buf[0] = 0x42; /* the last one is garbage */
-        assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC("shop.order.events"), RD_KAFKA_V_PARTITION(0),
-                                           RD_KAFKA_V_KEY(e.key, strlen(e.key)),
-                                           RD_KAFKA_V_VALUE(e.bytes.buf, e.bytes.len),
-                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-                         RD_KAFKA_RESP_ERR_NO_ERROR);
+        if (i == 2)
+            e.bytes.buf[0] = 0x42; /* the last one is garbage */
+        assert_int_equal(
+            rd_kafka_producev(p, RD_KAFKA_V_TOPIC("shop.order.events"), RD_KAFKA_V_PARTITION(0),
+                              RD_KAFKA_V_KEY(e.key, strlen(e.key)),
+                              RD_KAFKA_V_VALUE(e.bytes.buf, e.bytes.len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
     }
     assert_int_equal(rd_kafka_flush(p, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
 
     int rc;
-    char *out = run(shop_cmd_decode, &rc, "decode", "--topic", "shop.order.events", "--offset", "1",
-                    "--count", "1", "--meta", "--brokers", bootstraps, "--set", "kafka.log_level=0", NULL);
+    char *out =
+        run(shop_cmd_decode, &rc, "decode", "--topic", "shop.order.events", "--offset", "1",
+            "--count", "1", "--meta", "--brokers", bootstraps, "--set", "kafka.log_level=0", NULL);
     assert_int_equal(rc, 0);
     json_t *line = json_loads(out, JSON_DISABLE_EOF_CHECK, NULL);
     assert_non_null(line);
     assert_int_equal(json_integer_value(json_object_get(line, "offset")), 1);
     assert_int_equal(json_integer_value(json_object_get(line, "partition")), 0);
     assert_string_equal(json_string_value(json_object_get(line, "key")), "user1");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(line, "value"), "amount_minor")), 100);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(line, "value"), "amount_minor")), 100);
     json_decref(line);
     free(out);
     /* From the beginning to the end of the partition: two events print, the garbage fails. */
-    out = run(shop_cmd_decode, &rc, "decode", "--topic", "shop.order.events", "--offset", "beginning",
-              "--count", "10", "--brokers", bootstraps, "--set", "kafka.log_level=0", NULL);
+    out =
+        run(shop_cmd_decode, &rc, "decode", "--topic", "shop.order.events", "--offset", "beginning",
+            "--count", "10", "--brokers", bootstraps, "--set", "kafka.log_level=0", NULL);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "\"user_id\":\"user0\""));
     assert_non_null(strstr(out, "\"user_id\":\"user1\""));

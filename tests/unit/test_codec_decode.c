@@ -23,14 +23,17 @@ typedef struct {
 
 static char *slurp(const char *path, size_t *len) {
     FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
+    if (!fp)
+        return NULL;
     shop_buf_t b;
     shop_buf_init(&b);
     char chunk[4096];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) shop_buf_append(&b, chunk, n);
+    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+        shop_buf_append(&b, chunk, n);
     fclose(fp);
-    if (len) *len = b.len;
+    if (len)
+        *len = b.len;
     return b.buf ? b.buf : shop_xstrdup("");
 }
 
@@ -65,7 +68,8 @@ static void encode(fixture_t *f, const shop_schema_info_t *schema, const char *t
                                                  &f->enc, f->err, sizeof(f->err))
                    : shop_codec_encode_json(f->codec, obj, SHOP_FRAMING_SINGLE_OBJECT, &f->enc,
                                             f->err, sizeof(f->err));
-    if (r) fprintf(stderr, "encode: %s\n", f->err);
+    if (r)
+        fprintf(stderr, "encode: %s\n", f->err);
     assert_int_equal(r, 0);
     json_decref(obj);
 }
@@ -74,7 +78,8 @@ static const shop_schema_info_t *schema_version(shop_codec_t *codec, const char 
     const shop_schema_info_t *all[64];
     size_t n = shop_codec_schemas(codec, all, 64);
     for (size_t i = 0; i < n && i < 64; i++)
-        if (all[i]->topic && !strcmp(all[i]->topic, topic) && all[i]->version == v) return all[i];
+        if (all[i]->topic && !strcmp(all[i]->topic, topic) && all[i]->version == v)
+            return all[i];
     return NULL;
 }
 
@@ -82,7 +87,8 @@ static void expect_invalid(fixture_t *f, const void *buf, size_t len, const char
     const shop_event_t *ev = NULL;
     int r = shop_decoder_decode(f->dec, buf, len, &ev, f->err, sizeof(f->err));
     assert_int_equal(r, SHOP_ERR_INVALID);
-    if (!strstr(f->err, reason)) fprintf(stderr, "got \"%s\", want \"%s\"\n", f->err, reason);
+    if (!strstr(f->err, reason))
+        fprintf(stderr, "got \"%s\", want \"%s\"\n", f->err, reason);
     assert_non_null(strstr(f->err, reason));
 }
 
@@ -117,7 +123,8 @@ static void test_java_single_object(void **state) {
     assert_string_equal(s, "cat_hater");
     json_t *j = shop_event_to_json(ev);
     char *text = json_dumps(j, JSON_COMPACT);
-    assert_string_equal(text, "{\"id\":42,\"name\":\"Bill\",\"tags\":[\"dog_lover\",\"cat_hater\"]}");
+    assert_string_equal(text,
+                        "{\"id\":42,\"name\":\"Bill\",\"tags\":[\"dog_lover\",\"cat_hater\"]}");
     free(text);
     json_decref(j);
     assert_int_equal(shop_value_get_long(ev->value, "nope", &id), SHOP_ERR_NOTFOUND);
@@ -136,15 +143,18 @@ static void test_evolution_v1_to_v2(void **state) {
     assert_int_equal(v2->version, 2);
     assert_false(v1->is_current);
     for (int round = 0; round < 3; round++) { /* the cached resolver is reused */
-        encode(f, v1, "{\"type\":\"user.signup\",\"user_id\":\"u1\",\"country\":\"KR\","
-                      "\"locale\":\"ko-KR\",\"event_id\":\"6f1c2a44-7d0e-4a53-9b55-0e1f7c1d2e3f\","
-                      "\"occurred_at\":1700000000123}");
+        encode(f, v1,
+               "{\"type\":\"user.signup\",\"user_id\":\"u1\",\"country\":\"KR\","
+               "\"locale\":\"ko-KR\",\"event_id\":\"6f1c2a44-7d0e-4a53-9b55-0e1f7c1d2e3f\","
+               "\"occurred_at\":1700000000123}");
         uint64_t fp = 0;
-        for (int i = 7; i >= 0; i--) fp = (fp << 8) | (unsigned char)f->enc.bytes.buf[2 + i];
+        for (int i = 7; i >= 0; i--)
+            fp = (fp << 8) | (unsigned char)f->enc.bytes.buf[2 + i];
         assert_true((int64_t)fp == v1->fingerprint);
         const shop_event_t *ev = NULL;
         assert_int_equal(shop_decoder_decode(f->dec, f->enc.bytes.buf, f->enc.bytes.len, &ev,
-                                             f->err, sizeof(f->err)), 0);
+                                             f->err, sizeof(f->err)),
+                         0);
         assert_ptr_equal(ev->writer, v1);
         assert_ptr_equal(ev->reader, v2);
         assert_int_equal(ev->kind, SHOP_EV_USER_SIGNUP);
@@ -163,20 +173,24 @@ static void test_evolution_v1_to_v2(void **state) {
         json_decref(j);
 
         /* Interleave a v2 event and another v1 type through the same decoder. */
-        encode(f, NULL, "{\"type\":\"user.cart_added\",\"user_id\":\"u2\",\"product_id\":\"p1\","
-                        "\"quantity\":2,\"unit_price_minor\":1500,\"currency\":\"KRW\","
-                        "\"ab_variant\":\"B\"}");
+        encode(f, NULL,
+               "{\"type\":\"user.cart_added\",\"user_id\":\"u2\",\"product_id\":\"p1\","
+               "\"quantity\":2,\"unit_price_minor\":1500,\"currency\":\"KRW\","
+               "\"ab_variant\":\"B\"}");
         assert_int_equal(shop_decoder_decode(f->dec, f->enc.bytes.buf, f->enc.bytes.len, &ev,
-                                             f->err, sizeof(f->err)), 0);
+                                             f->err, sizeof(f->err)),
+                         0);
         assert_ptr_equal(ev->writer, v2);
         assert_int_equal(shop_value_get_string(ev->value, "ab_variant", &s), 0);
         assert_string_equal(s, "B");
         int32_t q = 0;
         assert_int_equal(shop_value_get_int(&((shop_event_t *)ev)->payload, "quantity", &q), 0);
         assert_int_equal(q, 2);
-        encode(f, v1, "{\"type\":\"user.level_up\",\"user_id\":\"u3\",\"level\":7,\"tier\":\"gold\"}");
+        encode(f, v1,
+               "{\"type\":\"user.level_up\",\"user_id\":\"u3\",\"level\":7,\"tier\":\"gold\"}");
         assert_int_equal(shop_decoder_decode(f->dec, f->enc.bytes.buf, f->enc.bytes.len, &ev,
-                                             f->err, sizeof(f->err)), 0);
+                                             f->err, sizeof(f->err)),
+                         0);
         assert_int_equal(ev->kind, SHOP_EV_USER_LEVEL_UP);
         assert_int_equal(shop_value_get_string(ev->value, "ab_variant", &s), SHOP_ERR_NOTFOUND);
         assert_int_equal(shop_value_get_string(&((shop_event_t *)ev)->payload, "badge", &s),
@@ -186,8 +200,9 @@ static void test_evolution_v1_to_v2(void **state) {
 
 static void test_error_paths(void **state) {
     fixture_t *f = *state;
-    encode(f, NULL, "{\"type\":\"order.paid\",\"user_id\":\"u1\",\"order_id\":\"o1\","
-                    "\"amount_minor\":1250,\"currency\":\"KRW\"}");
+    encode(f, NULL,
+           "{\"type\":\"order.paid\",\"user_id\":\"u1\",\"order_id\":\"o1\","
+           "\"amount_minor\":1250,\"currency\":\"KRW\"}");
     size_t len = f->enc.bytes.len;
     unsigned char *good = shop_xmalloc(len + 2), *bad = shop_xmalloc(len + 64);
     memcpy(good, f->enc.bytes.buf, len);
@@ -256,22 +271,27 @@ static void test_error_paths(void **state) {
 static void test_new_current_version(void **state) {
     fixture_t *f = *state;
     const shop_schema_info_t *cur = shop_codec_current_for_topic(f->codec, "shop.inventory.events");
-    encode(f, NULL, "{\"type\":\"inventory.stock_level\",\"product_id\":\"p1\",\"region\":\"kr\","
-                    "\"quantity\":5}");
+    encode(f, NULL,
+           "{\"type\":\"inventory.stock_level\",\"product_id\":\"p1\",\"region\":\"kr\","
+           "\"quantity\":5}");
     const shop_event_t *ev = NULL;
     assert_int_equal(shop_decoder_decode(f->dec, f->enc.bytes.buf, f->enc.bytes.len, &ev, f->err,
-                                         sizeof(f->err)), 0);
+                                         sizeof(f->err)),
+                     0);
     json_t *doc = json_loads(cur->json, 0, NULL);
     json_object_set_new(doc, "shop.version", json_integer(cur->version + 1));
     json_t *fields = json_object_get(doc, "fields");
-    json_array_insert_new(fields, 4, json_pack("{ss s[ss] so}", "name", "warehouse", "type", "null",
-                                               "string", "default", json_null()));
+    json_array_insert_new(fields, 4,
+                          json_pack("{ss s[ss] so}", "name", "warehouse", "type", "null", "string",
+                                    "default", json_null()));
     char *text = json_dumps(doc, 0);
     assert_int_equal(shop_codec_add_schema(f->codec, text, f->err, sizeof(f->err)), 0);
-    const shop_schema_info_t *next = shop_codec_current_for_topic(f->codec, "shop.inventory.events");
+    const shop_schema_info_t *next =
+        shop_codec_current_for_topic(f->codec, "shop.inventory.events");
     assert_int_equal(next->version, cur->version + 1);
     assert_int_equal(shop_decoder_decode(f->dec, f->enc.bytes.buf, f->enc.bytes.len, &ev, f->err,
-                                         sizeof(f->err)), 0);
+                                         sizeof(f->err)),
+                     0);
     assert_ptr_equal(ev->reader, next);
     assert_ptr_equal(ev->writer, cur);
     int32_t q = 0;
@@ -283,7 +303,8 @@ static void test_new_current_version(void **state) {
     json_object_set_new(json_array_get(fields, 4), "name", json_string("depot"));
     free(text);
     text = json_dumps(doc, 0);
-    assert_int_equal(shop_codec_add_schema(f->codec, text, f->err, sizeof(f->err)), SHOP_ERR_INVALID);
+    assert_int_equal(shop_codec_add_schema(f->codec, text, f->err, sizeof(f->err)),
+                     SHOP_ERR_INVALID);
     free(text);
     json_decref(doc);
 }
@@ -292,8 +313,9 @@ static void test_new_current_version(void **state) {
  * same-version path beyond what avro-c does for strings). */
 static void test_decode_throughput(void **state) {
     fixture_t *f = *state;
-    encode(f, NULL, "{\"type\":\"user.product_viewed\",\"user_id\":\"u12345\",\"product_id\":\"p987\","
-                    "\"session_id\":\"s1\",\"category\":\"shoes\",\"price_minor\":59000}");
+    encode(f, NULL,
+           "{\"type\":\"user.product_viewed\",\"user_id\":\"u12345\",\"product_id\":\"p987\","
+           "\"session_id\":\"s1\",\"category\":\"shoes\",\"price_minor\":59000}");
     const shop_event_t *ev = NULL;
     const int n = 300000;
     int64_t t0 = shop_mono_us();

@@ -22,7 +22,8 @@ typedef struct {
 static int setup(void **state) {
     fixture_t *f = shop_xcalloc(1, sizeof(*f));
     f->codec = shop_codec_new(NULL, f->err, sizeof(f->err));
-    if (!f->codec) return -1;
+    if (!f->codec)
+        return -1;
     f->dec = shop_decoder_new(f->codec);
     shop_encoded_init(&f->enc);
     *state = f;
@@ -41,65 +42,89 @@ static int teardown(void **state) {
 static int encode_text(fixture_t *f, const char *text) {
     json_error_t jerr;
     json_t *obj = json_loads(text, JSON_DECODE_ANY, &jerr);
-    if (!obj) fail_msg("bad test JSON %s: %s", text, jerr.text);
+    if (!obj)
+        fail_msg("bad test JSON %s: %s", text, jerr.text);
     int r = shop_codec_encode_json(f->codec, obj, SHOP_FRAMING_SINGLE_OBJECT, &f->enc, f->err,
                                    sizeof(f->err));
     json_decref(obj);
     return r;
 }
 
-#define ENVELOPE "\"event_id\":\"0b7e7d6a-3c1f-4e0c-9d8a-2a9f3b4c5d6e\",\"occurred_at\":1764000000000,"
+#define ENVELOPE                                                                                   \
+    "\"event_id\":\"0b7e7d6a-3c1f-4e0c-9d8a-2a9f3b4c5d6e\",\"occurred_at\":1764000000000,"
 
 /* One event of every type; every field the schema has is given here unless it is nullable. */
 static const char *const every_type[] = {
-    "{" ENVELOPE "\"type\":\"user.signup\",\"user_id\":\"u1\",\"session_id\":\"s1\",\"source\":\"web\","
-    "\"ab_variant\":\"A\",\"locale\":\"ko-KR\",\"country\":\"KR\",\"device_id\":\"d1\",\"ip_hash\":\"ih\","
+    "{" ENVELOPE
+    "\"type\":\"user.signup\",\"user_id\":\"u1\",\"session_id\":\"s1\",\"source\":\"web\","
+    "\"ab_variant\":\"A\",\"locale\":\"ko-KR\",\"country\":\"KR\",\"device_id\":\"d1\",\"ip_hash\":"
+    "\"ih\","
     "\"referrer\":\"ads\"}",
-    "{" ENVELOPE "\"type\":\"user.login\",\"user_id\":\"u1\",\"success\":false,\"device_id\":\"d1\","
-    "\"country\":\"KR\",\"trace_parent\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\"}",
+    "{" ENVELOPE
+    "\"type\":\"user.login\",\"user_id\":\"u1\",\"success\":false,\"device_id\":\"d1\","
+    "\"country\":\"KR\",\"trace_parent\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-"
+    "01\"}",
     "{" ENVELOPE "\"type\":\"user.product_viewed\",\"user_id\":\"u1\",\"product_id\":\"p1\","
     "\"category\":\"shoes\",\"price_minor\":59000,\"referrer\":\"search\"}",
-    "{" ENVELOPE "\"type\":\"user.cart_added\",\"user_id\":\"u1\",\"product_id\":\"p1\",\"quantity\":2,"
+    "{" ENVELOPE
+    "\"type\":\"user.cart_added\",\"user_id\":\"u1\",\"product_id\":\"p1\",\"quantity\":2,"
     "\"unit_price_minor\":59000,\"currency\":\"KRW\"}",
-    "{" ENVELOPE "\"type\":\"user.cart_removed\",\"user_id\":\"u1\",\"product_id\":\"p1\",\"quantity\":1}",
-    "{" ENVELOPE "\"type\":\"user.wishlist_added\",\"user_id\":\"u1\",\"product_id\":\"p1\",\"region\":\"kr\"}",
-    "{" ENVELOPE "\"type\":\"user.points_earned\",\"user_id\":\"u1\",\"points\":120,\"reason\":\"review\","
+    "{" ENVELOPE
+    "\"type\":\"user.cart_removed\",\"user_id\":\"u1\",\"product_id\":\"p1\",\"quantity\":1}",
+    "{" ENVELOPE
+    "\"type\":\"user.wishlist_added\",\"user_id\":\"u1\",\"product_id\":\"p1\",\"region\":\"kr\"}",
+    "{" ENVELOPE
+    "\"type\":\"user.points_earned\",\"user_id\":\"u1\",\"points\":120,\"reason\":\"review\","
     "\"order_id\":\"o1\"}",
     "{" ENVELOPE "\"type\":\"user.points_spent\",\"user_id\":\"u1\",\"points\":-5000000000}",
-    "{" ENVELOPE "\"type\":\"user.level_up\",\"user_id\":\"u1\",\"level\":3,\"tier\":\"silver\",\"badge\":\"b\"}",
+    "{" ENVELOPE "\"type\":\"user.level_up\",\"user_id\":\"u1\",\"level\":3,\"tier\":\"silver\","
+                 "\"badge\":\"b\"}",
     "{" ENVELOPE "\"type\":\"user.notification_prefs_changed\",\"user_id\":\"u1\","
-    "\"notification_type\":\"restock\",\"channel\":\"email\",\"enabled\":true,\"quiet_start\":\"22:00\","
+    "\"notification_type\":\"restock\",\"channel\":\"email\",\"enabled\":true,\"quiet_start\":\"22:"
+    "00\","
     "\"quiet_end\":\"07:00\",\"timezone\":\"Asia/Seoul\",\"max_per_day\":3}",
-    "{" ENVELOPE "\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1250,"
+    "{" ENVELOPE
+    "\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1250,"
     "\"currency\":\"KRW\",\"items\":[{\"product_id\":\"p1\",\"sku\":\"s-1\",\"quantity\":1,"
-    "\"unit_price_minor\":1000},{\"product_id\":\"p2\",\"sku\":null,\"quantity\":1,\"unit_price_minor\":250}],"
-    "\"points_used\":10,\"payment_method\":\"card\",\"shipping_address_hash\":\"sa\",\"device_id\":\"d\","
+    "\"unit_price_minor\":1000},{\"product_id\":\"p2\",\"sku\":null,\"quantity\":1,\"unit_price_"
+    "minor\":250}],"
+    "\"points_used\":10,\"payment_method\":\"card\",\"shipping_address_hash\":\"sa\",\"device_id\":"
+    "\"d\","
     "\"ip_hash\":\"i\",\"country\":\"KR\"}",
-    "{" ENVELOPE "\"type\":\"order.paid\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1250,"
+    "{" ENVELOPE
+    "\"type\":\"order.paid\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1250,"
     "\"currency\":\"KRW\",\"payment_method\":\"card\"}",
     "{" ENVELOPE "\"type\":\"order.payment_failed\",\"user_id\":\"u1\",\"order_id\":\"o1\","
     "\"amount_minor\":1250,\"currency\":\"KRW\",\"reason\":\"declined\"}",
-    "{" ENVELOPE "\"type\":\"order.cancelled\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"reason\":\"changed mind\"}",
-    "{" ENVELOPE "\"type\":\"order.refunded\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1250,"
+    "{" ENVELOPE "\"type\":\"order.cancelled\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"reason\":"
+                 "\"changed mind\"}",
+    "{" ENVELOPE
+    "\"type\":\"order.refunded\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1250,"
     "\"currency\":\"KRW\",\"reason\":null}",
-    "{" ENVELOPE "\"type\":\"order.chargeback\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1250,"
+    "{" ENVELOPE
+    "\"type\":\"order.chargeback\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1250,"
     "\"currency\":\"USD\",\"reason\":\"fraud\"}",
-    "{" ENVELOPE "\"type\":\"order.shipped\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"carrier\":\"cj\","
+    "{" ENVELOPE
+    "\"type\":\"order.shipped\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"carrier\":\"cj\","
     "\"tracking_id\":\"t1\"}",
     "{" ENVELOPE "\"type\":\"order.delivered\",\"user_id\":\"u1\",\"order_id\":\"o1\"}",
-    "{" ENVELOPE "\"type\":\"search.query\",\"user_id\":\"u1\",\"query\":\"\xeb\x82\x98\xec\x9d\xb4\xed\x82\xa4 \\\"air\\\"\","
+    "{" ENVELOPE "\"type\":\"search.query\",\"user_id\":\"u1\",\"query\":"
+                 "\"\xeb\x82\x98\xec\x9d\xb4\xed\x82\xa4 \\\"air\\\"\","
     "\"result_count\":42,\"category\":\"shoes\"}",
     "{" ENVELOPE "\"type\":\"search.suggestion_clicked\",\"user_id\":\"u1\",\"prefix\":\"ni\","
     "\"suggestion\":\"nike\",\"position\":0}",
-    "{" ENVELOPE "\"type\":\"search.result_clicked\",\"user_id\":\"u1\",\"query\":\"nike\",\"product_id\":\"p1\","
+    "{" ENVELOPE "\"type\":\"search.result_clicked\",\"user_id\":\"u1\",\"query\":\"nike\","
+                 "\"product_id\":\"p1\","
     "\"position\":3}",
     "{" ENVELOPE "\"type\":\"search.visual\",\"user_id\":\"u1\",\"image_id\":\"img1\","
     "\"matched_product_ids\":[\"p1\",\"p2\"],\"top_score\":0.875}",
-    "{" ENVELOPE "\"type\":\"inventory.stock_level\",\"product_id\":\"p1\",\"region\":\"kr\",\"quantity\":-3,"
+    "{" ENVELOPE
+    "\"type\":\"inventory.stock_level\",\"product_id\":\"p1\",\"region\":\"kr\",\"quantity\":-3,"
     "\"previous_quantity\":4}",
     "{" ENVELOPE "\"type\":\"catalog.product_upserted\",\"product_id\":\"p1\",\"title\":\"Shoe\","
     "\"category\":\"shoes\",\"brand\":\"acme\",\"price_minor\":59000,\"currency\":\"KRW\","
-    "\"points_price\":5900,\"locale_titles\":{\"ko\":\"\xec\x8b\xa0\xeb\xb0\x9c\",\"en\":\"Shoe\"}}",
+    "\"points_price\":5900,\"locale_titles\":{\"ko\":\"\xec\x8b\xa0\xeb\xb0\x9c\",\"en\":\"Shoe\"}"
+    "}",
 };
 
 /* Every key given comes back equal; every other key comes back null (a nullable left out). */
@@ -107,10 +132,12 @@ static int same_event(json_t *in, json_t *out) {
     const char *key;
     json_t *v;
     json_object_foreach(in, key, v) {
-        if (!json_equal(v, json_object_get(out, key))) return 0;
+        if (!json_equal(v, json_object_get(out, key)))
+            return 0;
     }
     json_object_foreach(out, key, v) {
-        if (!json_object_get(in, key) && !json_is_null(v)) return 0;
+        if (!json_object_get(in, key) && !json_is_null(v))
+            return 0;
     }
     return 1;
 }
@@ -146,74 +173,115 @@ static void test_round_trip_every_type(void **state) {
         json_decref(in);
     }
     for (int k = SHOP_EV_UNKNOWN + 1; k < SHOP_EV__COUNT; k++)
-        if (covered[k] != 1) fail_msg("event kind %s covered %d times", shop_event_kind_name(k), covered[k]);
+        if (covered[k] != 1)
+            fail_msg("event kind %s covered %d times", shop_event_kind_name(k), covered[k]);
     printf("round trip: %zu event types, every SHOP_EV_* kind once\n", n);
 }
 
 static void expect_error(fixture_t *f, const char *text, const char *message) {
     int r = encode_text(f, text);
     assert_int_equal(r, SHOP_ERR_INVALID);
-    if (strcmp(f->err, message)) fail_msg("got  %s\nwant %s", f->err, message);
+    if (strcmp(f->err, message))
+        fail_msg("got  %s\nwant %s", f->err, message);
 }
 
 static void test_validation_messages(void **state) {
     fixture_t *f = *state;
-    expect_error(f, "{\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":\"12.5\","
-                    "\"currency\":\"KRW\",\"items\":[]}",
+    expect_error(f,
+                 "{\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_"
+                 "minor\":\"12.5\","
+                 "\"currency\":\"KRW\",\"items\":[]}",
                  "order.placed: field amount_minor: expected long, got \"12.5\"");
-    expect_error(f, "{\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":12.5,"
-                    "\"currency\":\"KRW\",\"items\":[]}",
-                 "order.placed: field amount_minor: expected long, got 12.5");
-    expect_error(f, "{\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1,"
-                    "\"items\":[]}",
-                 "order.placed: field currency: missing");
-    expect_error(f, "{\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1,"
-                    "\"currency\":\"KRW\",\"items\":[{\"product_id\":\"p1\",\"unit_price_minor\":1}]}",
-                 "order.placed: field items[0].quantity: missing");
-    expect_error(f, "{\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1,"
-                    "\"currency\":\"KRW\",\"items\":[{\"product_id\":\"p1\",\"quantity\":1,\"unit_price_minor\":1},"
-                    "{\"product_id\":\"p2\",\"quantity\":\"two\",\"unit_price_minor\":1}]}",
-                 "order.placed: field items[1].quantity: expected int, got \"two\"");
-    expect_error(f, "{\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1,"
-                    "\"currency\":\"KRW\",\"items\":[{\"product_id\":\"p1\",\"quantity\":1,\"unit_price_minor\":1,"
-                    "\"colour\":\"red\"}]}",
-                 "order.placed: field items[0].colour: unknown field");
-    expect_error(f, "{\"type\":\"order.paid\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1,"
-                    "\"currency\":\"KRW\",\"colour\":\"red\"}",
-                 "order.paid: field colour: unknown field");
-    expect_error(f, "{\"type\":\"order.paid\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1,"
-                    "\"currency\":\"KRW\",\"items\":[]}",
-                 "order.paid: field items: unknown field");
-    expect_error(f, "{\"type\":\"order.paid\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1,"
-                    "\"currency\":\"KRW\",\"payload\":{}}",
-                 "order.paid: field payload: unknown field");
-    expect_error(f, "{\"type\":\"user.cart_added\",\"user_id\":\"u1\",\"product_id\":\"p1\",\"quantity\":3000000000,"
-                    "\"unit_price_minor\":1,\"currency\":\"KRW\"}",
+    expect_error(
+        f,
+        "{\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":12.5,"
+        "\"currency\":\"KRW\",\"items\":[]}",
+        "order.placed: field amount_minor: expected long, got 12.5");
+    expect_error(
+        f,
+        "{\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1,"
+        "\"items\":[]}",
+        "order.placed: field currency: missing");
+    expect_error(
+        f,
+        "{\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1,"
+        "\"currency\":\"KRW\",\"items\":[{\"product_id\":\"p1\",\"unit_price_minor\":1}]}",
+        "order.placed: field items[0].quantity: missing");
+    expect_error(
+        f,
+        "{\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1,"
+        "\"currency\":\"KRW\",\"items\":[{\"product_id\":\"p1\",\"quantity\":1,\"unit_price_"
+        "minor\":1},"
+        "{\"product_id\":\"p2\",\"quantity\":\"two\",\"unit_price_minor\":1}]}",
+        "order.placed: field items[1].quantity: expected int, got \"two\"");
+    expect_error(
+        f,
+        "{\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1,"
+        "\"currency\":\"KRW\",\"items\":[{\"product_id\":\"p1\",\"quantity\":1,\"unit_price_"
+        "minor\":1,"
+        "\"colour\":\"red\"}]}",
+        "order.placed: field items[0].colour: unknown field");
+    expect_error(
+        f,
+        "{\"type\":\"order.paid\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1,"
+        "\"currency\":\"KRW\",\"colour\":\"red\"}",
+        "order.paid: field colour: unknown field");
+    expect_error(
+        f,
+        "{\"type\":\"order.paid\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1,"
+        "\"currency\":\"KRW\",\"items\":[]}",
+        "order.paid: field items: unknown field");
+    expect_error(
+        f,
+        "{\"type\":\"order.paid\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1,"
+        "\"currency\":\"KRW\",\"payload\":{}}",
+        "order.paid: field payload: unknown field");
+    expect_error(f,
+                 "{\"type\":\"user.cart_added\",\"user_id\":\"u1\",\"product_id\":\"p1\","
+                 "\"quantity\":3000000000,"
+                 "\"unit_price_minor\":1,\"currency\":\"KRW\"}",
                  "user.cart_added: field quantity: 3000000000 out of range for int");
-    expect_error(f, "{\"type\":\"user.notification_prefs_changed\",\"user_id\":\"u1\",\"notification_type\":\"*\","
-                    "\"channel\":\"*\",\"enabled\":true,\"max_per_day\":-2147483649}",
-                 "user.notification_prefs_changed: field max_per_day: -2147483649 out of range for int");
-    expect_error(f, "{\"type\":\"order.teleported\",\"user_id\":\"u1\"}", "unknown type \"order.teleported\"");
+    expect_error(
+        f,
+        "{\"type\":\"user.notification_prefs_changed\",\"user_id\":\"u1\",\"notification_type\":\"*"
+        "\","
+        "\"channel\":\"*\",\"enabled\":true,\"max_per_day\":-2147483649}",
+        "user.notification_prefs_changed: field max_per_day: -2147483649 out of range for int");
+    expect_error(f, "{\"type\":\"order.teleported\",\"user_id\":\"u1\"}",
+                 "unknown type \"order.teleported\"");
     expect_error(f, "{\"type\":\"x.y\"}", "unknown type \"x.y\"");
-    expect_error(f, "{\"type\":\"order.paid\",\"event_id\":\"abc\",\"user_id\":\"u1\",\"order_id\":\"o1\","
-                    "\"amount_minor\":1,\"currency\":\"KRW\"}",
-                 "order.paid: field event_id: expected uuid, got \"abc\"");
-    expect_error(f, "{\"type\":\"order.paid\",\"event_id\":\"0b7e7d6a-3c1f-4e0c-9d8a-2a9f3b4c5d6z\","
-                    "\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1,\"currency\":\"KRW\"}",
-                 "order.paid: field event_id: expected uuid, got \"0b7e7d6a-3c1f-4e0c-9d8a-2a9f3b4c5d6z\"");
+    expect_error(
+        f,
+        "{\"type\":\"order.paid\",\"event_id\":\"abc\",\"user_id\":\"u1\",\"order_id\":\"o1\","
+        "\"amount_minor\":1,\"currency\":\"KRW\"}",
+        "order.paid: field event_id: expected uuid, got \"abc\"");
+    expect_error(
+        f,
+        "{\"type\":\"order.paid\",\"event_id\":\"0b7e7d6a-3c1f-4e0c-9d8a-2a9f3b4c5d6z\","
+        "\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1,\"currency\":\"KRW\"}",
+        "order.paid: field event_id: expected uuid, got \"0b7e7d6a-3c1f-4e0c-9d8a-2a9f3b4c5d6z\"");
     expect_error(f, "{\"type\":\"user.login\",\"user_id\":\"u1\",\"success\":\"yes\"}",
                  "user.login: field success: expected boolean, got \"yes\"");
     expect_error(f, "{\"type\":\"user.login\",\"user_id\":7,\"success\":true}",
                  "user.login: field user_id: expected string, got 7");
-    expect_error(f, "{\"type\":\"user.login\",\"success\":true}", "user.login: field user_id: missing");
-    expect_error(f, "{\"type\":\"user.login\",\"user_id\":\"u\",\"success\":true,\"occurred_at\":\"yesterday\"}",
-                 "user.login: field occurred_at: expected epoch millis or an RFC 3339 time, got \"yesterday\"");
-    expect_error(f, "{\"type\":\"user.product_viewed\",\"user_id\":\"u\",\"product_id\":\"p\",\"price_minor\":\"9\"}",
+    expect_error(f, "{\"type\":\"user.login\",\"success\":true}",
+                 "user.login: field user_id: missing");
+    expect_error(f,
+                 "{\"type\":\"user.login\",\"user_id\":\"u\",\"success\":true,\"occurred_at\":"
+                 "\"yesterday\"}",
+                 "user.login: field occurred_at: expected epoch millis or an RFC 3339 time, got "
+                 "\"yesterday\"");
+    expect_error(f,
+                 "{\"type\":\"user.product_viewed\",\"user_id\":\"u\",\"product_id\":\"p\",\"price_"
+                 "minor\":\"9\"}",
                  "user.product_viewed: field price_minor: expected long, got \"9\"");
-    expect_error(f, "{\"type\":\"search.visual\",\"user_id\":\"u\",\"matched_product_ids\":[\"p1\",2]}",
-                 "search.visual: field matched_product_ids[1]: expected string, got 2");
-    expect_error(f, "{\"type\":\"catalog.product_upserted\",\"product_id\":\"p\",\"title\":\"t\",\"category\":\"c\","
-                    "\"price_minor\":1,\"currency\":\"KRW\",\"locale_titles\":{\"ko\":1}}",
+    expect_error(
+        f, "{\"type\":\"search.visual\",\"user_id\":\"u\",\"matched_product_ids\":[\"p1\",2]}",
+        "search.visual: field matched_product_ids[1]: expected string, got 2");
+    expect_error(f,
+                 "{\"type\":\"catalog.product_upserted\",\"product_id\":\"p\",\"title\":\"t\","
+                 "\"category\":\"c\","
+                 "\"price_minor\":1,\"currency\":\"KRW\",\"locale_titles\":{\"ko\":1}}",
                  "catalog.product_upserted: field locale_titles.ko: expected string, got 1");
     expect_error(f, "{\"user_id\":\"u1\"}", "missing \"type\"");
     expect_error(f, "[1,2]", "an event is a JSON object");
@@ -224,18 +292,23 @@ static void test_validation_messages(void **state) {
 static void test_defaults_and_generated(void **state) {
     fixture_t *f = *state;
     int64_t before = shop_now_ms();
-    assert_int_equal(encode_text(f, "{\"type\":\"order.placed\",\"user_id\":\"u9\",\"order_id\":\"o9\","
-                                    "\"amount_minor\":5,\"currency\":\"KRW\",\"items\":[]}"), 0);
+    assert_int_equal(
+        encode_text(f, "{\"type\":\"order.placed\",\"user_id\":\"u9\",\"order_id\":\"o9\","
+                       "\"amount_minor\":5,\"currency\":\"KRW\",\"items\":[]}"),
+        0);
     assert_string_equal(f->enc.key, "u9");
     assert_string_equal(f->enc.topic, "shop.order.events");
     assert_int_equal((unsigned char)f->enc.bytes.buf[0], 0xC3);
     assert_int_equal((unsigned char)f->enc.bytes.buf[1], 0x01);
     uint64_t fp = 0;
-    for (int i = 7; i >= 0; i--) fp = (fp << 8) | (unsigned char)f->enc.bytes.buf[2 + i];
-    assert_true((int64_t)fp == shop_codec_current_for_topic(f->codec, "shop.order.events")->fingerprint);
+    for (int i = 7; i >= 0; i--)
+        fp = (fp << 8) | (unsigned char)f->enc.bytes.buf[2 + i];
+    assert_true((int64_t)fp ==
+                shop_codec_current_for_topic(f->codec, "shop.order.events")->fingerprint);
     const shop_event_t *ev = NULL;
     assert_int_equal(shop_decoder_decode(f->dec, f->enc.bytes.buf, f->enc.bytes.len, &ev, f->err,
-                                         sizeof(f->err)), 0);
+                                         sizeof(f->err)),
+                     0);
     assert_int_equal(strlen(ev->event_id), 36);
     assert_int_equal(ev->event_id[14], '4'); /* UUID version 4 */
     assert_true(ev->occurred_at >= before && ev->occurred_at <= shop_now_ms());
@@ -247,12 +320,15 @@ static void test_defaults_and_generated(void **state) {
     assert_int_equal(shop_value_get_string(&payload, "payment_method", &s), SHOP_ERR_NOTFOUND);
 
     /* RFC 3339 occurred_at, with an offset. */
-    assert_int_equal(encode_text(f, "{\"type\":\"catalog.product_upserted\",\"product_id\":\"p1\","
-                                    "\"occurred_at\":\"2026-11-24T19:00:00.250+09:00\",\"title\":\"t\","
-                                    "\"category\":\"c\",\"price_minor\":1,\"currency\":\"KRW\"}"), 0);
+    assert_int_equal(
+        encode_text(f, "{\"type\":\"catalog.product_upserted\",\"product_id\":\"p1\","
+                       "\"occurred_at\":\"2026-11-24T19:00:00.250+09:00\",\"title\":\"t\","
+                       "\"category\":\"c\",\"price_minor\":1,\"currency\":\"KRW\"}"),
+        0);
     assert_string_equal(f->enc.key, "p1");
     assert_int_equal(shop_decoder_decode(f->dec, f->enc.bytes.buf, f->enc.bytes.len, &ev, f->err,
-                                         sizeof(f->err)), 0);
+                                         sizeof(f->err)),
+                     0);
     int64_t want = 0;
     assert_int_equal(shop_parse_time_ms("2026-11-24T10:00:00.250Z", &want), 0);
     assert_int_equal(ev->occurred_at, want);
@@ -266,10 +342,12 @@ static void test_defaults_and_generated(void **state) {
 /* user.signup's payload repeats the v2 envelope's "locale": one flat key sets both. */
 static void test_shared_key(void **state) {
     fixture_t *f = *state;
-    assert_int_equal(encode_text(f, "{\"type\":\"user.signup\",\"user_id\":\"u1\",\"locale\":\"ja-JP\"}"), 0);
+    assert_int_equal(
+        encode_text(f, "{\"type\":\"user.signup\",\"user_id\":\"u1\",\"locale\":\"ja-JP\"}"), 0);
     const shop_event_t *ev = NULL;
     assert_int_equal(shop_decoder_decode(f->dec, f->enc.bytes.buf, f->enc.bytes.len, &ev, f->err,
-                                         sizeof(f->err)), 0);
+                                         sizeof(f->err)),
+                     0);
     const char *env = NULL, *pay = NULL;
     avro_value_t payload = ev->payload;
     assert_int_equal(shop_value_get_string(ev->value, "locale", &env), 0);
@@ -297,7 +375,8 @@ static void test_routing(void **state) {
         assert_true(cur->is_current);
     }
     assert_int_equal(n, 5);
-    assert_string_equal(shop_codec_topic_for_type(f->codec, "inventory.stock_level"), "shop.inventory.events");
+    assert_string_equal(shop_codec_topic_for_type(f->codec, "inventory.stock_level"),
+                        "shop.inventory.events");
     assert_string_equal(shop_codec_topic_for_type(f->codec, "user.signup"), "shop.user.events");
     assert_null(shop_codec_topic_for_type(f->codec, "user.teleported"));
     assert_null(shop_codec_current_for_topic(f->codec, "shop.nope"));

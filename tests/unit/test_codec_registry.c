@@ -65,12 +65,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     if (sscanf(url, "/schemas/ids/%d", &id) != 1 || id < 0 || id >= 16)
         return reply(conn, 404, json_pack("{siss}", "error_code", 404, "message", "HTTP 404"));
     __atomic_add_fetch(&reg.gets[id], 1, __ATOMIC_SEQ_CST);
-    if (id == 7) return reply(conn, 200, json_pack("{ss}", "schema", reg.schema_current));
-    if (id == 9) return reply(conn, 200, json_pack("{ss}", "schema", reg.schema_old));
+    if (id == 7)
+        return reply(conn, 200, json_pack("{ss}", "schema", reg.schema_current));
+    if (id == 9)
+        return reply(conn, 200, json_pack("{ss}", "schema", reg.schema_old));
     if (id == 11)
         return reply(conn, 200, json_pack("{ssss}", "schemaType", "PROTOBUF", "schema", "syntax"));
-    if (id == 12) return reply(conn, 500, json_pack("{siss}", "error_code", 50001, "message", "store"));
-    return reply(conn, 404, json_pack("{siss}", "error_code", 40403, "message", "Schema not found"));
+    if (id == 12)
+        return reply(conn, 500, json_pack("{siss}", "error_code", 50001, "message", "store"));
+    return reply(conn, 404,
+                 json_pack("{siss}", "error_code", 40403, "message", "Schema not found"));
 }
 
 /* The order schema as an older version: OrderPlaced without "country", and without the shop.*
@@ -87,11 +91,13 @@ static char *old_order_schema(const char *current, int keep_attrs) {
     size_t i;
     json_t *f;
     json_array_foreach(json_object_get(doc, "fields"), i, f) {
-        if (strcmp(json_string_value(json_object_get(f, "name")), "payload")) continue;
+        if (strcmp(json_string_value(json_object_get(f, "name")), "payload"))
+            continue;
         json_t *placed = json_array_get(json_object_get(f, "type"), 0);
         json_t *pfields = json_object_get(placed, "fields");
         for (size_t j = 0; j < json_array_size(pfields); j++)
-            if (!strcmp(json_string_value(json_object_get(json_array_get(pfields, j), "name")), "country"))
+            if (!strcmp(json_string_value(json_object_get(json_array_get(pfields, j), "name")),
+                        "country"))
                 json_array_remove(pfields, j);
     }
     char *text = json_dumps(doc, 0);
@@ -103,7 +109,8 @@ static int group_setup(void **state) {
     (void)state;
     char err[256];
     shop_codec_t *c = shop_codec_new(NULL, err, sizeof(err));
-    if (!c) return -1;
+    if (!c)
+        return -1;
     reg.schema_current = shop_xstrdup(shop_codec_current_for_topic(c, "shop.order.events")->json);
     reg.schema_old = old_order_schema(reg.schema_current, 0);
     shop_codec_destroy(c);
@@ -112,7 +119,8 @@ static int group_setup(void **state) {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     reg.daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler, NULL,
                                   MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_END);
-    if (!reg.daemon) return -1;
+    if (!reg.daemon)
+        return -1;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(reg.daemon, MHD_DAEMON_INFO_BIND_PORT);
     snprintf(reg.url, sizeof(reg.url), "http://127.0.0.1:%u/", (unsigned)info->port);
     return 0;
@@ -126,14 +134,17 @@ static int group_teardown(void **state) {
     return 0;
 }
 
-static int gets(int id) { return __atomic_load_n(&reg.gets[id], __ATOMIC_SEQ_CST); }
+static int gets(int id) {
+    return __atomic_load_n(&reg.gets[id], __ATOMIC_SEQ_CST);
+}
 
 static void encode(shop_codec_t *c, const char *text, shop_framing_t framing, shop_encoded_t *out) {
     char err[512];
     json_t *obj = json_loads(text, 0, NULL);
     assert_non_null(obj);
     int r = shop_codec_encode_json(c, obj, framing, out, err, sizeof(err));
-    if (r) fail_msg("encode: %s", err);
+    if (r)
+        fail_msg("encode: %s", err);
     json_decref(obj);
 }
 
@@ -149,7 +160,8 @@ static void test_encode_registers(void **state) {
     shop_encoded_t enc;
     shop_encoded_init(&enc);
     int posts = reg.posts;
-    for (int i = 0; i < 3; i++) encode(c, paid, SHOP_FRAMING_CONFLUENT, &enc);
+    for (int i = 0; i < 3; i++)
+        encode(c, paid, SHOP_FRAMING_CONFLUENT, &enc);
     assert_int_equal(reg.posts, posts + 1);
     assert_string_equal(reg.last_post, "/subjects/shop.order.events-value/versions");
     const unsigned char want[5] = {0x00, 0, 0, 0, 7};
@@ -157,7 +169,8 @@ static void test_encode_registers(void **state) {
     shop_decoder_t *dec = shop_decoder_new(c);
     const shop_event_t *ev = NULL;
     int before = gets(7);
-    assert_int_equal(shop_decoder_decode(dec, enc.bytes.buf, enc.bytes.len, &ev, err, sizeof(err)), 0);
+    assert_int_equal(shop_decoder_decode(dec, enc.bytes.buf, enc.bytes.len, &ev, err, sizeof(err)),
+                     0);
     assert_int_equal(ev->kind, SHOP_EV_ORDER_PAID);
     assert_int_equal(gets(7), before);
     shop_decoder_destroy(dec);
@@ -183,7 +196,8 @@ static void test_decode_fetches_once(void **state) {
     const shop_event_t *ev = NULL;
     int before = gets(7);
     for (int i = 0; i < 5; i++) {
-        assert_int_equal(shop_decoder_decode(i % 2 ? dec2 : dec, msg.buf, msg.len, &ev, err, sizeof(err)), 0);
+        assert_int_equal(
+            shop_decoder_decode(i % 2 ? dec2 : dec, msg.buf, msg.len, &ev, err, sizeof(err)), 0);
         assert_string_equal(ev->type, "order.paid");
         assert_ptr_equal(ev->writer, ev->reader); /* same canonical form: the same schema */
     }
@@ -212,11 +226,14 @@ static void test_old_schema_by_full_name(void **state) {
     assert_false(old_info->is_current);
     shop_encoded_t enc;
     shop_encoded_init(&enc);
-    json_t *obj = json_loads("{\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\","
-                             "\"amount_minor\":5,\"currency\":\"KRW\",\"items\":[{\"product_id\":\"p\","
-                             "\"quantity\":1,\"unit_price_minor\":5}],\"device_id\":\"d1\"}", 0, NULL);
-    assert_int_equal(shop_codec_encode_json_with(old, old_info, obj, SHOP_FRAMING_SINGLE_OBJECT, &enc,
-                                                 err, sizeof(err)), 0);
+    json_t *obj =
+        json_loads("{\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\","
+                   "\"amount_minor\":5,\"currency\":\"KRW\",\"items\":[{\"product_id\":\"p\","
+                   "\"quantity\":1,\"unit_price_minor\":5}],\"device_id\":\"d1\"}",
+                   0, NULL);
+    assert_int_equal(shop_codec_encode_json_with(old, old_info, obj, SHOP_FRAMING_SINGLE_OBJECT,
+                                                 &enc, err, sizeof(err)),
+                     0);
     json_decref(obj);
     shop_buf_t msg;
     shop_buf_init(&msg);
@@ -228,7 +245,8 @@ static void test_old_schema_by_full_name(void **state) {
     const shop_event_t *ev = NULL;
     int before = gets(9);
     for (int i = 0; i < 3; i++) {
-        if (shop_decoder_decode(dec, msg.buf, msg.len, &ev, err, sizeof(err))) fail_msg("%s", err);
+        if (shop_decoder_decode(dec, msg.buf, msg.len, &ev, err, sizeof(err)))
+            fail_msg("%s", err);
         assert_int_equal(ev->kind, SHOP_EV_ORDER_PLACED);
         assert_ptr_equal(ev->reader, shop_codec_current_for_topic(c, "shop.order.events"));
         assert_true(ev->writer != ev->reader);
@@ -243,12 +261,15 @@ static void test_old_schema_by_full_name(void **state) {
     assert_int_equal(gets(9), before + 1);
     /* The current schema's bytes under the old id: one field too many, so bytes are left over. */
     shop_encoded_release(&enc);
-    encode(old, "{\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":5,"
-                "\"currency\":\"KRW\",\"items\":[],\"country\":\"KR\"}", SHOP_FRAMING_SINGLE_OBJECT, &enc);
+    encode(old,
+           "{\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":5,"
+           "\"currency\":\"KRW\",\"items\":[],\"country\":\"KR\"}",
+           SHOP_FRAMING_SINGLE_OBJECT, &enc);
     shop_buf_reset(&msg);
     shop_buf_append(&msg, "\x00\x00\x00\x00\x09", 5);
     shop_buf_append(&msg, enc.bytes.buf + 10, enc.bytes.len - 10);
-    assert_int_equal(shop_decoder_decode(dec, msg.buf, msg.len, &ev, err, sizeof(err)), SHOP_ERR_INVALID);
+    assert_int_equal(shop_decoder_decode(dec, msg.buf, msg.len, &ev, err, sizeof(err)),
+                     SHOP_ERR_INVALID);
     assert_non_null(strstr(err, "trailing bytes"));
     free(old_text);
     shop_buf_release(&msg);
@@ -260,8 +281,14 @@ static void test_old_schema_by_full_name(void **state) {
 
 static void expect(shop_codec_t *c, int32_t id, int want, const char *reason) {
     char err[512];
-    unsigned char msg[8] = {0x00, (unsigned char)(id >> 24), (unsigned char)(id >> 16),
-                            (unsigned char)(id >> 8), (unsigned char)id, 0x02, 0x02, 0x02};
+    unsigned char msg[8] = {0x00,
+                            (unsigned char)(id >> 24),
+                            (unsigned char)(id >> 16),
+                            (unsigned char)(id >> 8),
+                            (unsigned char)id,
+                            0x02,
+                            0x02,
+                            0x02};
     shop_decoder_t *dec = shop_decoder_new(c);
     const shop_event_t *ev = NULL;
     int r = shop_decoder_decode(dec, msg, sizeof(msg), &ev, err, sizeof(err));
