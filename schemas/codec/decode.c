@@ -173,11 +173,15 @@ static int slot_new(shop_decoder_t *dec, int64_t key, int confluent, dec_slot_t 
                                (uint64_t)key);
         w = shop_entry_of(info);
     }
+    shop_schema_entry_t *reader = shop_codec_reader_of(dec->codec, w);
+    if (confluent && !reader->is_event) /* only schemas added by hand may lack the envelope */
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
+                           "schema id %d (%s) is not a shopstream event schema", (int)key, w->name);
     dec_slot_t *s = shop_xcalloc(1, sizeof(*s));
     s->key = key;
     s->confluent = confluent;
     s->writer = w;
-    if (!(s->reader = reader_get(dec, shop_codec_reader_of(dec->codec, w), errstr, errstr_size)))
+    if (!(s->reader = reader_get(dec, reader, errstr, errstr_size)))
         r = SHOP_ERR_FATAL;
     else if (s->reader->entry != w)
         r = slot_resolve(s, errstr, errstr_size);
@@ -262,10 +266,11 @@ static int read_body(shop_decoder_t *dec, dec_slot_t *s, const unsigned char *bo
         return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
                            "%zu trailing bytes after the %s record", len - used, s->writer->name);
     avro_reader_memory_set_source(dec->rd, (const char *)body, (int64_t)len);
-    if (avro_value_read(dec->rd, target))
+    if (avro_value_read(dec->rd, target)) /* well-formed, so resolution failed (e.g. a new type) */
         return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
-                           "truncated or malformed %s (version %d) body: %s", s->writer->name,
-                           s->writer->info.version, avro_strerror());
+                           "%s version %d cannot be read as version %d: %s", s->writer->name,
+                           s->writer->info.version, s->reader->entry->info.version,
+                           avro_strerror());
     if (s->proj_iface) {
         avro_value_reset(&s->reader->value);
         return shop_value_copy_projected(s->reader->entry, s->reader->entry->doc, &s->proj_value,

@@ -83,7 +83,11 @@ typedef struct shop_schema_info {
 shop_codec_t *shop_codec_new(const char *registry_url, char *errstr, size_t errstr_size);
 void shop_codec_destroy(shop_codec_t *codec);
 
-/* Adds one more schema (JSON text) to the set, e.g. an old writer version read from a file. */
+/* Adds one more schema (JSON text) to the set, e.g. an old writer version read from a file.
+ * A schema with "shop.topic" and a higher "shop.version" than the topic's current one becomes the
+ * current reader (decoders notice and drop their caches); an identical schema is a no-op; two
+ * different schemas claiming one topic and version are refused. A schema without "shop.topic"
+ * (any Avro record) decodes as itself, with kind SHOP_EV_UNKNOWN: useful for inspection. */
 int shop_codec_add_schema(shop_codec_t *codec, const char *schema_json, char *errstr,
                           size_t errstr_size);
 
@@ -117,7 +121,7 @@ typedef struct shop_event {
 typedef struct shop_decoder shop_decoder_t;
 
 /* One decoder per thread; it caches resolvers per writer schema and reuses values.
- * The codec must outlive the decoder. */
+ * The codec must outlive the decoder. The codec itself is thread-safe. */
 shop_decoder_t *shop_decoder_new(shop_codec_t *codec);
 void shop_decoder_destroy(shop_decoder_t *dec);
 
@@ -125,9 +129,13 @@ void shop_decoder_destroy(shop_decoder_t *dec);
  *   0xC3 0x01 + 8-byte little-endian fingerprint + Avro binary  (single-object encoding)
  *   0x00 + 4-byte big-endian schema id + Avro binary            (Confluent)
  * Returns 0 and sets *out (owned by the decoder), SHOP_ERR_INVALID with a reason in errstr
- * (wrong magic byte, unknown fingerprint, truncated or trailing bytes, a type string that does
- * not match the payload branch, an out-of-range value), or SHOP_ERR_RETRYABLE when the schema
- * registry could not be reached. */
+ * (wrong magic byte, unknown fingerprint or schema id, truncated or trailing bytes, a type
+ * string that does not match the payload branch, a writer that cannot be resolved into the
+ * reader, such as a newer writer's unknown type), or SHOP_ERR_RETRYABLE when the schema registry
+ * could not be reached (any answer but 200 or 404). Registry schemas are matched to a topic by
+ * their full name; one that matches none is INVALID. Values are checked for structure only.
+ * For a schema added without "shop.topic", kind is SHOP_EV_UNKNOWN and type, event_id, key are
+ * NULL and payload is zeroed. */
 int shop_decoder_decode(shop_decoder_t *dec, const void *buf, size_t len, const shop_event_t **out,
                         char *errstr, size_t errstr_size);
 
@@ -159,18 +167,23 @@ void shop_encoded_release(shop_encoded_t *enc);
  *    "items":[{"product_id":"p1","quantity":1,"unit_price_minor":1250}]}
  * event_id (a random UUID v4) and occurred_at (now) are filled in when absent; occurred_at may be
  * epoch millis or an RFC 3339 string. Nullable fields may be omitted or null; fields with a
- * default may be omitted. Unknown fields are rejected.
+ * default may be omitted. Unknown fields are rejected. A payload field that has the name of an
+ * envelope field (user.signup's "locale") is one key: it sets both.
  * Returns 0, or SHOP_ERR_INVALID with a message naming the type and field, such as
  *   order.placed: field amount_minor: expected long, got "12.5"
  *   order.placed: field items[0].quantity: missing
  *   unknown type "order.teleported"
- * The framing is single-object unless `framing` says Confluent (needs a registry URL; a
- * registry failure returns SHOP_ERR_RETRYABLE). */
+ * The framing is single-object unless `framing` says Confluent (needs a registry URL, else
+ * SHOP_ERR_CONFIG; the schema is registered once, a network failure or 5xx returns
+ * SHOP_ERR_RETRYABLE, a 4xx refusal SHOP_ERR_CONFIG). `out` is overwritten (its buffers are
+ * reused, so keep one shop_encoded_t per producer thread). Thread-safe. */
 int shop_codec_encode_json(shop_codec_t *codec, json_t *obj, shop_framing_t framing,
                            shop_encoded_t *out, char *errstr, size_t errstr_size);
 
 /* Avro -> flat JSON: the inverse of the above (occurred_at as epoch millis, null fields kept
- * as null). Returns a new reference the caller json_decref()s. */
+ * as null; for a shared key the envelope's value unless it is null). Bytes and fixed come out as
+ * Avro's JSON encoding (one code point per byte). Returns a new reference the caller
+ * json_decref()s. */
 json_t *shop_event_to_json(const shop_event_t *ev);
 
 #endif

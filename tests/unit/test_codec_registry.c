@@ -22,6 +22,7 @@ typedef struct {
     char url[64];
     char *schema_current; /* served as id 7 */
     char *schema_old;     /* served as id 9: older OrderEvent without the shop.* attributes */
+    char *schema_new;     /* served as id 10: newer OrderEvent with an order.returned branch */
     int gets[16];         /* per id */
     int posts;
     char last_post[64];
@@ -69,6 +70,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         return reply(conn, 200, json_pack("{ss}", "schema", reg.schema_current));
     if (id == 9)
         return reply(conn, 200, json_pack("{ss}", "schema", reg.schema_old));
+    if (id == 10)
+        return reply(conn, 200, json_pack("{ss}", "schema", reg.schema_new));
+    if (id == 13)
+        return reply(conn, 200,
+                     json_pack("{ss}", "schema",
+                               "{\"type\":\"record\",\"name\":\"Other\",\"fields\":[{\"name\":"
+                               "\"a\",\"type\":\"int\"}]}"));
     if (id == 11)
         return reply(conn, 200, json_pack("{ssss}", "schemaType", "PROTOBUF", "schema", "syntax"));
     if (id == 12)
@@ -105,6 +113,24 @@ static char *old_order_schema(const char *current, int keep_attrs) {
     return text;
 }
 
+/* The order schema one version ahead: a new payload type this reader does not know. */
+static char *new_order_schema(const char *current) {
+    json_t *doc = json_loads(current, 0, NULL);
+    json_object_set_new(doc, "shop.version", json_integer(99));
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(doc, "fields"), i, f) {
+        if (!strcmp(json_string_value(json_object_get(f, "name")), "payload"))
+            json_array_append_new(json_object_get(f, "type"),
+                                  json_pack("{sssssss[]}", "type", "record", "name",
+                                            "OrderReturned", "shop.type", "order.returned",
+                                            "fields"));
+    }
+    char *text = json_dumps(doc, 0);
+    json_decref(doc);
+    return text;
+}
+
 static int group_setup(void **state) {
     (void)state;
     char err[256];
@@ -113,6 +139,7 @@ static int group_setup(void **state) {
         return -1;
     reg.schema_current = shop_xstrdup(shop_codec_current_for_topic(c, "shop.order.events")->json);
     reg.schema_old = old_order_schema(reg.schema_current, 0);
+    reg.schema_new = new_order_schema(reg.schema_current);
     shop_codec_destroy(c);
     struct sockaddr_in addr = {0};
     addr.sin_family = AF_INET;
@@ -131,6 +158,7 @@ static int group_teardown(void **state) {
     MHD_stop_daemon(reg.daemon);
     free(reg.schema_current);
     free(reg.schema_old);
+    free(reg.schema_new);
     return 0;
 }
 
@@ -298,6 +326,47 @@ static void expect(shop_codec_t *c, int32_t id, int want, const char *reason) {
     shop_decoder_destroy(dec);
 }
 
+/* A producer already on a newer version: known types still decode, the new one is refused
+ * with a reason (the consumer needs the new schema compiled in first). */
+static void test_newer_writer(void **state) {
+    (void)state;
+    char err[512];
+    shop_codec_t *newer = shop_codec_new(NULL, err, sizeof(err));
+    assert_int_equal(shop_codec_add_schema(newer, reg.schema_new, err, sizeof(err)), 0);
+    assert_int_equal(shop_codec_current_for_topic(newer, "shop.order.events")->version, 99);
+    shop_codec_t *c = shop_codec_new(reg.url, err, sizeof(err));
+    shop_decoder_t *dec = shop_decoder_new(c);
+    const char *texts[2] = {paid,
+                            "{\"type\":\"order.returned\",\"user_id\":\"u1\",\"order_id\":\"o1\"}"};
+    for (int i = 0; i < 2; i++) {
+        shop_encoded_t enc;
+        shop_encoded_init(&enc);
+        encode(newer, texts[i], SHOP_FRAMING_SINGLE_OBJECT, &enc);
+        shop_buf_t msg;
+        shop_buf_init(&msg);
+        shop_buf_append(&msg, "\x00\x00\x00\x00\x0a", 5);
+        shop_buf_append(&msg, enc.bytes.buf + 10, enc.bytes.len - 10);
+        const shop_event_t *ev = NULL;
+        int r = shop_decoder_decode(dec, msg.buf, msg.len, &ev, err, sizeof(err));
+        if (i == 0) {
+            if (r)
+                fail_msg("%s", err);
+            assert_int_equal(ev->kind, SHOP_EV_ORDER_PAID);
+            assert_int_equal(ev->writer->version, 99);
+            assert_int_equal(ev->reader->version, 1);
+        } else {
+            assert_int_equal(r, SHOP_ERR_INVALID);
+            assert_non_null(
+                strstr(err, "shop.events.OrderEvent version 99 cannot be read as version 1"));
+        }
+        shop_buf_release(&msg);
+        shop_encoded_release(&enc);
+    }
+    shop_decoder_destroy(dec);
+    shop_codec_destroy(c);
+    shop_codec_destroy(newer);
+}
+
 static void test_registry_errors(void **state) {
     (void)state;
     char err[512];
@@ -308,6 +377,7 @@ static void test_registry_errors(void **state) {
     assert_int_equal(gets(8), before + 1); /* the 404 is remembered for a while */
     expect(c, 11, SHOP_ERR_INVALID, "did not return an Avro schema");
     expect(c, 12, SHOP_ERR_RETRYABLE, "HTTP 500");
+    expect(c, 13, SHOP_ERR_INVALID, "schema id 13 (Other) is not a shopstream event schema");
     shop_codec_destroy(c);
 
     /* Nothing listens on port 1: retry later, do not dead-letter. */
@@ -325,9 +395,8 @@ static void test_registry_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_encode_registers),
-        cmocka_unit_test(test_decode_fetches_once),
-        cmocka_unit_test(test_old_schema_by_full_name),
+        cmocka_unit_test(test_encode_registers),        cmocka_unit_test(test_decode_fetches_once),
+        cmocka_unit_test(test_old_schema_by_full_name), cmocka_unit_test(test_newer_writer),
         cmocka_unit_test(test_registry_errors),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
