@@ -86,10 +86,15 @@ static const char *type_word(avro_schema_t s) {
         return "int";
     case AVRO_INT64:
         return "long";
+    case AVRO_FIXED:
+        return "fixed";
+    case AVRO_ENUM:
+        return "enum";
     case AVRO_RECORD:
-        return "object";
     case AVRO_MAP:
         return "object";
+    case AVRO_ARRAY:
+        return "array";
     default:
         return avro_schema_type_name(s);
     }
@@ -529,9 +534,10 @@ static json_t *bytes_json(const void *buf, size_t len) {
     return j;
 }
 
+/* Arrays, maps and records (the latter two as objects). */
 static json_t *container_json(avro_value_t *val) {
-    int is_map = avro_value_get_type(val) == AVRO_MAP;
-    json_t *out = is_map ? json_object() : json_array();
+    int is_array = avro_value_get_type(val) == AVRO_ARRAY;
+    json_t *out = is_array ? json_array() : json_object();
     size_t n = 0;
     avro_value_get_size(val, &n);
     for (size_t i = 0; i < n; i++) {
@@ -539,86 +545,70 @@ static json_t *container_json(avro_value_t *val) {
         const char *name = NULL;
         if (avro_value_get_by_index(val, i, &child, &name))
             break;
-        if (is_map)
-            json_object_set_new(out, name ? name : "", shop_value_to_json(&child));
-        else
+        if (is_array)
             json_array_append_new(out, shop_value_to_json(&child));
+        else
+            json_object_set_new(out, name ? name : "", shop_value_to_json(&child));
     }
     return out;
 }
 
-json_t *shop_value_to_json(avro_value_t *val) {
+static json_t *number_json(avro_value_t *val) {
+    int32_t i = 0;
+    int64_t l = 0;
+    float f = 0;
+    double d = 0;
     switch (avro_value_get_type(val)) {
-    case AVRO_BOOLEAN: {
-        int b = 0;
-        avro_value_get_boolean(val, &b);
-        return json_boolean(b);
+    case AVRO_INT32:
+        avro_value_get_int(val, &i);
+        return json_integer(i);
+    case AVRO_INT64:
+        avro_value_get_long(val, &l);
+        return json_integer(l);
+    case AVRO_FLOAT:
+        avro_value_get_float(val, &f);
+        return json_real(f);
+    default:
+        avro_value_get_double(val, &d);
+        return json_real(d);
     }
-    case AVRO_INT32: {
-        int32_t x = 0;
-        avro_value_get_int(val, &x);
-        return json_integer(x);
-    }
-    case AVRO_INT64: {
-        int64_t x = 0;
-        avro_value_get_long(val, &x);
-        return json_integer(x);
-    }
-    case AVRO_FLOAT: {
-        float x = 0;
-        avro_value_get_float(val, &x);
-        return json_real(x);
-    }
-    case AVRO_DOUBLE: {
-        double x = 0;
-        avro_value_get_double(val, &x);
-        return json_real(x);
-    }
-    case AVRO_STRING: {
-        const char *s = NULL;
-        size_t size = 0;
-        avro_value_get_string(val, &s, &size);
-        return string_json(s ? s : "", size ? size - 1 : 0);
-    }
+}
+
+json_t *shop_value_to_json(avro_value_t *val) {
+    const void *buf = NULL;
+    const char *str = NULL;
+    size_t size = 0;
+    int x = 0;
+    avro_value_t branch;
+    switch (avro_value_get_type(val)) {
+    case AVRO_BOOLEAN:
+        avro_value_get_boolean(val, &x);
+        return json_boolean(x);
+    case AVRO_INT32:
+    case AVRO_INT64:
+    case AVRO_FLOAT:
+    case AVRO_DOUBLE:
+        return number_json(val);
+    case AVRO_STRING:
+        avro_value_get_string(val, &str, &size);
+        return string_json(str ? str : "", size ? size - 1 : 0);
     case AVRO_BYTES:
-    case AVRO_FIXED: {
-        const void *b = NULL;
-        size_t size = 0;
-        if (avro_value_get_type(val) == AVRO_BYTES)
-            avro_value_get_bytes(val, &b, &size);
-        else
-            avro_value_get_fixed(val, &b, &size);
-        return bytes_json(b, size);
-    }
-    case AVRO_ENUM: {
-        int x = 0;
+        avro_value_get_bytes(val, &buf, &size);
+        return bytes_json(buf, size);
+    case AVRO_FIXED:
+        avro_value_get_fixed(val, &buf, &size);
+        return bytes_json(buf, size);
+    case AVRO_ENUM:
         avro_value_get_enum(val, &x);
-        const char *sym = avro_schema_enum_get(avro_value_get_schema(val), x);
-        return sym ? json_string(sym) : json_integer(x);
-    }
+        str = avro_schema_enum_get(avro_value_get_schema(val), x);
+        return str ? json_string(str) : json_integer(x);
     case AVRO_ARRAY:
     case AVRO_MAP:
-    case AVRO_RECORD: {
-        if (avro_value_get_type(val) != AVRO_RECORD)
-            return container_json(val);
-        json_t *obj = json_object();
-        size_t n = 0;
-        avro_value_get_size(val, &n);
-        for (size_t i = 0; i < n; i++) {
-            avro_value_t child;
-            const char *name = NULL;
-            if (avro_value_get_by_index(val, i, &child, &name))
-                break;
-            json_object_set_new(obj, name, shop_value_to_json(&child));
-        }
-        return obj;
-    }
-    case AVRO_UNION: {
-        avro_value_t b;
-        if (avro_value_get_current_branch(val, &b))
-            return json_null();
-        return shop_value_to_json(&b);
-    }
+    case AVRO_RECORD:
+        return container_json(val);
+    case AVRO_UNION:
+        return avro_value_get_current_branch(val, &branch) ? json_null()
+                                                           : shop_value_to_json(&branch);
     default:
         return json_null();
     }

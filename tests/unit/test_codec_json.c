@@ -41,7 +41,7 @@ static int teardown(void **state) {
 
 static int encode_text(fixture_t *f, const char *text) {
     json_error_t jerr;
-    json_t *obj = json_loads(text, JSON_DECODE_ANY, &jerr);
+    json_t *obj = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!obj)
         fail_msg("bad test JSON %s: %s", text, jerr.text);
     int r = shop_codec_encode_json(f->codec, obj, SHOP_FRAMING_SINGLE_OBJECT, &f->enc, f->err,
@@ -78,7 +78,7 @@ static const char *const every_type[] = {
     "\"order_id\":\"o1\"}",
     "{" ENVELOPE "\"type\":\"user.points_spent\",\"user_id\":\"u1\",\"points\":-5000000000}",
     "{" ENVELOPE "\"type\":\"user.level_up\",\"user_id\":\"u1\",\"level\":3,\"tier\":\"silver\","
-                 "\"badge\":\"b\"}",
+    "\"badge\":\"b\"}",
     "{" ENVELOPE "\"type\":\"user.notification_prefs_changed\",\"user_id\":\"u1\","
     "\"notification_type\":\"restock\",\"channel\":\"email\",\"enabled\":true,\"quiet_start\":\"22:"
     "00\","
@@ -97,7 +97,7 @@ static const char *const every_type[] = {
     "{" ENVELOPE "\"type\":\"order.payment_failed\",\"user_id\":\"u1\",\"order_id\":\"o1\","
     "\"amount_minor\":1250,\"currency\":\"KRW\",\"reason\":\"declined\"}",
     "{" ENVELOPE "\"type\":\"order.cancelled\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"reason\":"
-                 "\"changed mind\"}",
+    "\"changed mind\"}",
     "{" ENVELOPE
     "\"type\":\"order.refunded\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":1250,"
     "\"currency\":\"KRW\",\"reason\":null}",
@@ -109,12 +109,12 @@ static const char *const every_type[] = {
     "\"tracking_id\":\"t1\"}",
     "{" ENVELOPE "\"type\":\"order.delivered\",\"user_id\":\"u1\",\"order_id\":\"o1\"}",
     "{" ENVELOPE "\"type\":\"search.query\",\"user_id\":\"u1\",\"query\":"
-                 "\"\xeb\x82\x98\xec\x9d\xb4\xed\x82\xa4 \\\"air\\\"\","
+    "\"\xeb\x82\x98\xec\x9d\xb4\xed\x82\xa4 \\\"air\\\"\","
     "\"result_count\":42,\"category\":\"shoes\"}",
     "{" ENVELOPE "\"type\":\"search.suggestion_clicked\",\"user_id\":\"u1\",\"prefix\":\"ni\","
     "\"suggestion\":\"nike\",\"position\":0}",
     "{" ENVELOPE "\"type\":\"search.result_clicked\",\"user_id\":\"u1\",\"query\":\"nike\","
-                 "\"product_id\":\"p1\","
+    "\"product_id\":\"p1\","
     "\"position\":3}",
     "{" ENVELOPE "\"type\":\"search.visual\",\"user_id\":\"u1\",\"image_id\":\"img1\","
     "\"matched_product_ids\":[\"p1\",\"p2\"],\"top_score\":0.875}",
@@ -356,6 +356,74 @@ static void test_shared_key(void **state) {
     assert_string_equal(pay, "ja-JP");
 }
 
+/* Every Avro type through the flat form, in a schema added at run time for a new topic. */
+static void test_all_avro_types(void **state) {
+    fixture_t *f = *state;
+    const char *schema =
+        "{\"type\":\"record\",\"name\":\"MiscEvent\",\"namespace\":\"test\",\"shop.topic\":"
+        "\"test.misc\",\"shop.key\":\"user_id\",\"shop.version\":1,\"fields\":["
+        "{\"name\":\"event_id\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"}},"
+        "{\"name\":\"occurred_at\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-"
+        "millis\"}},"
+        "{\"name\":\"type\",\"type\":\"string\"},{\"name\":\"user_id\",\"type\":\"string\"},"
+        "{\"name\":\"payload\",\"type\":[{\"type\":\"record\",\"name\":\"Misc\",\"shop.type\":"
+        "\"test.misc\",\"fields\":[{\"name\":\"b\",\"type\":\"bytes\"},"
+        "{\"name\":\"fx\",\"type\":{\"type\":\"fixed\",\"name\":\"F4\",\"size\":4}},"
+        "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"Color\",\"symbols\":[\"RED\","
+        "\"GREEN\"]}},"
+        "{\"name\":\"e2\",\"type\":\"Color\"},{\"name\":\"f\",\"type\":\"float\"},"
+        "{\"name\":\"d\",\"type\":\"double\"},{\"name\":\"m\",\"type\":{\"type\":\"map\","
+        "\"values\":\"long\"}},"
+        "{\"name\":\"u\",\"type\":[\"null\",\"int\",\"string\"]},"
+        "{\"name\":\"kids\",\"type\":{\"type\":\"array\",\"items\":{\"type\":\"record\",\"name\":"
+        "\"Kid\",\"fields\":[{\"name\":\"k\",\"type\":\"int\",\"default\":7}]}}},"
+        "{\"name\":\"kid\",\"type\":[\"null\",\"Kid\"],\"default\":null}]}]}]}";
+    assert_int_equal(shop_codec_add_schema(f->codec, schema, f->err, sizeof(f->err)), 0);
+    assert_string_equal(shop_codec_topic_for_type(f->codec, "test.misc"), "test.misc");
+    const char *in =
+        "{\"type\":\"test.misc\",\"user_id\":\"u\",\"occurred_at\":1,"
+        "\"event_id\":\"0b7e7d6a-3c1f-4e0c-9d8a-2a9f3b4c5d6e\",\"b\":\"\\u0000\\u00ffA\","
+        "\"fx\":\"abcd\",\"e\":\"GREEN\",\"e2\":\"RED\",\"f\":1.5,\"d\":-2.25,"
+        "\"m\":{\"a\":1,\"b\":-1},\"u\":\"s\",\"kids\":[{\"k\":1},{}],\"kid\":{\"k\":3}}";
+    assert_int_equal(encode_text(f, in), 0);
+    const shop_event_t *ev = NULL;
+    assert_int_equal(shop_decoder_decode(f->dec, f->enc.bytes.buf, f->enc.bytes.len, &ev, f->err,
+                                         sizeof(f->err)),
+                     0);
+    assert_int_equal(ev->kind, SHOP_EV_UNKNOWN);
+    assert_string_equal(ev->type, "test.misc");
+    json_t *out = shop_event_to_json(ev), *want = json_loads(in, JSON_ALLOW_NUL, NULL);
+    json_array_set_new(json_object_get(want, "kids"), 1, json_pack("{si}", "k", 7));
+    if (!json_equal(out, want)) {
+        char *a = json_dumps(want, JSON_SORT_KEYS), *b = json_dumps(out, JSON_SORT_KEYS);
+        fail_msg("\n want %s\n got  %s", a, b);
+    }
+    json_decref(out);
+    json_decref(want);
+    assert_int_equal(encode_text(f,
+                                 "{\"type\":\"test.misc\",\"user_id\":\"u\",\"b\":\"\",\"fx\":"
+                                 "\"abcd\",\"e\":\"RED\",\"e2\":\"RED\",\"f\":1,\"d\":2,\"m\":{},"
+                                 "\"u\":5,\"kids\":[]}"),
+                     0);
+    expect_error(
+        f, "{\"type\":\"test.misc\",\"user_id\":\"u\",\"b\":\"\",\"fx\":\"abcd\",\"e\":\"BLUE\"}",
+        "test.misc: field e: \"BLUE\" is not a symbol of Color");
+    expect_error(f, "{\"type\":\"test.misc\",\"user_id\":\"u\",\"b\":\"\",\"fx\":\"abc\"}",
+                 "test.misc: field fx: expected fixed, got \"abc\"");
+    expect_error(f, "{\"type\":\"test.misc\",\"user_id\":\"u\",\"b\":\"\\u0100\"}",
+                 "test.misc: field b: expected bytes, got \"\xc4\x80\"");
+    expect_error(
+        f,
+        "{\"type\":\"test.misc\",\"user_id\":\"u\",\"b\":\"\",\"fx\":\"abcd\",\"e\":\"RED\","
+        "\"e2\":\"RED\",\"f\":1,\"d\":2,\"m\":{},\"u\":true,\"kids\":[]}",
+        "test.misc: field u: expected null or int or string, got true");
+    expect_error(
+        f,
+        "{\"type\":\"test.misc\",\"user_id\":\"u\",\"b\":\"\",\"fx\":\"abcd\",\"e\":\"RED\","
+        "\"e2\":\"RED\",\"f\":\"x\"}",
+        "test.misc: field f: expected float, got \"x\"");
+}
+
 static void test_kind_names(void **state) {
     (void)state;
     for (int k = SHOP_EV_UNKNOWN + 1; k < SHOP_EV__COUNT; k++)
@@ -388,6 +456,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_validation_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_defaults_and_generated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_all_avro_types, setup, teardown),
         cmocka_unit_test(test_kind_names),
         cmocka_unit_test_setup_teardown(test_routing, setup, teardown),
     };
