@@ -77,11 +77,14 @@ int shop_schema_project(const shop_schema_entry_t *reader, const shop_schema_ent
 static int copy_value(const shop_schema_entry_t *reader, json_t *node, avro_value_t *src,
                       avro_value_t *dest, char *errstr, size_t errstr_size);
 
+/* The projection only removed fields, so the source fields are the destination's in the same
+ * order with gaps: one forward walk pairs them, with no by-name lookups (which in avro-c write a
+ * process-global error text on every miss). */
 static int copy_record(const shop_schema_entry_t *reader, json_t *node, avro_value_t *src,
                        avro_value_t *dest, char *errstr, size_t errstr_size) {
-    avro_schema_t ds = avro_value_get_schema(dest);
+    avro_schema_t ds = avro_value_get_schema(dest), ss = avro_value_get_schema(src);
     json_t *fields = json_object_get(node, "fields");
-    size_t n = avro_schema_record_size(ds);
+    size_t n = avro_schema_record_size(ds), sn = avro_schema_record_size(ss), j = 0;
     for (size_t i = 0; i < n; i++) {
         const char *name = avro_schema_record_field_name(ds, (int)i);
         json_t *fnode = json_array_get(fields, i);
@@ -89,13 +92,15 @@ static int copy_record(const shop_schema_entry_t *reader, json_t *node, avro_val
         int r;
         if (avro_value_get_by_index(dest, i, &d, NULL))
             return SHOP_ERR_INVALID;
-        if (avro_schema_record_field_get_index(avro_value_get_schema(src), name) >= 0 &&
-            !avro_value_get_by_name(src, name, &s, NULL))
+        if (j < sn && !strcmp(avro_schema_record_field_name(ss, (int)j), name)) {
+            if (avro_value_get_by_index(src, j++, &s, NULL))
+                return SHOP_ERR_INVALID;
             r = copy_value(reader, json_object_get(fnode, "type"), &s, &d, errstr, errstr_size);
-        else
+        } else {
             r = shop_json_to_value(reader, json_object_get(fnode, "type"),
                                    json_object_get(fnode, "default"), &d, "default", name, errstr,
                                    errstr_size);
+        }
         if (r)
             return r;
     }

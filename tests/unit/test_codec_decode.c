@@ -1,6 +1,7 @@
 /* test_codec_decode.c: the decoder: a Java-written single-object message, schema evolution from
  * user_events v1 to v2, every structural error path, value accessors and decode throughput. */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -309,6 +310,57 @@ static void test_new_current_version(void **state) {
     json_decref(doc);
 }
 
+/* One codec, several threads each with its own decoder, encoding and decoding at once (the
+ * encoder pool, the registry-free lookups and the per-thread caches). */
+typedef struct {
+    shop_codec_t *codec;
+    int id, failures;
+} worker_arg_t;
+
+static void *worker(void *opaque) {
+    worker_arg_t *a = opaque;
+    char err[256], text[256];
+    shop_decoder_t *dec = shop_decoder_new(a->codec);
+    shop_encoded_t enc;
+    shop_encoded_init(&enc);
+    const shop_schema_info_t *v1 = schema_version(a->codec, "shop.user.events", 1);
+    for (int i = 0; i < 3000; i++) {
+        snprintf(text, sizeof(text),
+                 "{\"type\":\"user.cart_added\",\"user_id\":\"t%d-%d\",\"product_id\":\"p\","
+                 "\"quantity\":%d,\"unit_price_minor\":1,\"currency\":\"KRW\"}",
+                 a->id, i, i);
+        json_t *obj = json_loads(text, 0, NULL);
+        int r = i % 3 ? shop_codec_encode_json(a->codec, obj, SHOP_FRAMING_SINGLE_OBJECT, &enc, err,
+                                               sizeof(err))
+                      : shop_codec_encode_json_with(a->codec, v1, obj, SHOP_FRAMING_SINGLE_OBJECT,
+                                                    &enc, err, sizeof(err));
+        json_decref(obj);
+        const shop_event_t *ev = NULL;
+        int32_t q = -1;
+        if (r || shop_decoder_decode(dec, enc.bytes.buf, enc.bytes.len, &ev, err, sizeof(err)) ||
+            shop_value_get_int(&((shop_event_t *)ev)->payload, "quantity", &q) || q != i ||
+            strcmp(ev->key, enc.key))
+            a->failures++;
+    }
+    shop_encoded_release(&enc);
+    shop_decoder_destroy(dec);
+    return NULL;
+}
+
+static void test_threads(void **state) {
+    fixture_t *f = *state;
+    pthread_t t[4];
+    worker_arg_t args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (worker_arg_t){f->codec, i, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, worker, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(args[i].failures, 0);
+    }
+}
+
 /* Informational: small events per second through one decoder (no allocation per message on the
  * same-version path beyond what avro-c does for strings). */
 static void test_decode_throughput(void **state) {
@@ -338,6 +390,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_evolution_v1_to_v2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_current_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_throughput, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
