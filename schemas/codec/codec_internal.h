@@ -150,6 +150,11 @@ void shop_wire_free(shop_wire_t *wire);
  * SHOP_ERR_INVALID (reason in `why`) when it is truncated or structurally impossible. */
 int shop_wire_check(const shop_wire_t *wire, const void *buf, size_t len, size_t *consumed,
                     char *why, size_t why_size);
+/* The same walk, also setting every value into `dest` (a value of the same schema) through
+ * avro-c's value API, whose reused buffers make this allocation-free once warm. `scratch` is
+ * caller-owned working space. */
+int shop_wire_read(const shop_wire_t *wire, const void *buf, size_t len, avro_value_t *dest,
+                   shop_buf_t *scratch, size_t *consumed, char *why, size_t why_size);
 
 /* ---- registry.c ---- */
 

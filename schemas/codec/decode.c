@@ -1,9 +1,11 @@
 /* decode.c: framed Kafka message -> event in the current reader schema of its topic.
  *
- * Hot path: one cached slot per writer schema (fingerprint or registry id) holding either nothing
- * extra (writer is the reader: avro-c reads straight into the reused reader value) or an
- * avro_resolved_writer that resolves into it. Values, resolvers and the memory reader are reused
- * across messages; nothing is looked up in the codec (no lock) once a writer has been seen. */
+ * Hot path: one cached slot per writer schema (fingerprint or registry id). When the writer is
+ * the reader, wire.c checks and decodes the body in one pass into the reused reader value (no
+ * allocation once warm). An older (or newer) writer is bounds-checked by wire.c, then read by a
+ * cached avro_resolved_writer into the reader value, or into the reader projected onto it when
+ * the reader added fields (resolve.c fills their defaults). Nothing is looked up in the codec
+ * (no lock) once a writer has been seen. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,7 @@ struct shop_decoder {
     size_t nslots;
     dec_slot_t *last;
     shop_event_t ev;
+    shop_buf_t scratch;
 };
 
 static void slot_free(dec_slot_t *s) {
@@ -88,6 +91,7 @@ void shop_decoder_destroy(shop_decoder_t *dec) {
         return;
     dec_flush(dec);
     avro_reader_free(dec->rd);
+    shop_buf_release(&dec->scratch);
     free(dec);
 }
 
@@ -258,6 +262,18 @@ static int read_body(shop_decoder_t *dec, dec_slot_t *s, const unsigned char *bo
     avro_value_t *target = s->resolver ? &s->resolved : &s->reader->value;
     char why[160];
     size_t used = 0;
+    if (!s->resolver) { /* same schema: one pass that checks and fills */
+        if (shop_wire_read(s->writer->wire, body, len, target, &dec->scratch, &used, why,
+                           sizeof(why)))
+            return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
+                               "truncated or malformed %s (version %d) body: %s", s->writer->name,
+                               s->writer->info.version, why);
+        if (used != len)
+            return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
+                               "%zu trailing bytes after the %s record", len - used,
+                               s->writer->name);
+        return SHOP_OK;
+    }
     if (shop_wire_check(s->writer->wire, body, len, &used, why, sizeof(why)))
         return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
                            "truncated or malformed %s (version %d) body: %s", s->writer->name,
