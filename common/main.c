@@ -45,12 +45,15 @@ static int cmd_demo(int argc, char **argv) {
         if (!strcmp(argv[i], "--events")) events = argv[++i];
         else if (!strcmp(argv[i], "--seed")) snprintf(seed, sizeof(seed), "%s", argv[++i]);
     }
-    printf("== 1/3 generating %s events (seed %s) into Kafka\n", events, seed);
+    /* The simulated clock runs at 200 events/s: start early enough to end about now. */
+    char start[40];
+    shop_format_time_ms(shop_now_ms() - atoll(events) * 5, start, sizeof(start));
+    printf("== 1/3 generating %s events (seed %s, from %s) into Kafka\n", events, seed, start);
     fflush(stdout);
-    char a0[] = "generate", a1[] = "--events", a3[] = "--seed", a5[] = "--produce";
+    char a0[] = "generate", a1[] = "--events", a3[] = "--seed", a5[] = "--produce", a6[] = "--start";
     char *ev = shop_xstrdup(events);
-    char *gen[] = {a0, a1, ev, a3, seed, a5, NULL};
-    int rc = shop_cmd_generate(6, gen);
+    char *gen[] = {a0, a1, ev, a3, seed, a5, a6, start, NULL};
+    int rc = shop_cmd_generate(8, gen);
     free(ev);
     if (rc) return rc;
     printf("== 2/3 running the analytics worker until it has caught up\n");

@@ -182,6 +182,11 @@ out:
     return rc;
 }
 
+static void quiet_notice(void *arg, const char *message) {
+    (void)arg;
+    (void)message;
+}
+
 int shop_cmd_migrate(int argc, char **argv) {
     const char *url = getenv("SHOPSTREAM_PG_URL");
     if (!url || !*url) url = "postgresql://shopstream@127.0.0.1:15432/shopstream";
@@ -205,7 +210,7 @@ int shop_cmd_migrate(int argc, char **argv) {
         PQfinish(c);
         return 1;
     }
-    PQsetNoticeProcessor(c, NULL, NULL);
+    PQsetNoticeProcessor(c, quiet_notice, NULL);
     int rc = shop_migrate(c, schema, 1, err, sizeof(err));
     if (rc) fprintf(stderr, "shopstream migrate: %s\n", err);
     else printf("schema %s is up to date\n", schema);

@@ -176,8 +176,9 @@ static void print_stats(json_t *redis, json_t *pg) {
     printf("Last minutes (event time, UTC):\n");
     size_t i;
     json_array_foreach(json_object_get(redis, "minutes"), i, v) {
-        printf("  %s orders=%-5lld", json_string_value(json_object_get(v, "minute")),
-               (long long)json_integer_value(json_object_get(v, "orders")));
+        printf("  %s orders=%-4lld refunds=%-3lld", json_string_value(json_object_get(v, "minute")),
+               (long long)json_integer_value(json_object_get(v, "orders")),
+               (long long)json_integer_value(json_object_get(v, "refunds")));
         json_object_foreach(v, k, total) if (!strncmp(k, "revenue:", 8))
             printf(" %s=%lld", k + 8, (long long)json_integer_value(total));
         printf("\n");

@@ -15,6 +15,12 @@ struct shop_pg_store {
     PGconn *conn;
 };
 
+/* Server NOTICEs ("schema already exists, skipping") are not worth a log line. */
+static void quiet_notice(void *arg, const char *message) {
+    (void)arg;
+    (void)message;
+}
+
 static int conn_lost(PGconn *c) { return !c || PQstatus(c) != CONNECTION_OK; }
 
 int shop_pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
@@ -81,6 +87,7 @@ PGconn *shop_pg_store_conn(shop_pg_store_t *s, char *errstr, size_t errstr_size)
         disconnect(s);
         return NULL;
     }
+    PQsetNoticeProcessor(s->conn, quiet_notice, NULL);
     return s->conn;
 }
 
