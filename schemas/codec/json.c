@@ -51,8 +51,11 @@ static const char *got(json_t *v, char *buf, size_t size) {
 /* Appends ".name" (or "name" at the top) to the path; returns the length to restore. */
 static size_t path_push_name(jctx_t *c, const char *name) {
     size_t old = c->plen, n = strlen(name), dot = old ? 1 : 0;
-    if (old + dot + n >= sizeof(c->path))
-        n = sizeof(c->path) - 1 - old - dot;
+    size_t room = sizeof(c->path) - 1 - old; /* plen never passes sizeof - 1 */
+    if (dot + n > room) {                    /* deep paths are cut, never overflowed */
+        dot = room ? dot : 0;
+        n = room - dot;
+    }
     if (dot)
         c->path[c->plen++] = '.';
     memcpy(c->path + c->plen, name, n);

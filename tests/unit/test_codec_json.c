@@ -297,6 +297,18 @@ static void test_validation_messages(void **state) {
                  "\"category\":\"c\","
                  "\"price_minor\":1,\"currency\":\"KRW\",\"locale_titles\":{\"ko\":1}}",
                  "catalog.product_upserted: field locale_titles.ko: expected string, got 1");
+    /* Field names longer than the path buffer are cut in the message, nothing more. */
+    char longkey[400], text[600];
+    memset(longkey, 'k', sizeof(longkey) - 1);
+    longkey[sizeof(longkey) - 1] = '\0';
+    snprintf(text, sizeof(text),
+             "{\"type\":\"catalog.product_upserted\",\"product_id\":\"p\","
+             "\"title\":\"t\",\"category\":\"c\",\"price_minor\":1,\"currency\":\"KRW\","
+             "\"locale_titles\":{\"%s\":1}}",
+             longkey);
+    assert_int_equal(encode_text(f, text), SHOP_ERR_INVALID);
+    assert_int_equal(strncmp(f->err, "catalog.product_upserted: field locale_titles.kkkk", 50), 0);
+    assert_non_null(strstr(f->err, "kkk: expected string, got 1"));
     expect_error(f, "{\"user_id\":\"u1\"}", "missing \"type\"");
     expect_error(f, "[1,2]", "an event is a JSON object");
     assert_int_equal(encode_text(f, "{\"type\":5}"), SHOP_ERR_INVALID);
