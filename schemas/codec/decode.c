@@ -29,6 +29,7 @@ typedef struct dec_slot {
     avro_schema_t proj_schema;    /* reader projected onto the writer (see resolve.c), or NULL */
     avro_value_iface_t *proj_iface;
     avro_value_t proj_value;
+    char *error; /* a known writer that cannot be read: the reason, so it is not retried */
 } dec_slot_t;
 
 struct shop_decoder {
@@ -55,6 +56,7 @@ static void slot_free(dec_slot_t *s) {
     }
     if (s->proj_schema)
         avro_schema_decref(s->proj_schema);
+    free(s->error);
     free(s);
 }
 
@@ -185,14 +187,13 @@ static int slot_new(shop_decoder_t *dec, int64_t key, int confluent, dec_slot_t 
     s->key = key;
     s->confluent = confluent;
     s->writer = w;
-    if (!(s->reader = reader_get(dec, reader, errstr, errstr_size)))
-        r = SHOP_ERR_FATAL;
-    else if (s->reader->entry != w)
-        r = slot_resolve(s, errstr, errstr_size);
-    if (r) {
+    if (!(s->reader = reader_get(dec, reader, errstr, errstr_size))) {
         slot_free(s);
-        return r;
+        return SHOP_ERR_FATAL;
     }
+    char why[512];
+    if (s->reader->entry != w && slot_resolve(s, why, sizeof(why)))
+        s->error = shop_xstrdup(why);
     dec->slots = shop_xrealloc(dec->slots, (dec->nslots + 1) * sizeof(*dec->slots));
     dec->slots[dec->nslots++] = s;
     *out = s;
@@ -330,6 +331,8 @@ int shop_decoder_decode(shop_decoder_t *dec, const void *buf, size_t len, const 
     }
     if (r)
         return r;
+    if (s->error)
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "%s", s->error);
     if ((r = read_body(dec, s, p + hdr, len - hdr, errstr, errstr_size)))
         return r;
     if ((r = fill_event(dec, s, errstr, errstr_size)))

@@ -310,6 +310,34 @@ static void test_new_current_version(void **state) {
     json_decref(doc);
 }
 
+/* A known older writer whose field type changed incompatibly: refused with the reason, and
+ * the verdict is cached per writer (the same message again gives the same answer). */
+static void test_unresolvable_writer(void **state) {
+    fixture_t *f = *state;
+    const shop_schema_info_t *cur = shop_codec_current_for_topic(f->codec, "shop.inventory.events");
+    json_t *doc = json_loads(cur->json, 0, NULL);
+    json_object_set_new(doc, "shop.version", json_integer(0));
+    json_t *payload = json_array_get(json_object_get(doc, "fields"), 7);
+    json_t *stock = json_array_get(json_object_get(payload, "type"), 0);
+    json_object_set_new(json_array_get(json_object_get(stock, "fields"), 1), "type",
+                        json_string("string")); /* quantity was a string back then */
+    char *text = json_dumps(doc, 0);
+    assert_int_equal(shop_codec_add_schema(f->codec, text, f->err, sizeof(f->err)), 0);
+    int64_t fp = 0;
+    assert_int_equal(shop_schema_fingerprint(text, &fp, f->err, sizeof(f->err)), 0);
+    const shop_schema_info_t *v0 = shop_codec_schema_by_fingerprint(f->codec, fp);
+    assert_non_null(v0);
+    assert_ptr_equal(shop_codec_current_for_topic(f->codec, "shop.inventory.events"), cur);
+    encode(f, v0,
+           "{\"type\":\"inventory.stock_level\",\"product_id\":\"p1\",\"region\":\"kr\","
+           "\"quantity\":\"5\"}");
+    for (int i = 0; i < 2; i++)
+        expect_invalid(f, f->enc.bytes.buf, f->enc.bytes.len,
+                       "cannot read shop.events.InventoryEvent version 0 as version 1");
+    free(text);
+    json_decref(doc);
+}
+
 /* One codec, several threads each with its own decoder, encoding and decoding at once (the
  * encoder pool, the registry-free lookups and the per-thread caches). */
 typedef struct {
@@ -390,6 +418,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_evolution_v1_to_v2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_current_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unresolvable_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_throughput, setup, teardown),
     };
