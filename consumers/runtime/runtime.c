@@ -141,7 +141,7 @@ static void dispatch(shop_runtime_t *rt, rd_kafka_message_t *m) {
     /* Envelope sanity shared by every worker; fixed bounds keep replays deterministic. */
     if (rc == SHOP_OK && (ev->occurred_at < SHOP_MIN_EVENT_MS || ev->occurred_at >= SHOP_MAX_EVENT_MS))
         rc = shop_seterr(err, sizeof(err), SHOP_ERR_INVALID,
-                         "%s: occurred_at %lld is outside 2000-01-01..2100-01-01", ev->type,
+                         "%s: occurred_at %lld is outside 2000-01-01..2100-01-01", ev->type ? ev->type : "event",
                          (long long)ev->occurred_at);
     if (rc == SHOP_OK) rc = rt->ops->process(rt->w, ev, mask, err, sizeof(err));
     if (rc != SHOP_OK) shop_rt_dlq_send(rt, m, err[0] ? err : shop_err_name(rc));

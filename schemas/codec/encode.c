@@ -139,6 +139,10 @@ static int key_of(const shop_schema_entry_t *e, avro_value_t *v, shop_encoded_t 
         avro_value_get_string(&f, &s, &size))
         return SHOP_ERR_INVALID;
     out->key = shop_xstrndup(s, size ? size - 1 : 0);
+    int64_t ts = 0;
+    if (avro_value_get_by_index(v, (size_t)e->f_occurred_at, &f, NULL) || avro_value_get_long(&f, &ts))
+        return SHOP_ERR_INVALID;
+    out->occurred_at = ts;
     return SHOP_OK;
 }
 
@@ -212,6 +216,7 @@ void shop_encoded_init(shop_encoded_t *enc) {
     enc->topic = NULL;
     enc->type = NULL;
     enc->key = NULL;
+    enc->occurred_at = 0;
     shop_buf_init(&enc->bytes);
 }
 

@@ -156,6 +156,7 @@ typedef struct shop_encoded {
     const char *topic;    /* borrowed from the codec */
     const char *type;     /* borrowed from the codec */
     char *key;            /* heap: user_id or product_id */
+    int64_t occurred_at;  /* the event's time: producers use it as the Kafka message timestamp */
     shop_buf_t bytes;     /* framed Avro */
 } shop_encoded_t;
 void shop_encoded_init(shop_encoded_t *enc);
