@@ -39,7 +39,7 @@ typedef void(shop_producer_report_cb_t)(const shop_producer_report_t *report, vo
 /* ---- configuration ---- */
 
 /* A configuration with shopstream's defaults: enable.idempotence=true, acks=all,
- * partitioner=murmur2_random (Java-compatible partitions), compression.codec=lz4, linger.ms=20,
+ * partitioner=murmur2_random (Java-compatible partitions), compression.codec=lz4, linger.ms=50,
  * batch.num.messages=50000, queue.buffering.max.messages=500000. Caller destroys it with
  * shop_producer_conf_destroy(); shop_producer_new() copies what it needs. */
 shop_producer_conf_t *shop_producer_conf_new(void);

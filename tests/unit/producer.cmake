@@ -18,3 +18,5 @@ add_test(NAME test_producer_install
                  -DSANITIZE=${SHOP_ASAN} -P ${PROJECT_SOURCE_DIR}/producers/cmake/install_test.cmake)
 set_tests_properties(test_producer_install PROPERTIES LABELS unit TIMEOUT 300
                      SKIP_REGULAR_EXPRESSION "SKIPPED:")
+shop_unit_test(test_producer_json SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_producer_json.c
+               LIBS shop_producer_cli)
