@@ -14,6 +14,7 @@
 #include "shop_producer.h"
 
 #define FLUSH_AT (1u << 20)
+#define MAX_PAUSE_US 1000000
 
 static const shop_conf_def_t generate_conf[] = {
     {"kafka.bootstrap.servers", SHOP_CONF_STRING, "127.0.0.1:19092", "Kafka brokers, with --produce"},
@@ -30,7 +31,7 @@ typedef struct {
     shop_producer_t *producer;
     FILE *fp;
     uint64_t counts[SHOP_EV__COUNT], bad_lines;
-    int64_t first_ms, last_ms;
+    int64_t first_ms, last_ms, skipped_us;
 } gen_run_t;
 
 static void usage(FILE *fp) {
@@ -47,6 +48,7 @@ static void usage(FILE *fp) {
             "  --fraud-rate F   share of sessions that are fraud actors (default 0.005)\n"
             "  --out FILE       write there instead of stdout\n"
             "  --produce        produce to Kafka instead of writing; --realtime paces to the wall clock\n"
+            "                   (pauses longer than a second are skipped)\n"
             "  --from-retail DIR  replay the UCI Online Retail CSVs in DIR as order events instead\n\n");
     shop_config_t *cfg = shop_config_new(generate_conf);
     shop_config_print(cfg, fp);
@@ -150,10 +152,15 @@ static int open_sink(gen_run_t *run, shop_config_t *cfg) {
     return 0;
 }
 
-/* Sleeps until the wall clock has caught up with simulated time. */
+/* Sleeps until the wall clock has caught up with simulated time. A quiet stretch longer than a
+ * second (like the tail of shipments and chargebacks hours and days later) is skipped. */
 static void pace(gen_run_t *run, int64_t at_ms, int64_t wall_start_us) {
-    int64_t due_us = wall_start_us + (at_ms - run->first_ms) * 1000;
+    int64_t due_us = wall_start_us + (at_ms - run->first_ms) * 1000 - run->skipped_us;
     int64_t now = shop_mono_us();
+    if (due_us - now > MAX_PAUSE_US) {
+        run->skipped_us += due_us - now;
+        due_us = now;
+    }
     if (due_us > now + 1000) {
         struct timespec ts = {(time_t)((due_us - now) / 1000000), (long)((due_us - now) % 1000000) * 1000};
         nanosleep(&ts, NULL);
