@@ -16,21 +16,28 @@
 #define MAX_SHOWN_FAILURES 20
 
 static const shop_conf_def_t emit_conf[] = {
-    {"kafka.bootstrap.servers", SHOP_CONF_STRING, "127.0.0.1:19092", "Kafka brokers (the local stack's port)"},
-    {"kafka.message.timeout.ms", SHOP_CONF_STRING, "60000", "give up delivering a message after this long"},
-    {"kafka.linger.ms", SHOP_CONF_STRING, "100", "bulk loads: fuller batches, less broker CPU per event"},
-    {"schema.registry.url", SHOP_CONF_STRING, NULL, "Confluent Schema Registry; when set, events use its framing"},
-    {"emit.flush.timeout.ms", SHOP_CONF_INT, "120000", "wait this long at the end for outstanding deliveries"},
+    {"kafka.bootstrap.servers", SHOP_CONF_STRING, "127.0.0.1:19092",
+     "Kafka brokers (the local stack's port)"},
+    {"kafka.message.timeout.ms", SHOP_CONF_STRING, "60000",
+     "give up delivering a message after this long"},
+    {"kafka.linger.ms", SHOP_CONF_STRING, "100",
+     "bulk loads: fuller batches, less broker CPU per event"},
+    {"schema.registry.url", SHOP_CONF_STRING, NULL,
+     "Confluent Schema Registry; when set, events use its framing"},
+    {"emit.flush.timeout.ms", SHOP_CONF_INT, "120000",
+     "wait this long at the end for outstanding deliveries"},
     {"emit.threads", SHOP_CONF_INT, "0", "parse-and-encode threads; 0: one per CPU"},
     {NULL, SHOP_CONF_STRING, NULL, NULL},
 };
 
 static void usage(FILE *fp) {
-    fprintf(fp, "usage: shopstream emit [FILE|-] [--dry-run] [--brokers HOST:PORT] [--registry URL]\n"
-                "                       [--config FILE] [--set key=value]...\n"
-                "Reads one flat JSON event per line (blank lines skipped), validates each against its\n"
-                "schema and produces it keyed by user_id or product_id. Prints sent=N rejected=N failed=N\n"
-                "(with --dry-run: valid=N rejected=N) and exits 1 if any line was rejected or failed.\n\n");
+    fprintf(
+        fp,
+        "usage: shopstream emit [FILE|-] [--dry-run] [--brokers HOST:PORT] [--registry URL]\n"
+        "                       [--config FILE] [--set key=value]...\n"
+        "Reads one flat JSON event per line (blank lines skipped), validates each against its\n"
+        "schema and produces it keyed by user_id or product_id. Prints sent=N rejected=N failed=N\n"
+        "(with --dry-run: valid=N rejected=N) and exits 1 if any line was rejected or failed.\n\n");
     shop_config_t *cfg = shop_config_new(emit_conf);
     shop_config_print(cfg, fp);
     shop_config_destroy(cfg);
@@ -39,9 +46,11 @@ static void usage(FILE *fp) {
 /* Delivery failures name their line; the first few only, a dead broker fails every line. */
 static void on_report(const shop_producer_report_t *r, void *opaque) {
     shop_emit_run_t *run = opaque;
-    if (!r->err || run->shown_failures++ >= MAX_SHOWN_FAILURES) return;
-    fprintf(stderr, "line %" PRIuPTR ": delivery failed: %s%s\n", (uintptr_t)r->msg_opaque, r->errstr,
-            run->shown_failures == MAX_SHOWN_FAILURES ? " (further delivery failures not shown)" : "");
+    if (!r->err || run->shown_failures++ >= MAX_SHOWN_FAILURES)
+        return;
+    fprintf(
+        stderr, "line %" PRIuPTR ": delivery failed: %s%s\n", (uintptr_t)r->msg_opaque, r->errstr,
+        run->shown_failures == MAX_SHOWN_FAILURES ? " (further delivery failures not shown)" : "");
 }
 
 /* Parses the command line into run and cfg; returns -1 to exit 0 (help), 1 on a usage error. */
@@ -71,7 +80,8 @@ static int parse_args(int argc, char **argv, shop_emit_run_t *run, shop_config_t
         } else {
             run->path = a;
         }
-        if (!key) continue;
+        if (!key)
+            continue;
         if (i + 1 >= argc) {
             fprintf(stderr, "emit: %s needs a value\n", a);
             return 1;
@@ -90,17 +100,20 @@ static void conf_kafka(const char *key, const char *value, void *opaque) {
         fprintf(stderr, "emit: %s\n", err);
 }
 
-static shop_producer_t *make_producer(shop_config_t *cfg, shop_codec_t *codec, shop_emit_run_t *run) {
+static shop_producer_t *make_producer(shop_config_t *cfg, shop_codec_t *codec,
+                                      shop_emit_run_t *run) {
     char err[512];
     shop_producer_conf_t *pc = shop_producer_conf_new();
     shop_config_each_kafka(cfg, conf_kafka, pc);
     const char *reg = shop_config_get(cfg, "schema.registry.url");
-    if (reg) shop_producer_conf_set(pc, "schema.registry.url", reg, NULL, 0);
+    if (reg)
+        shop_producer_conf_set(pc, "schema.registry.url", reg, NULL, 0);
     shop_producer_conf_set_codec(pc, codec);
     shop_producer_conf_set_report_cb(pc, on_report, run);
     shop_producer_t *p = shop_producer_new(pc, err, sizeof(err));
     shop_producer_conf_destroy(pc);
-    if (!p) fprintf(stderr, "emit: %s\n", err);
+    if (!p)
+        fprintf(stderr, "emit: %s\n", err);
     return p;
 }
 
@@ -115,7 +128,8 @@ static int finish(shop_emit_run_t *run, shop_producer_t *p, int64_t flush_ms, in
     shop_producer_stats_t st;
     shop_producer_stats(p, &st);
     uint64_t failed = run->failed + st.failed + (uint64_t)(st.in_flight > 0 ? st.in_flight : 0);
-    printf("sent=%" PRIu64 " rejected=%" PRIu64 " failed=%" PRIu64 "\n", st.delivered, run->rejected, failed);
+    printf("sent=%" PRIu64 " rejected=%" PRIu64 " failed=%" PRIu64 "\n", st.delivered,
+           run->rejected, failed);
     return run->rejected || failed || stream_err ? 1 : 0;
 }
 
@@ -141,17 +155,21 @@ int shop_cmd_emit(int argc, char **argv) {
     if (!codec) {
         fprintf(stderr, "emit: %s\n", err);
     } else if (run.dry_run || (p = make_producer(cfg, codec, &run))) {
-        shop_framing_t framing = reg && !run.dry_run ? SHOP_FRAMING_CONFLUENT : SHOP_FRAMING_SINGLE_OBJECT;
+        shop_framing_t framing =
+            reg && !run.dry_run ? SHOP_FRAMING_CONFLUENT : SHOP_FRAMING_SINGLE_OBJECT;
         int64_t threads = shop_config_get_int(cfg, "emit.threads");
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        run.threads = (int)(threads > 0 ? (threads > 64 ? 64 : threads) : cpus > 0 ? (cpus > 8 ? 8 : cpus) : 1);
+        run.threads = (int)(threads > 0 ? (threads > 64 ? 64 : threads)
+                            : cpus > 0  ? (cpus > 8 ? 8 : cpus)
+                                        : 1);
         int stream_err = shop_emit_pipeline(&run, in, codec, framing, p);
         rc = finish(&run, p, shop_config_get_int(cfg, "emit.flush.timeout.ms"), stream_err);
     }
     fflush(stdout);
     shop_producer_destroy(p);
     shop_codec_destroy(codec);
-    if (in != stdin) fclose(in);
+    if (in != stdin)
+        fclose(in);
     shop_config_destroy(cfg);
     return rc;
 }

@@ -28,7 +28,7 @@ typedef struct {
     size_t *line_off;
     uint64_t *line_no;
     size_t nlines;
-    shop_buf_t out;  /* encoded events and their keys */
+    shop_buf_t out; /* encoded events and their keys */
     emit_msg_t *msgs;
     size_t nmsgs;
     shop_buf_t errors; /* "line N: ...\n" per bad line, in line order */
@@ -50,7 +50,8 @@ typedef struct {
 
 static int is_blank(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
-        if (!isspace((unsigned char)s[i])) return 0;
+        if (!isspace((unsigned char)s[i]))
+            return 0;
     return 1;
 }
 
@@ -63,7 +64,8 @@ static void encode_line(emit_pipe_t *ep, emit_batch_t *b, size_t i, shop_encoded
     json_error_t jerr;
     json_t *obj = shop_producer_json_parse(line, len, &jerr);
     if (!obj) {
-        shop_buf_printf(&b->errors, "line %" PRIu64 ": invalid JSON: %s\n", b->line_no[i], jerr.text);
+        shop_buf_printf(&b->errors, "line %" PRIu64 ": invalid JSON: %s\n", b->line_no[i],
+                        jerr.text);
         b->rejected++;
         return;
     }
@@ -72,8 +74,10 @@ static void encode_line(emit_pipe_t *ep, emit_batch_t *b, size_t i, shop_encoded
     json_decref(obj);
     if (r) { /* invalid: rejected for good; anything else (the registry is down): failed */
         shop_buf_printf(&b->errors, "line %" PRIu64 ": %s\n", b->line_no[i], err);
-        if (r == SHOP_ERR_INVALID) b->rejected++;
-        else b->failed++;
+        if (r == SHOP_ERR_INVALID)
+            b->rejected++;
+        else
+            b->failed++;
         return;
     }
     if (b->nmsgs % BATCH_LINES == 0)
@@ -89,7 +93,8 @@ static void encode_batch(emit_pipe_t *ep, emit_batch_t *b, shop_encoded_t *enc) 
     shop_buf_reset(&b->out);
     shop_buf_reset(&b->errors);
     b->nmsgs = 0, b->rejected = 0, b->failed = 0;
-    for (size_t i = 0; i < b->nlines; i++) encode_line(ep, b, i, enc);
+    for (size_t i = 0; i < b->nlines; i++)
+        encode_line(ep, b, i, enc);
 }
 
 static void *worker(void *arg) {
@@ -98,8 +103,10 @@ static void *worker(void *arg) {
     shop_encoded_init(&enc);
     pthread_mutex_lock(&ep->mu);
     for (;;) {
-        while (!ep->stop && ep->taken == ep->filled) pthread_cond_wait(&ep->work, &ep->mu);
-        if (ep->taken == ep->filled) break; /* stopping, nothing left */
+        while (!ep->stop && ep->taken == ep->filled)
+            pthread_cond_wait(&ep->work, &ep->mu);
+        if (ep->taken == ep->filled)
+            break; /* stopping, nothing left */
         emit_batch_t *b = &ep->b[ep->taken++ % ep->nb];
         pthread_mutex_unlock(&ep->mu);
         encode_batch(ep, b, &enc);
@@ -119,9 +126,11 @@ static size_t fill(emit_pipe_t *ep, emit_batch_t *b, FILE *in, char **line, size
     ssize_t n;
     shop_buf_reset(&b->text);
     b->nlines = 0;
-    while (b->nlines < BATCH_LINES && b->text.len < BATCH_BYTES && (n = getline(line, cap, in)) >= 0) {
+    while (b->nlines < BATCH_LINES && b->text.len < BATCH_BYTES &&
+           (n = getline(line, cap, in)) >= 0) {
         ep->run->lines++;
-        if (is_blank(*line, (size_t)n)) continue;
+        if (is_blank(*line, (size_t)n))
+            continue;
         if (!b->line_off) {
             b->line_off = shop_xmalloc(BATCH_LINES * sizeof(size_t));
             b->line_no = shop_xmalloc(BATCH_LINES * sizeof(uint64_t));
@@ -136,7 +145,8 @@ static size_t fill(emit_pipe_t *ep, emit_batch_t *b, FILE *in, char **line, size
 /* Prints a finished batch's errors and produces its events; returns SHOP_ERR_FATAL to stop. */
 static int deliver(emit_pipe_t *ep, emit_batch_t *b, shop_producer_t *p) {
     shop_emit_run_t *run = ep->run;
-    if (b->errors.len) fwrite(b->errors.buf, 1, b->errors.len, stderr);
+    if (b->errors.len)
+        fwrite(b->errors.buf, 1, b->errors.len, stderr);
     run->rejected += b->rejected;
     run->failed += b->failed;
     if (!p) {
@@ -145,11 +155,13 @@ static int deliver(emit_pipe_t *ep, emit_batch_t *b, shop_producer_t *p) {
     }
     for (size_t i = 0; i < b->nmsgs; i++) {
         emit_msg_t *m = &b->msgs[i];
-        shop_encoded_t view = {.topic = m->topic, .key = b->out.buf + m->key_off,
-                              .bytes = {b->out.buf + m->off, m->len, m->len}};
+        shop_encoded_t view = {.topic = m->topic,
+                               .key = b->out.buf + m->key_off,
+                               .bytes = {b->out.buf + m->off, m->len, m->len}};
         char err[512];
         int r = shop_producer_emit_encoded(p, &view, (void *)(uintptr_t)m->line, err, sizeof(err));
-        if (!r) continue;
+        if (!r)
+            continue;
         fprintf(stderr, "line %" PRIu64 ": %s\n", m->line, err);
         run->failed++;
         if (r == SHOP_ERR_FATAL) {
@@ -172,13 +184,15 @@ static void batch_release(emit_batch_t *b) {
 int shop_emit_pipeline(shop_emit_run_t *run, FILE *in, shop_codec_t *codec, shop_framing_t framing,
                        shop_producer_t *p) {
     int nthreads = run->threads > 0 ? run->threads : 1;
-    emit_pipe_t ep = {.run = run, .codec = codec, .framing = framing, .nb = (size_t)nthreads * 2 + 2};
+    emit_pipe_t ep = {
+        .run = run, .codec = codec, .framing = framing, .nb = (size_t)nthreads * 2 + 2};
     ep.b = shop_xcalloc(ep.nb, sizeof(emit_batch_t));
     pthread_mutex_init(&ep.mu, NULL);
     pthread_cond_init(&ep.work, NULL);
     pthread_cond_init(&ep.done, NULL);
     pthread_t *tids = shop_xcalloc((size_t)nthreads, sizeof(pthread_t));
-    for (int i = 0; i < nthreads; i++) pthread_create(&tids[i], NULL, worker, &ep);
+    for (int i = 0; i < nthreads; i++)
+        pthread_create(&tids[i], NULL, worker, &ep);
     char *line = NULL;
     size_t cap = 0;
     uint64_t consumed = 0;
@@ -197,14 +211,19 @@ int shop_emit_pipeline(shop_emit_run_t *run, FILE *in, shop_codec_t *codec, shop
             pthread_cond_signal(&ep.work);
             pthread_mutex_unlock(&ep.mu);
         }
-        if (consumed == ep.filled) break;
+        if (consumed == ep.filled)
+            break;
         emit_batch_t *b = &ep.b[consumed % ep.nb];
         pthread_mutex_lock(&ep.mu);
-        while (b->state != B_DONE) pthread_cond_wait(&ep.done, &ep.mu);
+        while (b->state != B_DONE)
+            pthread_cond_wait(&ep.done, &ep.mu);
         pthread_mutex_unlock(&ep.mu);
-        if (r == SHOP_OK) r = deliver(&ep, b, p);
-        else run->failed += b->nmsgs; /* the producer is gone: count the rest as failed */
-        if (r == SHOP_ERR_FATAL) eof = 1;
+        if (r == SHOP_OK)
+            r = deliver(&ep, b, p);
+        else
+            run->failed += b->nmsgs; /* the producer is gone: count the rest as failed */
+        if (r == SHOP_ERR_FATAL)
+            eof = 1;
         b->state = B_FREE;
         consumed++;
     }
@@ -212,12 +231,14 @@ int shop_emit_pipeline(shop_emit_run_t *run, FILE *in, shop_codec_t *codec, shop
     ep.stop = 1;
     pthread_cond_broadcast(&ep.work);
     pthread_mutex_unlock(&ep.mu);
-    for (int i = 0; i < nthreads; i++) pthread_join(tids[i], NULL);
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(tids[i], NULL);
     if (r == SHOP_OK && ferror(in)) {
         fprintf(stderr, "emit: %s: %s\n", run->path ? run->path : "stdin", strerror(errno));
         r = SHOP_ERR_IO;
     }
-    for (size_t i = 0; i < ep.nb; i++) batch_release(&ep.b[i]);
+    for (size_t i = 0; i < ep.nb; i++)
+        batch_release(&ep.b[i]);
     free(ep.b);
     free(tids);
     free(line);

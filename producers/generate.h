@@ -9,18 +9,19 @@
 #include "shop_codec.h"
 
 /* ---- seeded PRNG: xoshiro256** (Blackman & Vigna, "Scrambled linear pseudorandom number
- * generators", 2018), seeded through splitmix64. Same seed, same sequence, on every platform. ---- */
+ * generators", 2018), seeded through splitmix64. Same seed, same sequence, on every platform. ----
+ */
 typedef struct {
     uint64_t s[4];
 } shop_gen_rng_t;
 
 void shop_gen_rng_seed(shop_gen_rng_t *r, uint64_t seed);
 uint64_t shop_gen_rng_next(shop_gen_rng_t *r);
-double shop_gen_rng_unit(shop_gen_rng_t *r);                     /* [0, 1) */
-uint32_t shop_gen_rng_below(shop_gen_rng_t *r, uint32_t n);      /* [0, n), n > 0 */
+double shop_gen_rng_unit(shop_gen_rng_t *r);                           /* [0, 1) */
+uint32_t shop_gen_rng_below(shop_gen_rng_t *r, uint32_t n);            /* [0, n), n > 0 */
 int64_t shop_gen_rng_range(shop_gen_rng_t *r, int64_t lo, int64_t hi); /* [lo, hi] */
 int shop_gen_rng_chance(shop_gen_rng_t *r, double p);
-double shop_gen_rng_exp(shop_gen_rng_t *r, double mean);         /* exponential */
+double shop_gen_rng_exp(shop_gen_rng_t *r, double mean); /* exponential */
 /* A version-4-shaped UUID whose 122 free bits come from the PRNG, into out[37]. */
 void shop_gen_rng_uuid(shop_gen_rng_t *r, char out[37]);
 /* splitmix64 finaliser: a stateless 64-bit mix, for values derived from ids. */
@@ -41,12 +42,12 @@ typedef struct {
     int first;
 } shop_gen_json_t;
 void shop_gen_json_begin(shop_gen_json_t *w, shop_buf_t *b);
-void shop_gen_json_key(shop_gen_json_t *w, const char *key);   /* "key": */
+void shop_gen_json_key(shop_gen_json_t *w, const char *key); /* "key": */
 void shop_gen_json_str(shop_gen_json_t *w, const char *key, const char *val);
 void shop_gen_json_int(shop_gen_json_t *w, const char *key, int64_t val);
 void shop_gen_json_bool(shop_gen_json_t *w, const char *key, int val);
 void shop_gen_json_fixed(shop_gen_json_t *w, const char *key, int64_t thousandths); /* 0.873 */
-void shop_gen_json_end(shop_gen_json_t *w);                     /* "}\n" */
+void shop_gen_json_end(shop_gen_json_t *w);                                         /* "}\n" */
 /* Appends `s` as a JSON string literal (quotes, escapes). */
 void shop_gen_json_quote(shop_buf_t *b, const char *s, size_t n);
 void shop_gen_json_uint(shop_buf_t *b, uint64_t v);
@@ -63,7 +64,7 @@ void shop_gen_json_time(shop_gen_json_t *w, shop_gen_timefmt_t *t, const char *k
 /* ---- the synthetic shop ---- */
 
 typedef struct {
-    uint64_t events;   /* lines to write in total */
+    uint64_t events; /* lines to write in total */
     uint64_t seed;
     int64_t start_ms;  /* simulated clock start */
     double rate;       /* mean events per simulated second */

@@ -1,11 +1,12 @@
 /* generate_fraud.c: labelled fraud actors: card testing, account takeover, points abuse and bulk
- * buying. Their paid orders come back days later as order.chargeback with reason fraud_<pattern>. */
+ * buying. Their paid orders come back days later as order.chargeback with reason fraud_<pattern>.
+ */
 #include <string.h>
 
 #include "generate_int.h"
 
-static const char *const fraud_names[SHOP_FRAUD__COUNT] = {"none", "card_testing", "account_takeover",
-                                                           "points_abuse", "bulk_buying"};
+static const char *const fraud_names[SHOP_FRAUD__COUNT] = {
+    "none", "card_testing", "account_takeover", "points_abuse", "bulk_buying"};
 
 const char *shop_fraud_kind_name(shop_fraud_kind_t kind) {
     return kind < SHOP_FRAUD__COUNT ? fraud_names[kind] : "unknown";
@@ -21,7 +22,8 @@ static uint32_t pick_victim(shop_gen_t *g) {
     for (int tries = 0; tries < 64; tries++) {
         uint32_t u = shop_gen_zipf_draw(&g->user_pop, &g->rng);
         gen_user_t *usr = &g->users[u];
-        if ((usr->flags & GEN_USER_SIGNED_UP) && !(usr->flags & GEN_USER_IN_SESSION)) return u;
+        if ((usr->flags & GEN_USER_SIGNED_UP) && !(usr->flags & GEN_USER_IN_SESSION))
+            return u;
     }
     return GEN_NONE;
 }
@@ -32,7 +34,8 @@ static uint32_t pick_expensive(shop_gen_t *g) {
     uint32_t start = shop_gen_rng_below(&g->rng, lim);
     for (uint32_t i = 0; i < lim; i++) {
         uint32_t p = g->by_rank[(start + i) % lim];
-        if (shop_gen_price_in(g, p, GEN_KRW) >= 200000) return p;
+        if (shop_gen_price_in(g, p, GEN_KRW) >= 200000)
+            return p;
     }
     return g->by_rank[0];
 }
@@ -54,8 +57,10 @@ void shop_gen_fraud_start(shop_gen_t *g, gen_session_t *s, shop_fraud_kind_t kin
     s->source = GEN_SRC_WEB; /* scripts and stolen sessions mostly drive the web shop */
     if (kind == SHOP_FRAUD_ACCOUNT_TAKEOVER) {
         uint32_t v = pick_victim(g);
-        if (v == GEN_NONE) kind = SHOP_FRAUD_CARD_TESTING; /* nobody to take over yet */
-        else s->user = v, s->country = foreign_country(g), g->users[v].flags |= GEN_USER_IN_SESSION;
+        if (v == GEN_NONE)
+            kind = SHOP_FRAUD_CARD_TESTING; /* nobody to take over yet */
+        else
+            s->user = v, s->country = foreign_country(g), g->users[v].flags |= GEN_USER_IN_SESSION;
     }
     s->fraud = (uint8_t)kind;
     g->fraud_actors[kind]++;
@@ -64,12 +69,15 @@ void shop_gen_fraud_start(shop_gen_t *g, gen_session_t *s, shop_fraud_kind_t kin
         s->country = shop_gen_rng_chance(&g->rng, 0.5) ? 0 : foreign_country(g);
         s->rounds = (uint16_t)shop_gen_rng_range(&g->rng, 6, 20);
         break;
-    case SHOP_FRAUD_POINTS_ABUSE: s->rounds = (uint16_t)shop_gen_rng_range(&g->rng, 3, 6); break;
+    case SHOP_FRAUD_POINTS_ABUSE:
+        s->rounds = (uint16_t)shop_gen_rng_range(&g->rng, 3, 6);
+        break;
     case SHOP_FRAUD_BULK_BUYING:
         s->rounds = (uint16_t)shop_gen_rng_range(&g->rng, 3, 6);
         s->target = g->by_rank[shop_gen_rng_below(&g->rng, g->nproducts < 10 ? g->nproducts : 10)];
         break;
-    default: break;
+    default:
+        break;
     }
     if (kind != SHOP_FRAUD_ACCOUNT_TAKEOVER) { /* a fresh account, made for the purpose */
         s->user = shop_gen_new_user(g, s->country, 1);
@@ -116,8 +124,11 @@ static int plan_takeover(shop_gen_t *g, gen_session_t *s) {
         shop_gen_cart_add(s, p, (uint16_t)shop_gen_rng_range(&g->rng, 2, 4));
         return 1;
     }
-    case 4: shop_gen_checkout(g, s, SHOP_FRAUD_ACCOUNT_TAKEOVER, 0.1); return 1;
-    default: return 0;
+    case 4:
+        shop_gen_checkout(g, s, SHOP_FRAUD_ACCOUNT_TAKEOVER, 0.1);
+        return 1;
+    default:
+        return 0;
     }
 }
 
@@ -159,10 +170,15 @@ static int plan_bulk(shop_gen_t *g, gen_session_t *s) {
 
 int shop_gen_fraud_plan(shop_gen_t *g, gen_session_t *s) {
     switch (s->fraud) {
-    case SHOP_FRAUD_CARD_TESTING: return plan_card_testing(g, s);
-    case SHOP_FRAUD_ACCOUNT_TAKEOVER: return plan_takeover(g, s);
-    case SHOP_FRAUD_POINTS_ABUSE: return plan_points_abuse(g, s);
-    case SHOP_FRAUD_BULK_BUYING: return plan_bulk(g, s);
-    default: return 0;
+    case SHOP_FRAUD_CARD_TESTING:
+        return plan_card_testing(g, s);
+    case SHOP_FRAUD_ACCOUNT_TAKEOVER:
+        return plan_takeover(g, s);
+    case SHOP_FRAUD_POINTS_ABUSE:
+        return plan_points_abuse(g, s);
+    case SHOP_FRAUD_BULK_BUYING:
+        return plan_bulk(g, s);
+    default:
+        return 0;
     }
 }

@@ -5,10 +5,10 @@
 
 #include "generate.h"
 
-enum { GEN_KR = 0, GEN_US = 1, GEN_NREGIONS = 2 };  /* stock regions */
-enum { GEN_KRW = 0, GEN_USD = 1 };                   /* currencies */
+enum { GEN_KR = 0, GEN_US = 1, GEN_NREGIONS = 2 }; /* stock regions */
+enum { GEN_KRW = 0, GEN_USD = 1 };                 /* currencies */
 #define GEN_KRW_PER_USD 1350
-#define GEN_NONE UINT32_MAX
+#define GEN_NONE        UINT32_MAX
 
 /* ---- vocabulary (generate_world.c) ---- */
 
@@ -40,21 +40,49 @@ extern const int shop_gen_ncountries;
 
 /* Small code tables the items refer to by index. */
 extern const char *const shop_gen_sources[];
-enum { GEN_SRC_WEB, GEN_SRC_PWA, GEN_SRC_IOS, GEN_SRC_ANDROID, GEN_SRC_INVENTORY, GEN_SRC_POINTS,
-       GEN_SRC_VISUAL, GEN_SRC_BACKOFFICE };
+enum {
+    GEN_SRC_WEB,
+    GEN_SRC_PWA,
+    GEN_SRC_IOS,
+    GEN_SRC_ANDROID,
+    GEN_SRC_INVENTORY,
+    GEN_SRC_POINTS,
+    GEN_SRC_VISUAL,
+    GEN_SRC_BACKOFFICE
+};
 extern const char *const shop_gen_signup_refs[]; /* the last one is a friend's referral */
 extern const char *const shop_gen_referrers[];
 enum { GEN_REF_DIRECT, GEN_REF_SEARCH, GEN_REF_RECO, GEN_REF_VISUAL, GEN_REF_WISHLIST };
 extern const char *const shop_gen_pay_methods[];
-enum { GEN_PAY_CARD, GEN_PAY_KAKAOPAY, GEN_PAY_NAVERPAY, GEN_PAY_TOSS, GEN_PAY_BANK, GEN_PAY_PAYPAL,
-       GEN_PAY_APPLE, GEN_NPAY };
+enum {
+    GEN_PAY_CARD,
+    GEN_PAY_KAKAOPAY,
+    GEN_PAY_NAVERPAY,
+    GEN_PAY_TOSS,
+    GEN_PAY_BANK,
+    GEN_PAY_PAYPAL,
+    GEN_PAY_APPLE,
+    GEN_NPAY
+};
 extern const char *const shop_gen_fail_reasons[];
 #define GEN_NFAIL 5
 extern const char *const shop_gen_reasons[];
-enum { GEN_R_CUSTOMER_REQUEST, GEN_R_PAYMENT_FAILED, GEN_R_RETURNED, GEN_R_CANCELLED,
-       GEN_R_NOT_RECEIVED, GEN_R_FRAUD_CARD_TESTING, GEN_R_FRAUD_ATO, GEN_R_FRAUD_POINTS,
-       GEN_R_FRAUD_BULK, GEN_R_SIGNUP_BONUS, GEN_R_PURCHASE, GEN_R_CHECKIN, GEN_R_REFERRAL,
-       GEN_R_REVIEW };
+enum {
+    GEN_R_CUSTOMER_REQUEST,
+    GEN_R_PAYMENT_FAILED,
+    GEN_R_RETURNED,
+    GEN_R_CANCELLED,
+    GEN_R_NOT_RECEIVED,
+    GEN_R_FRAUD_CARD_TESTING,
+    GEN_R_FRAUD_ATO,
+    GEN_R_FRAUD_POINTS,
+    GEN_R_FRAUD_BULK,
+    GEN_R_SIGNUP_BONUS,
+    GEN_R_PURCHASE,
+    GEN_R_CHECKIN,
+    GEN_R_REFERRAL,
+    GEN_R_REVIEW
+};
 extern const char *const shop_gen_notif_types[];
 #define GEN_NNOTIF 6
 extern const char *const shop_gen_channels[];
@@ -75,9 +103,9 @@ typedef struct {
     int32_t stock[GEN_NREGIONS];
 } gen_product_t;
 
-#define GEN_USER_SIGNED_UP 1
+#define GEN_USER_SIGNED_UP  1
 #define GEN_USER_IN_SESSION 2
-#define GEN_USER_FRAUDSTER 4
+#define GEN_USER_FRAUDSTER  4
 
 typedef struct {
     uint64_t hash; /* derives devices, ip and address hashes */
@@ -109,14 +137,14 @@ typedef struct {
     const char *s1, *s2; /* borrowed from the session's str[] */
 } gen_item_t;
 
-#define GEN_F_RESTOCK 1  /* stock_level: n is a delta to apply when written */
+#define GEN_F_RESTOCK  1 /* stock_level: n is a delta to apply when written */
 #define GEN_F_SNAPSHOT 2 /* stock_level: the initial level, no previous quantity */
-#define GEN_F_PRICE 4    /* product_upserted: a price change */
-#define GEN_F_QUIET 8    /* notification prefs: with quiet hours */
+#define GEN_F_PRICE    4 /* product_upserted: a price change */
+#define GEN_F_QUIET    8 /* notification prefs: with quiet hours */
 
 #define GEN_QMAX 32
 #define GEN_CART 6
-#define GEN_STR 128
+#define GEN_STR  128
 
 typedef struct {
     uint32_t user;
@@ -144,10 +172,10 @@ struct shop_gen {
     shop_gen_zipf_t product_pop, user_pop;
     gen_product_t *products;
     uint32_t nproducts;
-    uint32_t *by_rank;          /* popularity rank -> product */
-    uint32_t *cat_products;     /* products grouped by category, by rank within */
-    uint32_t *cat_off;          /* ncategories + 1 offsets into cat_products */
-    uint32_t *cheap;            /* products under 20000 KRW, for card testing */
+    uint32_t *by_rank;      /* popularity rank -> product */
+    uint32_t *cat_products; /* products grouped by category, by rank within */
+    uint32_t *cat_off;      /* ncategories + 1 offsets into cat_products */
+    uint32_t *cheap;        /* products under 20000 KRW, for card testing */
     uint32_t ncheap;
     gen_user_t *users;
     uint32_t nusers, nlegit, cap_users;
@@ -170,7 +198,8 @@ void shop_gen_world_init(shop_gen_t *g);
 void shop_gen_world_release(shop_gen_t *g);
 void shop_gen_user_id(char out[24], uint32_t user);
 void shop_gen_product_id(char out[24], uint32_t product);
-/* Unit price of a product in `currency` (converted at GEN_KRW_PER_USD, rounded like a shop would). */
+/* Unit price of a product in `currency` (converted at GEN_KRW_PER_USD, rounded like a shop would).
+ */
 int64_t shop_gen_price_in(const shop_gen_t *g, uint32_t product, int currency);
 uint32_t shop_gen_pick_product(shop_gen_t *g);
 /* A popular product matching the filters (-1 for any), and its 1-based position among the

@@ -10,7 +10,8 @@ static const char *const currencies[2] = {"KRW", "USD"};
 static const char *const carriers[5] = {"CJ Logistics", "Hanjin", "Lotte Global", "UPS", "FedEx"};
 
 /* "key":"<prefix><value as `digits` zero-padded decimals>" */
-static void put_num_id(shop_gen_json_t *w, const char *key, const char *prefix, uint64_t v, int digits) {
+static void put_num_id(shop_gen_json_t *w, const char *key, const char *prefix, uint64_t v,
+                       int digits) {
     char tmp[40];
     size_t plen = strlen(prefix);
     int n = 0;
@@ -19,19 +20,24 @@ static void put_num_id(shop_gen_json_t *w, const char *key, const char *prefix, 
         d[n++] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    while (n < digits) d[n++] = '0';
+    while (n < digits)
+        d[n++] = '0';
     memcpy(tmp, prefix, plen);
-    for (int i = 0; i < n; i++) tmp[plen + (size_t)i] = d[n - 1 - i];
-    if (key) shop_gen_json_key(w, key); /* NULL: an array element */
+    for (int i = 0; i < n; i++)
+        tmp[plen + (size_t)i] = d[n - 1 - i];
+    if (key)
+        shop_gen_json_key(w, key); /* NULL: an array element */
     shop_gen_json_quote(w->b, tmp, plen + (size_t)n);
 }
 
 /* "key":"<prefix><nhex hex digits of v>" */
-static void put_hex_id(shop_gen_json_t *w, const char *key, const char *prefix, uint64_t v, int nhex) {
+static void put_hex_id(shop_gen_json_t *w, const char *key, const char *prefix, uint64_t v,
+                       int nhex) {
     char tmp[48];
     size_t plen = strlen(prefix);
     memcpy(tmp, prefix, plen);
-    for (int i = 0; i < nhex; i++) tmp[plen + (size_t)i] = hexd[(v >> (4 * (nhex - 1 - i))) & 15];
+    for (int i = 0; i < nhex; i++)
+        tmp[plen + (size_t)i] = hexd[(v >> (4 * (nhex - 1 - i))) & 15];
     shop_gen_json_key(w, key);
     shop_gen_json_quote(w->b, tmp, plen + (size_t)nhex);
 }
@@ -45,7 +51,8 @@ static void put_product(shop_gen_json_t *w, const char *key, uint32_t product) {
 }
 
 static void put_session_source(shop_gen_json_t *w, const gen_item_t *it) {
-    if (it->sid) put_hex_id(w, "session_id", "s-", it->sid, 12);
+    if (it->sid)
+        put_hex_id(w, "session_id", "s-", it->sid, 12);
     shop_gen_json_str(w, "source", shop_gen_sources[it->source]);
 }
 
@@ -56,21 +63,37 @@ static void put_money(shop_gen_json_t *w, int64_t amount, int currency) {
 
 /* ---- user events ---- */
 
+static void render_prefs(const gen_item_t *it, const gen_country_t *home, shop_gen_json_t *w) {
+    shop_gen_json_str(w, "notification_type", shop_gen_notif_types[it->code]);
+    shop_gen_json_str(w, "channel", shop_gen_channels[it->pos]);
+    shop_gen_json_bool(w, "enabled", it->n != 0);
+    if (it->flags & GEN_F_QUIET) {
+        shop_gen_json_str(w, "quiet_start", "22:00");
+        shop_gen_json_str(w, "quiet_end", "08:00");
+    }
+    shop_gen_json_str(w, "timezone", home->tz);
+    if (it->m)
+        shop_gen_json_int(w, "max_per_day", it->m);
+}
+
 static void render_user(shop_gen_t *g, const gen_item_t *it, shop_gen_json_t *w) {
     const gen_user_t *u = &g->users[it->user];
     const gen_country_t *home = &shop_gen_countries[u->country];
     put_user(w, it->user);
     put_session_source(w, it);
-    if (u->ab) shop_gen_json_str(w, "ab_variant", u->ab == 1 ? "A" : "B");
+    if (u->ab)
+        shop_gen_json_str(w, "ab_variant", u->ab == 1 ? "A" : "B");
     shop_gen_json_str(w, "locale", home->locale); /* the envelope's, and also signup's */
     switch (it->kind) {
     case SHOP_EV_USER_SIGNUP:
     case SHOP_EV_USER_LOGIN:
-        if (it->kind == SHOP_EV_USER_LOGIN) shop_gen_json_bool(w, "success", it->pos);
+        if (it->kind == SHOP_EV_USER_LOGIN)
+            shop_gen_json_bool(w, "success", it->pos);
         shop_gen_json_str(w, "country", shop_gen_countries[it->code].code);
         put_hex_id(w, "device_id", "d-", (uint64_t)it->n, 12);
         put_hex_id(w, "ip_hash", "", (uint64_t)it->m, 16);
-        if (it->kind == SHOP_EV_USER_SIGNUP) shop_gen_json_str(w, "referrer", shop_gen_signup_refs[it->pos]);
+        if (it->kind == SHOP_EV_USER_SIGNUP)
+            shop_gen_json_str(w, "referrer", shop_gen_signup_refs[it->pos]);
         break;
     case SHOP_EV_USER_PRODUCT_VIEWED:
         put_product(w, "product_id", it->product);
@@ -95,24 +118,18 @@ static void render_user(shop_gen_t *g, const gen_item_t *it, shop_gen_json_t *w)
     case SHOP_EV_USER_POINTS_EARNED:
     case SHOP_EV_USER_POINTS_SPENT:
         shop_gen_json_int(w, "points", it->n);
-        if (it->kind == SHOP_EV_USER_POINTS_EARNED) shop_gen_json_str(w, "reason", shop_gen_reasons[it->code]);
-        if (it->order != GEN_NONE) put_num_id(w, "order_id", "o-", (uint64_t)it->order + 1, 8);
+        if (it->kind == SHOP_EV_USER_POINTS_EARNED)
+            shop_gen_json_str(w, "reason", shop_gen_reasons[it->code]);
+        if (it->order != GEN_NONE)
+            put_num_id(w, "order_id", "o-", (uint64_t)it->order + 1, 8);
         break;
     case SHOP_EV_USER_LEVEL_UP:
         shop_gen_json_int(w, "level", it->pos);
         shop_gen_json_str(w, "tier", shop_gen_tiers[it->pos - 1]);
         shop_gen_json_str(w, "badge", shop_gen_badges[it->pos - 1]);
         break;
-    default: /* SHOP_EV_USER_NOTIFICATION_PREFS_CHANGED */
-        shop_gen_json_str(w, "notification_type", shop_gen_notif_types[it->code]);
-        shop_gen_json_str(w, "channel", shop_gen_channels[it->pos]);
-        shop_gen_json_bool(w, "enabled", it->n != 0);
-        if (it->flags & GEN_F_QUIET) {
-            shop_gen_json_str(w, "quiet_start", "22:00");
-            shop_gen_json_str(w, "quiet_end", "08:00");
-        }
-        shop_gen_json_str(w, "timezone", home->tz);
-        if (it->m) shop_gen_json_int(w, "max_per_day", it->m);
+    default:
+        render_prefs(it, home, w);
         break;
     }
 }
@@ -122,7 +139,8 @@ static void render_user(shop_gen_t *g, const gen_item_t *it, shop_gen_json_t *w)
 static void put_sku(shop_gen_t *g, shop_buf_t *b, uint32_t product) {
     char sku[40];
     const char *color = shop_gen_colors[g->products[product].color].en;
-    int n = snprintf(sku, sizeof(sku), "p-%05u-%c%c%c", product + 1, color[0] - 32, color[1] - 32, color[2] - 32);
+    int n = snprintf(sku, sizeof(sku), "p-%05u-%c%c%c", product + 1, color[0] - 32, color[1] - 32,
+                     color[2] - 32);
     shop_gen_json_quote(b, sku, (size_t)n);
 }
 
@@ -131,7 +149,8 @@ static void render_items(shop_gen_t *g, const gen_order_t *o, shop_gen_json_t *w
     shop_buf_append(w->b, "[", 1);
     for (int i = 0; i < o->nitems; i++) {
         shop_gen_json_t iw;
-        if (i) shop_buf_append(w->b, ",", 1);
+        if (i)
+            shop_buf_append(w->b, ",", 1);
         shop_gen_json_begin(&iw, w->b);
         put_product(&iw, "product_id", o->product[i]);
         shop_gen_json_key(&iw, "sku");
@@ -145,12 +164,16 @@ static void render_items(shop_gen_t *g, const gen_order_t *o, shop_gen_json_t *w
 
 static void put_trace(shop_gen_t *g, shop_gen_json_t *w) {
     char tp[56];
-    uint64_t a = shop_gen_rng_next(&g->rng), b = shop_gen_rng_next(&g->rng), c = shop_gen_rng_next(&g->rng);
+    uint64_t a = shop_gen_rng_next(&g->rng), b = shop_gen_rng_next(&g->rng),
+             c = shop_gen_rng_next(&g->rng);
     memcpy(tp, "00-", 3);
-    for (int i = 0; i < 16; i++) tp[3 + i] = hexd[(a >> (60 - 4 * i)) & 15];
-    for (int i = 0; i < 16; i++) tp[19 + i] = hexd[(b >> (60 - 4 * i)) & 15];
+    for (int i = 0; i < 16; i++)
+        tp[3 + i] = hexd[(a >> (60 - 4 * i)) & 15];
+    for (int i = 0; i < 16; i++)
+        tp[19 + i] = hexd[(b >> (60 - 4 * i)) & 15];
     tp[35] = '-';
-    for (int i = 0; i < 16; i++) tp[36 + i] = hexd[(c >> (60 - 4 * i)) & 15];
+    for (int i = 0; i < 16; i++)
+        tp[36 + i] = hexd[(c >> (60 - 4 * i)) & 15];
     memcpy(tp + 52, "-01", 3);
     shop_gen_json_key(w, "trace_parent");
     shop_gen_json_quote(w->b, tp, 55);
@@ -182,7 +205,9 @@ static void render_order(shop_gen_t *g, const gen_item_t *it, shop_gen_json_t *w
         shop_gen_json_str(w, "reason", shop_gen_fail_reasons[it->code]);
         shop_gen_json_str(w, "payment_method", shop_gen_pay_methods[it->pos]);
         break;
-    case SHOP_EV_ORDER_CANCELLED: shop_gen_json_str(w, "reason", shop_gen_reasons[it->code]); break;
+    case SHOP_EV_ORDER_CANCELLED:
+        shop_gen_json_str(w, "reason", shop_gen_reasons[it->code]);
+        break;
     case SHOP_EV_ORDER_REFUNDED:
     case SHOP_EV_ORDER_CHARGEBACK:
         put_money(w, o->amount, o->currency);
@@ -190,9 +215,11 @@ static void render_order(shop_gen_t *g, const gen_item_t *it, shop_gen_json_t *w
         break;
     case SHOP_EV_ORDER_SHIPPED:
         shop_gen_json_str(w, "carrier", carriers[it->code]);
-        put_num_id(w, "tracking_id", it->code < 3 ? "KR" : "1Z", (uint64_t)it->n % 1000000000000ULL, 12);
+        put_num_id(w, "tracking_id", it->code < 3 ? "KR" : "1Z", (uint64_t)it->n % 1000000000000ULL,
+                   12);
         break;
-    default: break; /* delivered: no payload fields */
+    default:
+        break; /* delivered: no payload fields */
     }
 }
 
@@ -211,7 +238,8 @@ static void render_visual(shop_gen_t *g, const gen_item_t *it, shop_gen_json_t *
     put_product(&aw, NULL, it->product);
     for (uint32_t i = 0, added = 1; i < n && added < it->pos; i++) {
         uint32_t q = g->cat_products[lo + (start + i) % n];
-        if (q == it->product) continue;
+        if (q == it->product)
+            continue;
         shop_buf_append(w->b, ",", 1);
         put_product(&aw, NULL, q);
         added++;
@@ -227,7 +255,8 @@ static void render_search(shop_gen_t *g, const gen_item_t *it, shop_gen_json_t *
     case SHOP_EV_SEARCH_QUERY:
         shop_gen_json_str(w, "query", it->s1);
         shop_gen_json_int(w, "result_count", it->n);
-        if (it->code) shop_gen_json_str(w, "category", shop_gen_categories[it->code - 1].id);
+        if (it->code)
+            shop_gen_json_str(w, "category", shop_gen_categories[it->code - 1].id);
         break;
     case SHOP_EV_SEARCH_SUGGESTION_CLICKED:
         shop_gen_json_str(w, "prefix", it->s1);
@@ -239,7 +268,9 @@ static void render_search(shop_gen_t *g, const gen_item_t *it, shop_gen_json_t *
         put_product(w, "product_id", it->product);
         shop_gen_json_int(w, "position", it->pos);
         break;
-    default: render_visual(g, it, w); break;
+    default:
+        render_visual(g, it, w);
+        break;
     }
 }
 
@@ -254,14 +285,16 @@ static void render_catalog(shop_gen_t *g, const gen_item_t *it, shop_gen_json_t 
     const gen_product_t *p = &g->products[it->product];
     char en[160], ko[200];
     title_en(p, en, sizeof(en));
-    snprintf(ko, sizeof(ko), "%s %s %s %s", shop_gen_brands[p->brand].ko, shop_gen_colors[p->color].ko,
-             shop_gen_adjs[p->adj].ko, shop_gen_categories[p->cat].ko);
+    snprintf(ko, sizeof(ko), "%s %s %s %s", shop_gen_brands[p->brand].ko,
+             shop_gen_colors[p->color].ko, shop_gen_adjs[p->adj].ko,
+             shop_gen_categories[p->cat].ko);
     shop_gen_json_str(w, "title", p->currency == GEN_KRW ? ko : en);
     shop_gen_json_str(w, "category", shop_gen_categories[p->cat].id);
     shop_gen_json_str(w, "brand", shop_gen_brands[p->brand].en);
     shop_gen_json_int(w, "price_minor", p->price);
     shop_gen_json_str(w, "currency", currencies[p->currency]);
-    if (p->currency == GEN_KRW && it->product % 5 == 0) shop_gen_json_int(w, "points_price", p->price);
+    if (p->currency == GEN_KRW && it->product % 5 == 0)
+        shop_gen_json_int(w, "points_price", p->price);
     shop_gen_json_key(w, "locale_titles");
     shop_gen_json_t mw;
     shop_gen_json_begin(&mw, w->b);
@@ -293,7 +326,8 @@ void shop_gen_render(shop_gen_t *g, const gen_item_t *it, int64_t at_ms, shop_bu
         } else {
             shop_gen_json_str(&w, "region", regions[it->code]);
             shop_gen_json_int(&w, "quantity", it->n);
-            if (!(it->flags & GEN_F_SNAPSHOT)) shop_gen_json_int(&w, "previous_quantity", it->m);
+            if (!(it->flags & GEN_F_SNAPSHOT))
+                shop_gen_json_int(&w, "previous_quantity", it->m);
         }
     }
     shop_gen_json_end(&w);

@@ -5,8 +5,8 @@
 #include "generate_int.h"
 
 #define MINUTE_US (60LL * 1000000)
-#define HOUR_US (60 * MINUTE_US)
-#define DAY_US (24 * HOUR_US)
+#define HOUR_US   (60 * MINUTE_US)
+#define DAY_US    (24 * HOUR_US)
 
 gen_item_t *shop_gen_queue(gen_session_t *s, uint8_t kind, uint32_t product) {
     static gen_item_t overflow; /* a plan longer than GEN_QMAX is a bug: keep going, drop it */
@@ -24,12 +24,14 @@ gen_item_t *shop_gen_queue(gen_session_t *s, uint8_t kind, uint32_t product) {
 static uint32_t pick_free_user(shop_gen_t *g) {
     for (int tries = 0; tries < 16; tries++) {
         uint32_t u = shop_gen_zipf_draw(&g->user_pop, &g->rng);
-        if (!(g->users[u].flags & GEN_USER_IN_SESSION)) return u;
+        if (!(g->users[u].flags & GEN_USER_IN_SESSION))
+            return u;
     }
     uint32_t start = shop_gen_rng_below(&g->rng, g->nlegit);
     for (uint32_t i = 0; i < g->nlegit; i++) {
         uint32_t u = (start + i) % g->nlegit;
-        if (!(g->users[u].flags & GEN_USER_IN_SESSION)) return u;
+        if (!(g->users[u].flags & GEN_USER_IN_SESSION))
+            return u;
     }
     return start; /* the pool is sized so that this cannot happen */
 }
@@ -65,7 +67,8 @@ static void plan_arrival(shop_gen_t *g, gen_session_t *s) {
     if (!(u->flags & GEN_USER_SIGNED_UP)) {
         u->flags |= GEN_USER_SIGNED_UP;
         gen_item_t *it = shop_gen_queue(s, SHOP_EV_USER_SIGNUP, GEN_NONE);
-        it->code = u->country, it->n = (int64_t)shop_gen_mix64(u->hash), it->m = (int64_t)shop_gen_mix64(u->hash + 7);
+        it->code = u->country, it->n = (int64_t)shop_gen_mix64(u->hash),
+        it->m = (int64_t)shop_gen_mix64(u->hash + 7);
         it->pos = (uint16_t)shop_gen_rng_below(&g->rng, 3); /* referrer: not a friend's */
         shop_gen_add_points(g, s, s->user, 1000, GEN_R_SIGNUP_BONUS, GEN_NONE);
         return;
@@ -76,11 +79,13 @@ static void plan_arrival(shop_gen_t *g, gen_session_t *s) {
         int failed = shop_gen_rng_chance(&g->rng, 0.03);
         for (int i = 0; i <= failed; i++) {
             gen_item_t *it = shop_gen_queue(s, SHOP_EV_USER_LOGIN, GEN_NONE);
-            it->code = u->country, it->pos = (uint16_t)(i == failed), it->n = (int64_t)device, it->m = (int64_t)ip;
+            it->code = u->country, it->pos = (uint16_t)(i == failed), it->n = (int64_t)device,
+            it->m = (int64_t)ip;
         }
     }
     if (shop_gen_rng_chance(&g->rng, 0.12))
-        shop_gen_add_points(g, s, s->user, shop_gen_rng_range(&g->rng, 1, 5) * 10, GEN_R_CHECKIN, GEN_NONE);
+        shop_gen_add_points(g, s, s->user, shop_gen_rng_range(&g->rng, 1, 5) * 10, GEN_R_CHECKIN,
+                            GEN_NONE);
 }
 
 static void plan_view(shop_gen_t *g, gen_session_t *s) {
@@ -164,21 +169,30 @@ static int plan_legit(shop_gen_t *g, gen_session_t *s) {
     s->steps_left--;
     double u = shop_gen_rng_unit(&g->rng);
     int have = s->last_product != GEN_NONE;
-    if (u < 0.44) plan_view(g, s);
-    else if (u < 0.62) shop_gen_plan_search(g, s);
-    else if (u < 0.65) shop_gen_plan_visual(g, s);
-    else if (u < 0.75) have ? plan_cart_add(g, s) : plan_view(g, s);
-    else if (u < 0.78) have ? plan_wish(g, s) : plan_view(g, s);
-    else if (u < 0.80) s->ncart ? plan_cart_remove(g, s) : plan_view(g, s);
+    if (u < 0.44)
+        plan_view(g, s);
+    else if (u < 0.62)
+        shop_gen_plan_search(g, s);
+    else if (u < 0.65)
+        shop_gen_plan_visual(g, s);
+    else if (u < 0.75)
+        have ? plan_cart_add(g, s) : plan_view(g, s);
+    else if (u < 0.78)
+        have ? plan_wish(g, s) : plan_view(g, s);
+    else if (u < 0.80)
+        s->ncart ? plan_cart_remove(g, s) : plan_view(g, s);
     else if (u < 0.90) {
         if (!s->ncart) {
             plan_view(g, s);
         } else {
             shop_gen_checkout(g, s, SHOP_FRAUD_NONE, 0.04);
-            if (shop_gen_rng_chance(&g->rng, 0.6)) s->steps_left = 0, s->phase = 1;
+            if (shop_gen_rng_chance(&g->rng, 0.6))
+                s->steps_left = 0, s->phase = 1;
         }
-    } else if (u < 0.903) plan_prefs(g, s);
-    else plan_view(g, s);
+    } else if (u < 0.903)
+        plan_prefs(g, s);
+    else
+        plan_view(g, s);
     return 1;
 }
 
@@ -200,9 +214,13 @@ int shop_gen_session_step(shop_gen_t *g, gen_session_t *s, gen_item_t *out) {
 
 static uint8_t pick_pay_method(shop_gen_rng_t *r, int currency) {
     double u = shop_gen_rng_unit(r);
-    if (currency == GEN_USD) return u < 0.6 ? GEN_PAY_CARD : u < 0.85 ? GEN_PAY_PAYPAL : GEN_PAY_APPLE;
-    return u < 0.45 ? GEN_PAY_CARD : u < 0.65 ? GEN_PAY_KAKAOPAY : u < 0.8 ? GEN_PAY_NAVERPAY
-         : u < 0.9 ? GEN_PAY_TOSS : GEN_PAY_BANK;
+    if (currency == GEN_USD)
+        return u < 0.6 ? GEN_PAY_CARD : u < 0.85 ? GEN_PAY_PAYPAL : GEN_PAY_APPLE;
+    return u < 0.45   ? GEN_PAY_CARD
+           : u < 0.65 ? GEN_PAY_KAKAOPAY
+           : u < 0.8  ? GEN_PAY_NAVERPAY
+           : u < 0.9  ? GEN_PAY_TOSS
+                      : GEN_PAY_BANK;
 }
 
 static uint32_t new_order(shop_gen_t *g, gen_session_t *s, uint8_t fraud) {
@@ -220,7 +238,8 @@ static uint32_t new_order(shop_gen_t *g, gen_session_t *s, uint8_t fraud) {
     o->device = s->device ? s->device : shop_gen_mix64(u->hash);
     o->ip = s->ip ? s->ip : shop_gen_mix64(u->hash + 7);
     o->addr = fraud == SHOP_FRAUD_ACCOUNT_TAKEOVER || fraud == SHOP_FRAUD_BULK_BUYING
-                  ? shop_gen_rng_next(&g->rng) : shop_gen_mix64(u->hash + 13);
+                  ? shop_gen_rng_next(&g->rng)
+                  : shop_gen_mix64(u->hash + 13);
     int64_t total = 0;
     for (int i = 0; i < s->ncart && i < GEN_MAX_ITEMS; i++) {
         o->product[i] = s->cart[i];
@@ -232,16 +251,19 @@ static uint32_t new_order(shop_gen_t *g, gen_session_t *s, uint8_t fraud) {
     s->ncart = 0;
     o->amount = total;
     o->pay = pick_pay_method(&g->rng, o->currency);
-    if (fraud == SHOP_FRAUD_CARD_TESTING || fraud == SHOP_FRAUD_BULK_BUYING) o->pay = GEN_PAY_CARD;
+    if (fraud == SHOP_FRAUD_CARD_TESTING || fraud == SHOP_FRAUD_BULK_BUYING)
+        o->pay = GEN_PAY_CARD;
     return id;
 }
 
 /* Points the shopper spends on the order: legit ones sometimes, a takeover drains the balance. */
 static int64_t points_to_use(shop_gen_t *g, gen_user_t *u, const gen_order_t *o, uint8_t fraud) {
-    if (o->currency != GEN_KRW || u->points < 1000) return 0;
+    if (o->currency != GEN_KRW || u->points < 1000)
+        return 0;
     if (fraud == SHOP_FRAUD_ACCOUNT_TAKEOVER || fraud == SHOP_FRAUD_POINTS_ABUSE)
         return u->points < o->amount - 1000 ? u->points : o->amount - 1000;
-    if (!shop_gen_rng_chance(&g->rng, 0.3)) return 0;
+    if (!shop_gen_rng_chance(&g->rng, 0.3))
+        return 0;
     int64_t cap = o->amount / 10 / 100 * 100;
     return u->points < cap ? u->points / 100 * 100 : cap;
 }
@@ -262,7 +284,8 @@ static void plan_paid(shop_gen_t *g, gen_session_t *s, uint32_t oid, uint8_t met
         it->source = GEN_SRC_INVENTORY, it->sid = 0;
     }
     int64_t krw = o->currency == GEN_KRW ? o->amount : o->amount * GEN_KRW_PER_USD / 100;
-    if (krw >= 100) shop_gen_add_points(g, s, o->user, krw / 100, GEN_R_PURCHASE, oid);
+    if (krw >= 100)
+        shop_gen_add_points(g, s, o->user, krw / 100, GEN_R_PURCHASE, oid);
     g->users[o->user].orders++;
 }
 
@@ -281,7 +304,8 @@ uint32_t shop_gen_checkout(shop_gen_t *g, gen_session_t *s, uint8_t fraud, doubl
     uint8_t method = o->pay;
     if (shop_gen_rng_chance(&g->rng, fail_p)) {
         queue_order_event(s, SHOP_EV_ORDER_PAYMENT_FAILED, oid,
-                          (uint8_t)shop_gen_rng_below(&g->rng, GEN_NFAIL))->pos = method;
+                          (uint8_t)shop_gen_rng_below(&g->rng, GEN_NFAIL))
+            ->pos = method;
         if (fraud != SHOP_FRAUD_NONE || !shop_gen_rng_chance(&g->rng, 0.5)) {
             if (fraud == SHOP_FRAUD_NONE)
                 queue_order_event(s, SHOP_EV_ORDER_CANCELLED, oid, GEN_R_PAYMENT_FAILED);
@@ -314,25 +338,28 @@ static void after_paid(shop_gen_t *g, uint32_t oid) {
     o->paid = 1;
     if (o->fraud)
         schedule_order(g, now + DAY_US + (int64_t)shop_gen_rng_exp(&g->rng, 2.0 * DAY_US),
-                       SHOP_EV_ORDER_CHARGEBACK, oid, (uint8_t)(GEN_R_FRAUD_CARD_TESTING + o->fraud - 1), 0);
+                       SHOP_EV_ORDER_CHARGEBACK, oid,
+                       (uint8_t)(GEN_R_FRAUD_CARD_TESTING + o->fraud - 1), 0);
     if (!o->fraud && shop_gen_rng_chance(&g->rng, 0.015)) { /* changed their mind before shipping */
         int64_t at = now + shop_gen_rng_range(&g->rng, 10, 120) * MINUTE_US;
         schedule_order(g, at, SHOP_EV_ORDER_CANCELLED, oid, GEN_R_CUSTOMER_REQUEST, 0);
-        schedule_order(g, at + shop_gen_rng_range(&g->rng, 5, 60) * MINUTE_US, SHOP_EV_ORDER_REFUNDED, oid,
-                       GEN_R_CANCELLED, 0);
+        schedule_order(g, at + shop_gen_rng_range(&g->rng, 5, 60) * MINUTE_US,
+                       SHOP_EV_ORDER_REFUNDED, oid, GEN_R_CANCELLED, 0);
         return;
     }
     int64_t shipped = now + shop_gen_rng_range(&g->rng, 2 * 60, 20 * 60) * MINUTE_US;
     int64_t delivered = shipped + shop_gen_rng_range(&g->rng, 18, 72) * HOUR_US;
-    schedule_order(g, shipped, SHOP_EV_ORDER_SHIPPED, oid, (uint8_t)shop_gen_rng_below(&g->rng, 5), 0);
+    schedule_order(g, shipped, SHOP_EV_ORDER_SHIPPED, oid, (uint8_t)shop_gen_rng_below(&g->rng, 5),
+                   0);
     schedule_order(g, delivered, SHOP_EV_ORDER_DELIVERED, oid, 0, 0);
-    if (o->fraud) return;
+    if (o->fraud)
+        return;
     if (shop_gen_rng_chance(&g->rng, 0.03))
-        schedule_order(g, delivered + shop_gen_rng_range(&g->rng, 2, 10) * DAY_US, SHOP_EV_ORDER_REFUNDED, oid,
-                       GEN_R_RETURNED, 0);
+        schedule_order(g, delivered + shop_gen_rng_range(&g->rng, 2, 10) * DAY_US,
+                       SHOP_EV_ORDER_REFUNDED, oid, GEN_R_RETURNED, 0);
     else if (shop_gen_rng_chance(&g->rng, 0.0015))
-        schedule_order(g, delivered + shop_gen_rng_range(&g->rng, 15, 40) * DAY_US, SHOP_EV_ORDER_CHARGEBACK,
-                       oid, GEN_R_NOT_RECEIVED, 0);
+        schedule_order(g, delivered + shop_gen_rng_range(&g->rng, 15, 40) * DAY_US,
+                       SHOP_EV_ORDER_CHARGEBACK, oid, GEN_R_NOT_RECEIVED, 0);
 }
 
 static void apply_stock(shop_gen_t *g, gen_item_t *it) {
@@ -342,7 +369,8 @@ static void apply_stock(shop_gen_t *g, gen_item_t *it) {
         return;
     }
     int64_t prev = *stock, now = prev + it->n;
-    if (now < 0) now = 0; /* oversold: the warehouse reports zero */
+    if (now < 0)
+        now = 0; /* oversold: the warehouse reports zero */
     *stock = (int32_t)now;
     it->m = prev, it->n = now;
     if (now == 0 && prev > 0) { /* sold out: the buyers restock within the hour or so */
@@ -355,11 +383,17 @@ static void apply_stock(shop_gen_t *g, gen_item_t *it) {
 
 void shop_gen_apply(shop_gen_t *g, gen_item_t *it) {
     switch (it->kind) {
-    case SHOP_EV_INVENTORY_STOCK_LEVEL: apply_stock(g, it); break;
-    case SHOP_EV_ORDER_PAID: after_paid(g, it->order); break;
-    case SHOP_EV_ORDER_CHARGEBACK:
-        if (it->code >= GEN_R_FRAUD_CARD_TESTING && it->code <= GEN_R_FRAUD_BULK) g->fraud_chargebacks++;
+    case SHOP_EV_INVENTORY_STOCK_LEVEL:
+        apply_stock(g, it);
         break;
-    default: break;
+    case SHOP_EV_ORDER_PAID:
+        after_paid(g, it->order);
+        break;
+    case SHOP_EV_ORDER_CHARGEBACK:
+        if (it->code >= GEN_R_FRAUD_CARD_TESTING && it->code <= GEN_R_FRAUD_BULK)
+            g->fraud_chargebacks++;
+        break;
+    default:
+        break;
     }
 }

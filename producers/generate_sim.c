@@ -1,5 +1,6 @@
 /* generate_sim.c: the generator's clock and scheduler: catalog first, then sessions interleaved at
- * exponential inter-arrival times, with later events (shipping, chargebacks, restocks) on a heap. */
+ * exponential inter-arrival times, with later events (shipping, chargebacks, restocks) on a heap.
+ */
 #include <string.h>
 
 #include "generate_int.h"
@@ -55,7 +56,8 @@ static int due_less(const gen_due_t *a, const gen_due_t *b) {
 
 int shop_gen_schedule(shop_gen_t *g, int64_t due_us, const gen_item_t *it) {
     /* room for the event being written now, everything already pending, and this one */
-    if (g->emitted + 1 + g->nheap >= g->conf.events) return 0;
+    if (g->emitted + 1 + g->nheap >= g->conf.events)
+        return 0;
     if (g->nheap == g->cap_heap) {
         g->cap_heap = g->cap_heap ? g->cap_heap * 2 : 1024;
         g->heap = shop_xrealloc(g->heap, g->cap_heap * sizeof(gen_due_t));
@@ -75,13 +77,17 @@ static gen_due_t heap_pop(shop_gen_t *g) {
     size_t i = 0, n = g->nheap;
     for (;;) {
         size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && due_less(&g->heap[c + 1], &g->heap[c])) c++;
-        if (!due_less(&g->heap[c], &last)) break;
+        if (c >= n)
+            break;
+        if (c + 1 < n && due_less(&g->heap[c + 1], &g->heap[c]))
+            c++;
+        if (!due_less(&g->heap[c], &last))
+            break;
         g->heap[i] = g->heap[c];
         i = c;
     }
-    if (n) g->heap[i] = last;
+    if (n)
+        g->heap[i] = last;
     return top;
 }
 
@@ -95,8 +101,10 @@ static void spawn(shop_gen_t *g, gen_session_t *s) {
     g->nsessions++;
     if (g->conf.fraud_rate > 0 && shop_gen_rng_chance(&g->rng, g->conf.fraud_rate)) {
         double u = shop_gen_rng_unit(&g->rng);
-        shop_fraud_kind_t k = u < 0.35 ? SHOP_FRAUD_CARD_TESTING : u < 0.65 ? SHOP_FRAUD_ACCOUNT_TAKEOVER
-                            : u < 0.80 ? SHOP_FRAUD_POINTS_ABUSE : SHOP_FRAUD_BULK_BUYING;
+        shop_fraud_kind_t k = u < 0.35   ? SHOP_FRAUD_CARD_TESTING
+                              : u < 0.65 ? SHOP_FRAUD_ACCOUNT_TAKEOVER
+                              : u < 0.80 ? SHOP_FRAUD_POINTS_ABUSE
+                                         : SHOP_FRAUD_BULK_BUYING;
         shop_gen_fraud_start(g, s, k);
     } else {
         shop_gen_session_start(g, s);
@@ -130,7 +138,8 @@ static void price_change(shop_gen_t *g, gen_item_t *it) {
                                                     : shop_gen_rng_range(&g->rng, 5, 10);
     int64_t unit = prod->currency == GEN_KRW ? 100 : 1;
     int64_t price = (prod->price + prod->price * pct / 100) / unit * unit;
-    if (prod->currency == GEN_USD) price = price / 100 * 100 + 99;
+    if (prod->currency == GEN_USD)
+        price = price / 100 * 100 + 99;
     prod->price = price > unit ? price : unit;
     item_init(it, SHOP_EV_CATALOG_PRODUCT_UPSERTED, p, GEN_SRC_BACKOFFICE);
     it->flags = GEN_F_PRICE;
@@ -143,7 +152,8 @@ static void arrival(shop_gen_t *g, gen_item_t *it) {
     }
     for (;;) {
         gen_session_t *s = &g->pool[shop_gen_rng_below(&g->rng, g->npool)];
-        if (shop_gen_session_step(g, s, it)) return;
+        if (shop_gen_session_step(g, s, it))
+            return;
         spawn(g, s);
     }
 }
@@ -154,11 +164,16 @@ shop_gen_t *shop_gen_new(const shop_gen_conf_t *conf, char *errstr, size_t errst
     if (!(conf->rate > 0))
         return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "rate must be positive"), NULL;
     if (conf->users < 1 || conf->products < 1)
-        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "need at least one user and one product"), NULL;
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG,
+                           "need at least one user and one product"),
+               NULL;
     if (conf->users > 50000000 || conf->products > 10000000)
-        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "too many users or products"), NULL;
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "too many users or products"),
+               NULL;
     if (!(conf->fraud_rate >= 0 && conf->fraud_rate <= 1))
-        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "fraud rate must be within [0, 1]"), NULL;
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG,
+                           "fraud rate must be within [0, 1]"),
+               NULL;
     shop_gen_t *g = shop_xcalloc(1, sizeof(*g));
     g->conf = *conf;
     shop_gen_rng_seed(&g->rng, conf->seed);
@@ -168,9 +183,11 @@ shop_gen_t *shop_gen_new(const shop_gen_conf_t *conf, char *errstr, size_t errst
     double want = conf->rate * 20;
     uint32_t cap = g->nlegit / 4 ? g->nlegit / 4 : 1;
     g->npool = want < 4 ? 4 : want > 4096 ? 4096 : (uint32_t)want;
-    if (g->npool > cap) g->npool = cap;
+    if (g->npool > cap)
+        g->npool = cap;
     g->pool = shop_xcalloc(g->npool, sizeof(gen_session_t));
-    for (uint32_t i = 0; i < g->npool; i++) spawn(g, &g->pool[i]);
+    for (uint32_t i = 0; i < g->npool; i++)
+        spawn(g, &g->pool[i]);
     g->clock_us = conf->start_ms * 1000;
     g->next_us = g->clock_us;
     shop_gen_timefmt_init(&g->tf);
@@ -178,7 +195,8 @@ shop_gen_t *shop_gen_new(const shop_gen_conf_t *conf, char *errstr, size_t errst
 }
 
 void shop_gen_destroy(shop_gen_t *g) {
-    if (!g) return;
+    if (!g)
+        return;
     shop_gen_world_release(g);
     free(g->orders);
     free(g->pool);
@@ -186,8 +204,10 @@ void shop_gen_destroy(shop_gen_t *g) {
     free(g);
 }
 
-int shop_gen_next(shop_gen_t *g, shop_buf_t *out, shop_event_kind_t *kind, int64_t *occurred_at_ms) {
-    if (g->emitted >= g->conf.events) return 0;
+int shop_gen_next(shop_gen_t *g, shop_buf_t *out, shop_event_kind_t *kind,
+                  int64_t *occurred_at_ms) {
+    if (g->emitted >= g->conf.events)
+        return 0;
     gen_item_t it;
     double gap_mean_us = 1e6 / g->conf.rate;
     if (g->init_cursor < g->nproducts * (1 + GEN_NREGIONS)) {
@@ -199,7 +219,8 @@ int shop_gen_next(shop_gen_t *g, shop_buf_t *out, shop_event_kind_t *kind, int64
             int drain = g->emitted + g->nheap >= g->conf.events;
             if (g->nheap && (drain || g->heap[0].due_us <= g->next_us)) {
                 gen_due_t d = heap_pop(g);
-                if (d.due_us > g->clock_us) g->clock_us = d.due_us;
+                if (d.due_us > g->clock_us)
+                    g->clock_us = d.due_us;
                 it = d.item;
                 break;
             }
@@ -213,8 +234,10 @@ int shop_gen_next(shop_gen_t *g, shop_buf_t *out, shop_event_kind_t *kind, int64
     int64_t at_ms = g->clock_us / 1000;
     shop_gen_render(g, &it, at_ms, out);
     g->emitted++;
-    if (kind) *kind = (shop_event_kind_t)it.kind;
-    if (occurred_at_ms) *occurred_at_ms = at_ms;
+    if (kind)
+        *kind = (shop_event_kind_t)it.kind;
+    if (occurred_at_ms)
+        *occurred_at_ms = at_ms;
     return 1;
 }
 

@@ -1,4 +1,5 @@
-/* generate_util.c: the generator's seeded PRNG, Zipf sampler, UUIDs and allocation-free JSON writer. */
+/* generate_util.c: the generator's seeded PRNG, Zipf sampler, UUIDs and allocation-free JSON
+ * writer. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,8 @@ uint64_t shop_gen_mix64(uint64_t x) {
 
 void shop_gen_rng_seed(shop_gen_rng_t *r, uint64_t seed) {
     uint64_t x = seed;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&x);
 }
 
 static inline uint64_t rotl(uint64_t x, int k) {
@@ -52,7 +54,8 @@ uint32_t shop_gen_rng_below(shop_gen_rng_t *r, uint32_t n) {
 }
 
 int64_t shop_gen_rng_range(shop_gen_rng_t *r, int64_t lo, int64_t hi) {
-    if (hi <= lo) return lo;
+    if (hi <= lo)
+        return lo;
     uint64_t span = (uint64_t)(hi - lo) + 1;
     return lo + (int64_t)(shop_gen_rng_next(r) % span);
 }
@@ -78,7 +81,8 @@ void shop_gen_rng_uuid(shop_gen_rng_t *r, char out[37]) {
     u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
     int o = 0;
     for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
         out[o++] = hexdig[u[i] >> 4];
         out[o++] = hexdig[u[i] & 15];
     }
@@ -95,7 +99,8 @@ void shop_gen_zipf_init(shop_gen_zipf_t *z, uint32_t n, double s) {
         sum += 1.0 / pow((double)(i + 1), s);
         z->cdf[i] = sum;
     }
-    for (uint32_t i = 0; i < z->n; i++) z->cdf[i] /= sum;
+    for (uint32_t i = 0; i < z->n; i++)
+        z->cdf[i] /= sum;
     z->cdf[z->n - 1] = 1.0;
 }
 
@@ -145,7 +150,8 @@ void shop_gen_json_quote(shop_buf_t *b, const char *s, size_t n) {
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
         shop_buf_append(b, s + start, i - start);
         char esc[8];
         if (c == '"' || c == '\\') {
@@ -177,7 +183,8 @@ void shop_gen_json_key(shop_gen_json_t *w, const char *key) {
     size_t n = strlen(key);
     shop_buf_grow(w->b, n + 4);
     char *p = w->b->buf + w->b->len;
-    if (!w->first) *p++ = ',';
+    if (!w->first)
+        *p++ = ',';
     w->first = 0;
     *p++ = '"';
     memcpy(p, key, n);
@@ -237,8 +244,13 @@ void shop_gen_json_time(shop_gen_json_t *w, shop_gen_timefmt_t *t, const char *k
         t->sec = sec;
     }
     shop_gen_json_key(w, key);
-    char tail[7] = {'.', (char)('0' + msec / 100), (char)('0' + msec / 10 % 10),
-                    (char)('0' + msec % 10), 'Z', '"', 0};
+    char tail[7] = {'.',
+                    (char)('0' + msec / 100),
+                    (char)('0' + msec / 10 % 10),
+                    (char)('0' + msec % 10),
+                    'Z',
+                    '"',
+                    0};
     shop_buf_append(w->b, "\"", 1);
     shop_buf_puts(w->b, t->prefix);
     shop_buf_append(w->b, tail, 6);

@@ -63,13 +63,15 @@ shop_producer_conf_t *shop_producer_conf_new(void) {
     conf->rk = rd_kafka_conf_new();
     char err[256];
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
-        if (rd_kafka_conf_set(conf->rk, defaults[i][0], defaults[i][1], err, sizeof(err)) != RD_KAFKA_CONF_OK)
+        if (rd_kafka_conf_set(conf->rk, defaults[i][0], defaults[i][1], err, sizeof(err)) !=
+            RD_KAFKA_CONF_OK)
             SHOP_WARN("component=producer msg=\"default %s: %s\"", defaults[i][0], err);
     return conf;
 }
 
 void shop_producer_conf_destroy(shop_producer_conf_t *conf) {
-    if (!conf) return;
+    if (!conf)
+        return;
     rd_kafka_conf_destroy(conf->rk);
     free(conf->registry_url);
     free(conf);
@@ -82,7 +84,8 @@ int shop_producer_conf_set(shop_producer_conf_t *conf, const char *key, const ch
         conf->registry_url = value && *value ? shop_xstrdup(value) : NULL;
         return SHOP_OK;
     }
-    if (!strncmp(key, "kafka.", 6)) key += 6;
+    if (!strncmp(key, "kafka.", 6))
+        key += 6;
     char err[512];
     if (rd_kafka_conf_set(conf->rk, key, value, err, sizeof(err)) != RD_KAFKA_CONF_OK)
         return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "kafka.%s: %s", key, err);
@@ -103,16 +106,20 @@ void shop_producer_conf_set_codec(shop_producer_conf_t *conf, shop_codec_t *code
 
 static int map_err(rd_kafka_resp_err_t e) {
     switch (e) {
-    case RD_KAFKA_RESP_ERR_NO_ERROR: return SHOP_OK;
+    case RD_KAFKA_RESP_ERR_NO_ERROR:
+        return SHOP_OK;
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
     case RD_KAFKA_RESP_ERR_INVALID_MSG:
     case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
     case RD_KAFKA_RESP_ERR_INVALID_RECORD:
     case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
     case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR__INVALID_ARG: return SHOP_ERR_INVALID;
-    case RD_KAFKA_RESP_ERR__FATAL: return SHOP_ERR_FATAL;
-    default: return SHOP_ERR_RETRYABLE;
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+        return SHOP_ERR_INVALID;
+    case RD_KAFKA_RESP_ERR__FATAL:
+        return SHOP_ERR_FATAL;
+    default:
+        return SHOP_ERR_RETRYABLE;
     }
 }
 
@@ -123,7 +130,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         atomic_fetch_add(&p->failed, 1);
     else
         atomic_fetch_add(&p->delivered, 1);
-    if (!p->cb) return;
+    if (!p->cb)
+        return;
     shop_producer_report_t r = {
         .topic = rd_kafka_topic_name(m->rkt),
         .partition = m->partition,
@@ -153,14 +161,17 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
     (void)rk;
     char q[512];
-    shop_log_level_t lvl = level <= 3 ? SHOP_LOG_ERROR : level <= 5 ? SHOP_LOG_WARN
-                         : level == 6 ? SHOP_LOG_INFO : SHOP_LOG_DEBUG;
+    shop_log_level_t lvl = level <= 3   ? SHOP_LOG_ERROR
+                           : level <= 5 ? SHOP_LOG_WARN
+                           : level == 6 ? SHOP_LOG_INFO
+                                        : SHOP_LOG_DEBUG;
     shop_log(lvl, "component=rdkafka fac=%s msg=%s", fac, shop_log_quote(q, sizeof(q), buf));
 }
 
 /* ---- lifecycle ---- */
 
-shop_producer_t *shop_producer_new(const shop_producer_conf_t *conf, char *errstr, size_t errstr_size) {
+shop_producer_t *shop_producer_new(const shop_producer_conf_t *conf, char *errstr,
+                                   size_t errstr_size) {
     shop_producer_t *p = shop_xcalloc(1, sizeof(*p));
     pthread_mutex_init(&p->lock, NULL);
     p->cb = conf->cb;
@@ -170,7 +181,8 @@ shop_producer_t *shop_producer_new(const shop_producer_conf_t *conf, char *errst
     if (!p->codec) {
         p->codec = shop_codec_new(conf->registry_url, errstr, errstr_size);
         p->own_codec = 1;
-        if (!p->codec) goto fail;
+        if (!p->codec)
+            goto fail;
     }
     rd_kafka_conf_t *rc = rd_kafka_conf_dup(conf->rk);
     rd_kafka_conf_set_opaque(rc, p);
@@ -191,7 +203,8 @@ fail:
 }
 
 void shop_producer_destroy(shop_producer_t *p) {
-    if (!p) return;
+    if (!p)
+        return;
     if (p->rk) {
         rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_poll(p->rk, 0); /* purged messages still get their (failed) reports */
@@ -201,7 +214,8 @@ void shop_producer_destroy(shop_producer_t *p) {
         }
         rd_kafka_destroy(p->rk);
     }
-    if (p->own_codec) shop_codec_destroy(p->codec);
+    if (p->own_codec)
+        shop_codec_destroy(p->codec);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
@@ -213,10 +227,12 @@ static rd_kafka_topic_t *topic_of(shop_producer_t *p, const char *name) {
     rd_kafka_topic_t *rkt = NULL;
     pthread_mutex_lock(&p->lock);
     for (int i = 0; i < p->ntopics && !rkt; i++)
-        if (p->topics[i].name == name || !strcmp(p->topics[i].name, name)) rkt = p->topics[i].rkt;
+        if (p->topics[i].name == name || !strcmp(p->topics[i].name, name))
+            rkt = p->topics[i].rkt;
     if (!rkt && p->ntopics < MAX_TOPICS) {
         rkt = rd_kafka_topic_new(p->rk, name, NULL);
-        if (rkt) p->topics[p->ntopics++] = (topic_slot_t){shop_xstrdup(name), rkt};
+        if (rkt)
+            p->topics[p->ntopics++] = (topic_slot_t){shop_xstrdup(name), rkt};
     }
     pthread_mutex_unlock(&p->lock);
     return rkt;
@@ -232,9 +248,10 @@ static int produce(shop_producer_t *p, const char *topic, const char *key, const
         return shop_seterr(errstr, errstr_size, SHOP_ERR_FATAL, "topic %s: %s", topic,
                            rd_kafka_err2str(rd_kafka_last_error()));
     for (;;) {
-        int rc = rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)buf, len, key,
-                                  key ? strlen(key) : 0, msg_opaque);
-        if (rc == 0) break;
+        int rc = rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)buf, len,
+                                  key, key ? strlen(key) : 0, msg_opaque);
+        if (rc == 0)
+            break;
         rd_kafka_resp_err_t e = rd_kafka_last_error();
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             rd_kafka_poll(p->rk, 10);
@@ -249,7 +266,8 @@ static int produce(shop_producer_t *p, const char *topic, const char *key, const
                            "kafka: %s", rd_kafka_err2str(e));
     }
     atomic_fetch_add(&p->produced, 1);
-    if (atomic_fetch_add(&p->since_poll, 1) % POLL_EVERY == POLL_EVERY - 1) rd_kafka_poll(p->rk, 0);
+    if (atomic_fetch_add(&p->since_poll, 1) % POLL_EVERY == POLL_EVERY - 1)
+        rd_kafka_poll(p->rk, 0);
     return SHOP_OK;
 }
 
@@ -263,7 +281,8 @@ int shop_producer_emit_json(shop_producer_t *p, json_t *event, char *errstr, siz
     shop_encoded_t enc;
     shop_encoded_init(&enc);
     int r = shop_codec_encode_json(p->codec, event, p->framing, &enc, errstr, errstr_size);
-    if (!r) r = shop_producer_emit_encoded(p, &enc, NULL, errstr, errstr_size);
+    if (!r)
+        r = shop_producer_emit_encoded(p, &enc, NULL, errstr, errstr_size);
     shop_encoded_release(&enc);
     return r;
 }
@@ -272,7 +291,8 @@ int shop_producer_emit_json_text(shop_producer_t *p, const char *text, size_t le
                                  size_t errstr_size) {
     json_error_t jerr;
     json_t *obj = shop_producer_json_parse(text, len, &jerr);
-    if (!obj) return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "invalid JSON: %s", jerr.text);
+    if (!obj)
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "invalid JSON: %s", jerr.text);
     shop_producer_json_fast_time(obj); /* ours to change: saves the codec a sscanf */
     int r = shop_producer_emit_json(p, obj, errstr, errstr_size);
     json_decref(obj);
@@ -284,7 +304,8 @@ int shop_producer_poll(shop_producer_t *p, int timeout_ms) {
 }
 
 int shop_producer_flush(shop_producer_t *p, int timeout_ms) {
-    if (rd_kafka_flush(p->rk, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) return SHOP_OK;
+    if (rd_kafka_flush(p->rk, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return SHOP_OK;
     return SHOP_ERR_RETRYABLE;
 }
 
@@ -306,21 +327,25 @@ static int branch_of(shop_producer_t *p, const shop_schema_info_t *info, const c
     int branch = -1;
     pthread_mutex_lock(&p->lock);
     for (int i = 0; i < p->nbranches && branch < 0; i++)
-        if (!strcmp(p->branches[i].type, type)) branch = p->branches[i].branch;
+        if (!strcmp(p->branches[i].type, type))
+            branch = p->branches[i].branch;
     if (branch < 0) {
         json_t *root = json_loads(info->json, 0, NULL), *f;
         size_t i, j;
         json_array_foreach(json_object_get(root, "fields"), i, f) {
             const char *name = json_string_value(json_object_get(f, "name"));
-            if (!name || strcmp(name, "payload")) continue;
+            if (!name || strcmp(name, "payload"))
+                continue;
             json_t *b;
             json_array_foreach(json_object_get(f, "type"), j, b) {
                 const char *t = json_string_value(json_object_get(b, "shop.type"));
-                if (t && !strcmp(t, type)) branch = (int)j;
+                if (t && !strcmp(t, type))
+                    branch = (int)j;
             }
         }
         json_decref(root);
-        if (branch >= 0 && p->nbranches < SHOP_EV__COUNT && strlen(type) < sizeof(p->branches[0].type)) {
+        if (branch >= 0 && p->nbranches < SHOP_EV__COUNT &&
+            strlen(type) < sizeof(p->branches[0].type)) {
             strcpy(p->branches[p->nbranches].type, type);
             p->branches[p->nbranches++].branch = branch;
         }
@@ -330,11 +355,12 @@ static int branch_of(shop_producer_t *p, const shop_schema_info_t *info, const c
 }
 
 /* The current schema of `type`'s topic and its payload branch. */
-static const shop_schema_info_t *route(shop_producer_t *p, const char *type, int *branch, char *errstr,
-                                       size_t errstr_size) {
+static const shop_schema_info_t *route(shop_producer_t *p, const char *type, int *branch,
+                                       char *errstr, size_t errstr_size) {
     const char *topic = shop_codec_topic_for_type(p->codec, type);
     const shop_schema_info_t *info = topic ? shop_codec_current_for_topic(p->codec, topic) : NULL;
-    if (info) *branch = branch_of(p, info, type);
+    if (info)
+        *branch = branch_of(p, info, type);
     if (!info || *branch < 0) {
         shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "unknown type \"%s\"", type);
         return NULL;
@@ -348,9 +374,11 @@ static void set_nulls(avro_value_t *rec) {
     avro_value_get_size(rec, &n);
     for (size_t i = 0; i < n; i++) {
         avro_value_t f, br;
-        if (avro_value_get_by_index(rec, i, &f, NULL) || avro_value_get_type(&f) != AVRO_UNION) continue;
+        if (avro_value_get_by_index(rec, i, &f, NULL) || avro_value_get_type(&f) != AVRO_UNION)
+            continue;
         avro_schema_t b0 = avro_schema_union_branch(avro_value_get_schema(&f), 0);
-        if (b0 && is_avro_null(b0) && !avro_value_set_branch(&f, 0, &br)) avro_value_set_null(&br);
+        if (b0 && is_avro_null(b0) && !avro_value_set_branch(&f, 0, &br))
+            avro_value_set_null(&br);
     }
 }
 
@@ -358,10 +386,12 @@ int shop_producer_value_new(shop_producer_t *p, const char *type, avro_value_t *
                             size_t errstr_size) {
     int branch;
     const shop_schema_info_t *info = route(p, type, &branch, errstr, errstr_size);
-    if (!info) return SHOP_ERR_INVALID;
+    if (!info)
+        return SHOP_ERR_INVALID;
     avro_value_iface_t *iface = avro_generic_class_from_schema(info->schema);
     if (!iface || avro_generic_value_new(iface, out)) {
-        if (iface) avro_value_iface_decref(iface);
+        if (iface)
+            avro_value_iface_decref(iface);
         return shop_seterr(errstr, errstr_size, SHOP_ERR_FATAL, "avro: %s", avro_strerror());
     }
     avro_value_iface_decref(iface); /* the value holds its own reference */
@@ -369,10 +399,14 @@ int shop_producer_value_new(shop_producer_t *p, const char *type, avro_value_t *
     avro_value_t f, pl;
     char uuid[37];
     shop_uuid4(uuid);
-    if (!avro_value_get_by_name(out, "type", &f, NULL)) avro_value_set_string(&f, type);
-    if (!avro_value_get_by_name(out, "event_id", &f, NULL)) avro_value_set_string(&f, uuid);
-    if (!avro_value_get_by_name(out, "occurred_at", &f, NULL)) avro_value_set_long(&f, shop_now_ms());
-    if (!avro_value_get_by_name(out, "payload", &f, NULL) && !avro_value_set_branch(&f, branch, &pl))
+    if (!avro_value_get_by_name(out, "type", &f, NULL))
+        avro_value_set_string(&f, type);
+    if (!avro_value_get_by_name(out, "event_id", &f, NULL))
+        avro_value_set_string(&f, uuid);
+    if (!avro_value_get_by_name(out, "occurred_at", &f, NULL))
+        avro_value_set_long(&f, shop_now_ms());
+    if (!avro_value_get_by_name(out, "payload", &f, NULL) &&
+        !avro_value_set_branch(&f, branch, &pl))
         set_nulls(&pl);
     return SHOP_OK;
 }
@@ -389,39 +423,47 @@ static int check_value(const shop_schema_info_t *info, int branch, const char *t
                            "%s: the value is not of the current %s schema", type, info->topic);
     if (avro_value_get_by_name(value, "type", &f, NULL) || avro_value_get_string(&f, &t, &tlen) ||
         strcmp(t, type))
-        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "%s: field type: expected \"%s\"", type, type);
-    if (avro_value_get_by_name(value, "payload", &f, NULL) || avro_value_get_discriminant(&f, &disc) ||
-        disc != branch)
-        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "%s: payload is not the %s branch", type, type);
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "%s: field type: expected \"%s\"",
+                           type, type);
+    if (avro_value_get_by_name(value, "payload", &f, NULL) ||
+        avro_value_get_discriminant(&f, &disc) || disc != branch)
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
+                           "%s: payload is not the %s branch", type, type);
     if (shop_value_get_string(value, info->key_field, key) || !*key)
-        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "%s: field %s: missing", type, info->key_field);
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "%s: field %s: missing", type,
+                           info->key_field);
     return SHOP_OK;
 }
 
 int shop_producer_emit(shop_producer_t *p, const char *type, avro_value_t *value, char *errstr,
                        size_t errstr_size) {
     if (p->framing != SHOP_FRAMING_SINGLE_OBJECT)
-        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG,
-                           "Avro values use single-object framing; with a schema registry emit JSON");
+        return shop_seterr(
+            errstr, errstr_size, SHOP_ERR_CONFIG,
+            "Avro values use single-object framing; with a schema registry emit JSON");
     int branch;
     const char *key;
     const shop_schema_info_t *info = route(p, type, &branch, errstr, errstr_size);
-    if (!info) return SHOP_ERR_INVALID;
+    if (!info)
+        return SHOP_ERR_INVALID;
     int r = check_value(info, branch, type, value, &key, errstr, errstr_size);
-    if (r) return r;
+    if (r)
+        return r;
     size_t body = 0;
     if (avro_value_sizeof(value, &body))
         return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "%s: %s", type, avro_strerror());
     unsigned char *buf = shop_xmalloc(10 + body);
     uint64_t fp = (uint64_t)info->fingerprint;
     buf[0] = 0xC3, buf[1] = 0x01; /* single-object encoding: marker, then the fingerprint LE */
-    for (int i = 0; i < 8; i++) buf[2 + i] = (unsigned char)(fp >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        buf[2 + i] = (unsigned char)(fp >> (8 * i));
     avro_writer_t w = avro_writer_memory((const char *)buf + 10, (int64_t)body);
     if (avro_value_write(w, value))
         r = shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "%s: %s (is every field set?)", type,
                         avro_strerror());
     avro_writer_free(w);
-    if (!r) r = produce(p, info->topic, key, buf, 10 + body, NULL, errstr, errstr_size);
+    if (!r)
+        r = produce(p, info->topic, key, buf, 10 + body, NULL, errstr, errstr_size);
     free(buf);
     return r;
 }

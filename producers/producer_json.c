@@ -17,7 +17,8 @@ typedef struct {
 static json_t *parse_value(parser_t *ps);
 
 static void skip_ws(parser_t *ps) {
-    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r')) ps->p++;
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+        ps->p++;
 }
 
 /* Length of the well-formed UTF-8 sequence at p (RFC 3629 table 3-7), 0 if ill-formed. */
@@ -25,13 +26,19 @@ static int utf8_len(const unsigned char *p, const unsigned char *end) {
     unsigned char c = p[0];
     int n;
     unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-    else if (c >= 0xF0 && c <= 0xF4) n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-    else return 0;
-    if (end - p < n || p[1] < lo || p[1] > hi) return 0;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    else
+        return 0;
+    if (end - p < n || p[1] < lo || p[1] > hi)
+        return 0;
     for (int i = 2; i < n; i++)
-        if ((p[i] & 0xC0) != 0x80) return 0;
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
     return n;
 }
 
@@ -51,21 +58,25 @@ static const char *parse_string(parser_t *ps, size_t *len) {
     const char *start = ++ps->p; /* past the opening quote */
     const unsigned char *p = (const unsigned char *)start, *end = (const unsigned char *)ps->end;
     while (p < end) {
-        while (end - p >= 8 && plain8(p)) p += 8;
-        if (p >= end) break;
+        while (end - p >= 8 && plain8(p))
+            p += 8;
+        if (p >= end)
+            break;
         unsigned char c = *p;
         if (c == '"') {
             *len = (size_t)((const char *)p - start);
             ps->p = (const char *)p + 1;
             return start;
         }
-        if (c == '\\' || c < 0x20) return NULL; /* escapes and control characters: jansson's job */
+        if (c == '\\' || c < 0x20)
+            return NULL; /* escapes and control characters: jansson's job */
         if (c < 0x80) {
             p++;
             continue;
         }
         int n = utf8_len(p, end);
-        if (!n) return NULL;
+        if (!n)
+            return NULL;
         p += n;
     }
     return NULL;
@@ -76,42 +87,55 @@ static const char *parse_string(parser_t *ps, size_t *len) {
 static json_t *parse_number(parser_t *ps) {
     const char *s = ps->p, *p = s, *end = ps->end;
     int neg = 0, real = 0;
-    if (p < end && *p == '-') neg = 1, p++;
-    if (p >= end || *p < '0' || *p > '9') return NULL;
+    if (p < end && *p == '-')
+        neg = 1, p++;
+    if (p >= end || *p < '0' || *p > '9')
+        return NULL;
     if (*p == '0') {
         p++;
-        if (p < end && *p >= '0' && *p <= '9') return NULL;
+        if (p < end && *p >= '0' && *p <= '9')
+            return NULL;
     } else {
-        while (p < end && *p >= '0' && *p <= '9') p++;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
     }
     if (p < end && *p == '.') {
         real = 1, p++;
-        if (p >= end || *p < '0' || *p > '9') return NULL;
-        while (p < end && *p >= '0' && *p <= '9') p++;
+        if (p >= end || *p < '0' || *p > '9')
+            return NULL;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         real = 1, p++;
-        if (p < end && (*p == '+' || *p == '-')) p++;
-        if (p >= end || *p < '0' || *p > '9') return NULL;
-        while (p < end && *p >= '0' && *p <= '9') p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end || *p < '0' || *p > '9')
+            return NULL;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
     }
     ps->p = p;
     if (real) {
         char tmp[64];
-        if ((size_t)(p - s) >= sizeof(tmp)) return NULL;
+        if ((size_t)(p - s) >= sizeof(tmp))
+            return NULL;
         memcpy(tmp, s, (size_t)(p - s));
         tmp[p - s] = '\0';
         errno = 0;
         double d = strtod(tmp, NULL);
-        if (errno == ERANGE && d != 0) return NULL;
+        if (errno == ERANGE && d != 0)
+            return NULL;
         return json_real(d);
     }
     uint64_t v = 0;
     for (const char *q = s + neg; q < p; q++) {
-        if (v > (UINT64_MAX - 9) / 10) return NULL;
+        if (v > (UINT64_MAX - 9) / 10)
+            return NULL;
         v = v * 10 + (uint64_t)(*q - '0');
     }
-    if (v > (uint64_t)INT64_MAX + (uint64_t)neg) return NULL;
+    if (v > (uint64_t)INT64_MAX + (uint64_t)neg)
+        return NULL;
     return json_integer(neg ? (json_int_t)(0 - v) : (json_int_t)v);
 }
 
@@ -127,14 +151,18 @@ static json_t *parse_object(parser_t *ps) {
         size_t klen;
         const char *key;
         char kbuf[128];
-        if (ps->p >= ps->end || *ps->p != '"' || !(key = parse_string(ps, &klen)) || klen >= sizeof(kbuf)) break;
+        if (ps->p >= ps->end || *ps->p != '"' || !(key = parse_string(ps, &klen)) ||
+            klen >= sizeof(kbuf))
+            break;
         memcpy(kbuf, key, klen);
         kbuf[klen] = '\0';
         skip_ws(ps);
-        if (ps->p >= ps->end || *ps->p != ':') break;
+        if (ps->p >= ps->end || *ps->p != ':')
+            break;
         ps->p++;
         json_t *v = parse_value(ps);
-        if (!v) break;
+        if (!v)
+            break;
         json_object_set_new_nocheck(obj, kbuf, v); /* a repeated key replaces, as in jansson */
         skip_ws(ps);
         if (ps->p < ps->end && *ps->p == ',') {
@@ -162,7 +190,8 @@ static json_t *parse_array(parser_t *ps) {
     }
     for (;;) {
         json_t *v = parse_value(ps);
-        if (!v || json_array_append_new(arr, v)) break;
+        if (!v || json_array_append_new(arr, v))
+            break;
         skip_ws(ps);
         if (ps->p < ps->end && *ps->p == ',') {
             ps->p++;
@@ -179,26 +208,43 @@ static json_t *parse_array(parser_t *ps) {
 }
 
 static json_t *literal(parser_t *ps, const char *word, size_t n, json_t *v) {
-    if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n)) return NULL;
+    if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n))
+        return NULL;
     ps->p += n;
     return v;
 }
 
 static json_t *parse_value(parser_t *ps) {
     skip_ws(ps);
-    if (ps->p >= ps->end) return NULL;
+    if (ps->p >= ps->end)
+        return NULL;
     json_t *v = NULL;
     size_t len;
     const char *s;
-    if (++ps->depth > MAX_DEPTH) return NULL;
+    if (++ps->depth > MAX_DEPTH)
+        return NULL;
     switch (*ps->p) {
-    case '{': v = parse_object(ps); break;
-    case '[': v = parse_array(ps); break;
-    case '"': v = (s = parse_string(ps, &len)) ? json_stringn_nocheck(s, len) : NULL; break;
-    case 't': v = literal(ps, "true", 4, json_true()); break;
-    case 'f': v = literal(ps, "false", 5, json_false()); break;
-    case 'n': v = literal(ps, "null", 4, json_null()); break;
-    default: v = parse_number(ps); break;
+    case '{':
+        v = parse_object(ps);
+        break;
+    case '[':
+        v = parse_array(ps);
+        break;
+    case '"':
+        v = (s = parse_string(ps, &len)) ? json_stringn_nocheck(s, len) : NULL;
+        break;
+    case 't':
+        v = literal(ps, "true", 4, json_true());
+        break;
+    case 'f':
+        v = literal(ps, "false", 5, json_false());
+        break;
+    case 'n':
+        v = literal(ps, "null", 4, json_null());
+        break;
+    default:
+        v = parse_number(ps);
+        break;
     }
     ps->depth--;
     return v;
@@ -210,10 +256,12 @@ json_t *shop_producer_json_parse(const char *text, size_t len, json_error_t *err
     json_t *v = ps.p < ps.end && *ps.p == '{' ? parse_value(&ps) : NULL;
     if (v) {
         skip_ws(&ps);
-        if (ps.p == ps.end) return v;
+        if (ps.p == ps.end)
+            return v;
         json_decref(v);
     }
-    return json_loadb(text, len, 0, err); /* not the common case: jansson decides and words errors */
+    return json_loadb(text, len, 0,
+                      err); /* not the common case: jansson decides and words errors */
 }
 
 /* ---- occurred_at ---- */
@@ -221,7 +269,8 @@ json_t *shop_producer_json_parse(const char *text, size_t len, json_error_t *err
 static int digits(const char *s, int n) {
     int v = 0;
     for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
         v = v * 10 + (s[i] - '0');
     }
     return v;
@@ -243,18 +292,20 @@ static int64_t days_from_civil(int64_t y, int m, int d) {
 void shop_producer_json_fast_time(json_t *obj) {
     static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     json_t *v = json_object_get(obj, "occurred_at");
-    if (!json_is_string(v)) return;
+    if (!json_is_string(v))
+        return;
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
-    if ((n != 20 && n != 24) || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
-        s[n - 1] != 'Z' || (n == 24 && s[19] != '.'))
+    if ((n != 20 && n != 24) || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+        s[16] != ':' || s[n - 1] != 'Z' || (n == 24 && s[19] != '.'))
         return;
     int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2), h = digits(s + 11, 2);
     int mi = digits(s + 14, 2), sec = digits(s + 17, 2), ms = n == 24 ? digits(s + 20, 3) : 0;
-    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-        sec < 0 || sec > 59 || ms < 0)
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h < 0 || h > 23 || mi < 0 ||
+        mi > 59 || sec < 0 || sec > 59 || ms < 0)
         return;
-    if (mo == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400))) return;
+    if (mo == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400)))
+        return;
     int64_t t = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 + sec;
     json_object_set_new_nocheck(obj, "occurred_at", json_integer(t * 1000 + ms));
 }

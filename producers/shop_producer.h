@@ -24,7 +24,7 @@ typedef struct shop_producer_conf shop_producer_conf_t;
 typedef struct {
     const char *topic;
     int32_t partition;
-    int64_t offset;     /* -1 when the message failed */
+    int64_t offset; /* -1 when the message failed */
     const void *key;
     size_t key_len;
     int err;            /* 0, SHOP_ERR_RETRYABLE (timed out, brokers down: produce it again later),
@@ -46,7 +46,8 @@ shop_producer_conf_t *shop_producer_conf_new(void);
 void shop_producer_conf_destroy(shop_producer_conf_t *conf);
 
 /* Sets one property. "schema.registry.url" switches to Confluent framing through that registry;
- * every other key is a librdkafka property ("bootstrap.servers", "linger.ms", "test.mock.num.brokers"
+ * every other key is a librdkafka property ("bootstrap.servers", "linger.ms",
+ * "test.mock.num.brokers"
  * ...), with an optional "kafka." prefix stripped so shopstream config keys pass unchanged.
  * `key` and `value` are copied. Returns 0 or SHOP_ERR_CONFIG with errstr. */
 int shop_producer_conf_set(shop_producer_conf_t *conf, const char *key, const char *value,
@@ -65,7 +66,8 @@ void shop_producer_conf_set_codec(shop_producer_conf_t *conf, shop_codec_t *code
 /* Creates a producer (and, unless one was given, a codec). `conf` is only read; the caller still
  * owns and destroys it. Returns NULL with errstr on a bad configuration. Thread-safe once created:
  * any thread may emit. Caller destroys it with shop_producer_destroy(). */
-shop_producer_t *shop_producer_new(const shop_producer_conf_t *conf, char *errstr, size_t errstr_size);
+shop_producer_t *shop_producer_new(const shop_producer_conf_t *conf, char *errstr,
+                                   size_t errstr_size);
 
 /* Drops whatever is still queued (reported as failed: call shop_producer_flush() first) and frees
  * the producer. NULL is a no-op. */

@@ -18,12 +18,12 @@
 #include "generate.h"
 #include "shop_codec.h"
 
-#define SLICE SHOP_TEST_DATA "/retail"
+#define SLICE  SHOP_TEST_DATA "/retail"
 #define SHARED SHOP_SHARED_DATA "/retail"
 
 typedef struct {
-    json_t *events; /* array of every event */
-    json_t *orders; /* order_id -> event */
+    json_t *events;   /* array of every event */
+    json_t *orders;   /* order_id -> event */
     json_t *products; /* product_id -> upsert */
     shop_buf_t raw;
 } replay_t;
@@ -34,7 +34,8 @@ static void replay(const char *dir, uint64_t seed, replay_t *r) {
     shop_codec_t *codec = shop_codec_new(NULL, err, sizeof(err));
     assert_non_null(codec);
     shop_retail_t *rt = shop_retail_open(dir, seed, err, sizeof(err));
-    if (!rt) fail_msg("%s", err);
+    if (!rt)
+        fail_msg("%s", err);
     r->events = json_array(), r->orders = json_object(), r->products = json_object();
     shop_buf_init(&r->raw);
     shop_buf_t line;
@@ -47,13 +48,16 @@ static void replay(const char *dir, uint64_t seed, replay_t *r) {
     while ((rc = shop_retail_next(rt, &line, &kind, &at, err, sizeof(err))) == 1) {
         json_error_t jerr;
         json_t *o = json_loads(line.buf, 0, &jerr);
-        if (!o) fail_msg("%s: %s", jerr.text, line.buf);
+        if (!o)
+            fail_msg("%s: %s", jerr.text, line.buf);
         if (shop_codec_encode_json(codec, o, SHOP_FRAMING_SINGLE_OBJECT, &enc, err, sizeof(err)))
             fail_msg("rejected: %s\n%s", err, line.buf);
-        assert_int_equal(shop_event_kind_from_name(json_string_value(json_object_get(o, "type"))), kind);
+        assert_int_equal(shop_event_kind_from_name(json_string_value(json_object_get(o, "type"))),
+                         kind);
         const char *oid = json_string_value(json_object_get(o, "order_id"));
         if (oid) {
-            if (json_object_get(r->orders, oid)) fail_msg("order %s twice", oid);
+            if (json_object_get(r->orders, oid))
+                fail_msg("order %s twice", oid);
             json_object_set(r->orders, oid, o);
         } else {
             json_object_set(r->products, json_string_value(json_object_get(o, "product_id")), o);
@@ -62,7 +66,8 @@ static void replay(const char *dir, uint64_t seed, replay_t *r) {
         shop_buf_append(&r->raw, line.buf, line.len);
         shop_buf_reset(&line);
     }
-    if (rc < 0) fail_msg("%s", err);
+    if (rc < 0)
+        fail_msg("%s", err);
     shop_encoded_release(&enc);
     shop_buf_release(&line);
     shop_retail_close(rt);
@@ -76,13 +81,15 @@ static void replay_release(replay_t *r) {
 
 static json_int_t num(json_t *o, const char *k) {
     json_t *v = json_object_get(o, k);
-    if (!json_is_integer(v)) fail_msg("field %s is not an integer", k);
+    if (!json_is_integer(v))
+        fail_msg("field %s is not an integer", k);
     return json_integer_value(v);
 }
 
 static const char *str(json_t *o, const char *k) {
     const char *s = json_string_value(json_object_get(o, k));
-    if (!s) fail_msg("field %s is not a string", k);
+    if (!s)
+        fail_msg("field %s is not a string", k);
     return s;
 }
 
@@ -116,9 +123,12 @@ static void test_slice(void **state) {
     assert_string_equal(str(o, "user_id"), "guest-536414");
     assert_int_equal(num(o, "amount_minor"), 0);
     /* quoted CSV fields: embedded commas and doubled quotes */
-    assert_string_equal(str(json_object_get(r.products, "22041"), "title"), "RECORD FRAME 7\" SINGLE SIZE");
-    assert_string_equal(str(json_object_get(r.products, "82567"), "title"), "AIRLINE LOUNGE,METAL SIGN");
-    assert_string_equal(str(json_object_get(r.products, "21134"), "title"), "21134"); /* no description */
+    assert_string_equal(str(json_object_get(r.products, "22041"), "title"),
+                        "RECORD FRAME 7\" SINGLE SIZE");
+    assert_string_equal(str(json_object_get(r.products, "82567"), "title"),
+                        "AIRLINE LOUNGE,METAL SIGN");
+    assert_string_equal(str(json_object_get(r.products, "21134"), "title"),
+                        "21134"); /* no description */
     /* every invoice of both files, once; the catalog entry before the first order of a code */
     assert_int_equal(json_object_size(r.orders), 10);
     assert_non_null(json_object_get(r.orders, "536599"));
@@ -142,7 +152,8 @@ static void test_cli_limit(void **state) {
     char path[] = "/tmp/test_retail_XXXXXX";
     int fd = mkstemp(path);
     close(fd);
-    char a0[] = "generate", a1[] = "--from-retail", a2[] = SLICE, a3[] = "--events", a4[] = "5", a5[] = "--out";
+    char a0[] = "generate", a1[] = "--from-retail", a2[] = SLICE, a3[] = "--events", a4[] = "5",
+         a5[] = "--out";
     char *argv[] = {a0, a1, a2, a3, a4, a5, path, NULL};
     FILE *err = tmpfile();
     int save = dup(2);
@@ -159,7 +170,8 @@ static void test_cli_limit(void **state) {
     assert_int_equal(rc2, 1);
     FILE *fp = fopen(path, "r");
     int lines = 0, c;
-    while ((c = fgetc(fp)) != EOF) lines += c == '\n';
+    while ((c = fgetc(fp)) != EOF)
+        lines += c == '\n';
     fclose(fp);
     unlink(path);
     assert_int_equal(lines, 5);

@@ -45,16 +45,20 @@ static int generate(stream_t *st, const char *seed, const char *x1, const char *
     int fd = mkstemp(st->path);
     assert_true(fd >= 0);
     close(fd);
-    char a[][32] = {"generate", "--events", "20000", "--users", "2000", "--products", "300",
-                    "--fraud-rate", "0.05", "--seed", "", "--out", ""};
+    char a[][32] = {"generate", "--events",     "20000", "--users", "2000", "--products",
+                    "300",      "--fraud-rate", "0.05",  "--seed",  "",     "--out",
+                    ""};
     char *argv[20];
     int argc = 0;
     snprintf(a[10], sizeof(a[10]), "%s", seed);
-    for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++) argv[argc++] = a[i];
+    for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++)
+        argv[argc++] = a[i];
     argv[argc - 1] = st->path;
     char e1[64] = "", e2[64] = "";
-    if (x1) snprintf(e1, sizeof(e1), "%s", x1), argv[argc++] = e1;
-    if (x2) snprintf(e2, sizeof(e2), "%s", x2), argv[argc++] = e2;
+    if (x1)
+        snprintf(e1, sizeof(e1), "%s", x1), argv[argc++] = e1;
+    if (x2)
+        snprintf(e2, sizeof(e2), "%s", x2), argv[argc++] = e2;
     argv[argc] = NULL;
     FILE *err = tmpfile();
     fflush(stderr);
@@ -65,7 +69,8 @@ static int generate(stream_t *st, const char *seed, const char *x1, const char *
     dup2(save, 2);
     close(save);
     fclose(err);
-    if (!rc) st->data = read_all(st->path, &st->len);
+    if (!rc)
+        st->data = read_all(st->path, &st->len);
     unlink(st->path);
     return rc;
 }
@@ -86,14 +91,16 @@ static void test_deterministic(void **state) {
     /* the library and the command write the same bytes */
     shop_gen_conf_t conf;
     shop_gen_conf_init(&conf);
-    conf.events = NEVENTS, conf.seed = 42, conf.users = 2000, conf.products = 300, conf.fraud_rate = 0.05;
+    conf.events = NEVENTS, conf.seed = 42, conf.users = 2000, conf.products = 300,
+    conf.fraud_rate = 0.05;
     char err[256];
     shop_gen_t *g = shop_gen_new(&conf, err, sizeof(err));
     assert_non_null(g);
     shop_buf_t buf;
     shop_buf_init(&buf);
     int n = 0;
-    while (shop_gen_next(g, &buf, NULL, NULL)) n++;
+    while (shop_gen_next(g, &buf, NULL, NULL))
+        n++;
     assert_int_equal(n, NEVENTS);
     assert_int_equal(buf.len, a.len);
     assert_memory_equal(buf.buf, a.data, a.len);
@@ -118,25 +125,35 @@ static const char *str(json_t *o, const char *k) {
 
 static void scan_orders(scan_t *s, json_t *o, shop_event_kind_t k) {
     const char *oid = str(o, "order_id");
-    if (k == SHOP_EV_ORDER_PLACED) json_object_set(s->placed, oid, o);
-    else if (!json_object_get(s->placed, oid)) s->lifecycle_errors++; /* nothing before its order */
-    if (k == SHOP_EV_ORDER_PAID) json_object_set_new(s->paid, oid, json_true());
-    if (k == SHOP_EV_ORDER_SHIPPED) json_object_set_new(s->shipped, oid, json_true());
-    if (k == SHOP_EV_ORDER_DELIVERED && !json_object_get(s->shipped, oid)) s->lifecycle_errors++;
-    if (k == SHOP_EV_ORDER_SHIPPED && !json_object_get(s->paid, oid)) s->lifecycle_errors++;
-    if (k == SHOP_EV_ORDER_PAYMENT_FAILED) json_object_set_new(s->failed_users, str(o, "user_id"), json_true());
-    if (k != SHOP_EV_ORDER_CHARGEBACK) return;
-    if (!json_object_get(s->paid, oid)) s->chargeback_unpaid++;
+    if (k == SHOP_EV_ORDER_PLACED)
+        json_object_set(s->placed, oid, o);
+    else if (!json_object_get(s->placed, oid))
+        s->lifecycle_errors++; /* nothing before its order */
+    if (k == SHOP_EV_ORDER_PAID)
+        json_object_set_new(s->paid, oid, json_true());
+    if (k == SHOP_EV_ORDER_SHIPPED)
+        json_object_set_new(s->shipped, oid, json_true());
+    if (k == SHOP_EV_ORDER_DELIVERED && !json_object_get(s->shipped, oid))
+        s->lifecycle_errors++;
+    if (k == SHOP_EV_ORDER_SHIPPED && !json_object_get(s->paid, oid))
+        s->lifecycle_errors++;
+    if (k == SHOP_EV_ORDER_PAYMENT_FAILED)
+        json_object_set_new(s->failed_users, str(o, "user_id"), json_true());
+    if (k != SHOP_EV_ORDER_CHARGEBACK)
+        return;
+    if (!json_object_get(s->paid, oid))
+        s->chargeback_unpaid++;
     const char *reason = str(o, "reason");
     for (int f = 1; f < SHOP_FRAUD__COUNT; f++) {
         char want[64];
         snprintf(want, sizeof(want), "fraud_%s", shop_fraud_kind_name((shop_fraud_kind_t)f));
-        if (strcmp(reason, want)) continue;
+        if (strcmp(reason, want))
+            continue;
         s->fraud_cb[f]++;
         json_t *placed = json_object_get(s->placed, oid);
         const char *cc = str(placed, "country");
-        if (f == SHOP_FRAUD_ACCOUNT_TAKEOVER && strcmp(cc, "KR") && strcmp(cc, "US") && strcmp(cc, "JP") &&
-            strcmp(cc, "SG") && strcmp(cc, "CA"))
+        if (f == SHOP_FRAUD_ACCOUNT_TAKEOVER && strcmp(cc, "KR") && strcmp(cc, "US") &&
+            strcmp(cc, "JP") && strcmp(cc, "SG") && strcmp(cc, "CA"))
             s->foreign_ato++;
         if (f == SHOP_FRAUD_CARD_TESTING && json_object_get(s->failed_users, str(o, "user_id")))
             s->card_testers_failing++;
@@ -159,7 +176,8 @@ static void scan(scan_t *s, char *data, shop_codec_t *codec) {
     for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
         json_error_t jerr;
         json_t *o = json_loads(line, 0, &jerr);
-        if (!o) fail_msg("line %d: %s", s->lines + 1, jerr.text);
+        if (!o)
+            fail_msg("line %d: %s", s->lines + 1, jerr.text);
         if (shop_codec_encode_json(codec, o, SHOP_FRAMING_SINGLE_OBJECT, &enc, err, sizeof(err)))
             fail_msg("line %d rejected: %s\n%s", s->lines + 1, err, line);
         assert_true(enc.key && *enc.key);
@@ -176,7 +194,8 @@ static void scan(scan_t *s, char *data, shop_codec_t *codec) {
         shop_event_kind_t k = shop_event_kind_from_name(str(o, "type"));
         assert_int_not_equal(k, SHOP_EV_UNKNOWN);
         s->by_type[k]++;
-        if (k >= SHOP_EV_ORDER_PLACED && k <= SHOP_EV_ORDER_DELIVERED) scan_orders(s, o, k);
+        if (k >= SHOP_EV_ORDER_PLACED && k <= SHOP_EV_ORDER_DELIVERED)
+            scan_orders(s, o, k);
         s->lines++;
         json_decref(o);
     }
@@ -185,9 +204,11 @@ static void scan(scan_t *s, char *data, shop_codec_t *codec) {
 }
 
 static void scan_release(scan_t *s) {
-    for (int i = 0; i < s->lines; i++) free(s->ids[i]);
+    for (int i = 0; i < s->lines; i++)
+        free(s->ids[i]);
     free(s->ids);
-    json_decref(s->placed), json_decref(s->paid), json_decref(s->shipped), json_decref(s->failed_users);
+    json_decref(s->placed), json_decref(s->paid), json_decref(s->shipped),
+        json_decref(s->failed_users);
 }
 
 static void test_stream_content(void **state) {
@@ -200,10 +221,12 @@ static void test_stream_content(void **state) {
     scan_t s;
     scan(&s, a.data, codec);
     assert_int_equal(s.lines, NEVENTS);
-    for (int i = 1; i < s.lines; i++) assert_string_not_equal(s.ids[i - 1], s.ids[i]);
+    for (int i = 1; i < s.lines; i++)
+        assert_string_not_equal(s.ids[i - 1], s.ids[i]);
     /* every type shows up in 20000 events of this mix */
     for (int k = 1; k < SHOP_EV__COUNT; k++)
-        if (!s.by_type[k]) fail_msg("no %s events", shop_gen_type_name((shop_event_kind_t)k));
+        if (!s.by_type[k])
+            fail_msg("no %s events", shop_gen_type_name((shop_event_kind_t)k));
     assert_int_equal(s.by_type[SHOP_EV_CATALOG_PRODUCT_UPSERTED] >= 300, 1); /* the catalog first */
     /* funnel: views >= carts >= orders, and lifecycles in order */
     int views = s.by_type[SHOP_EV_USER_PRODUCT_VIEWED], carts = s.by_type[SHOP_EV_USER_CART_ADDED];
@@ -216,7 +239,8 @@ static void test_stream_content(void **state) {
     assert_int_equal(s.chargeback_unpaid, 0);
     /* fraud: every pattern labelled, with its telltale signs */
     for (int f = 1; f < SHOP_FRAUD__COUNT; f++)
-        if (!s.fraud_cb[f]) fail_msg("no chargeback labelled fraud_%s", shop_fraud_kind_name((shop_fraud_kind_t)f));
+        if (!s.fraud_cb[f])
+            fail_msg("no chargeback labelled fraud_%s", shop_fraud_kind_name((shop_fraud_kind_t)f));
     assert_int_equal(s.foreign_ato, s.fraud_cb[SHOP_FRAUD_ACCOUNT_TAKEOVER]);
     assert_int_equal(s.card_testers_failing, s.fraud_cb[SHOP_FRAUD_CARD_TESTING]);
     scan_release(&s);
@@ -242,8 +266,10 @@ static void test_search_content(void **state) {
     while (shop_gen_next(g, &buf, &kind, NULL)) {
         if (kind == SHOP_EV_SEARCH_QUERY) {
             red_sunglasses += strstr(buf.buf, "\"query\":\"빨간색 선글라스\"") != NULL;
-            zero += strstr(buf.buf, "\"result_count\":0,") != NULL || strstr(buf.buf, "\"result_count\":0}") != NULL;
-            korean += strstr(buf.buf, "\"query\":\"\xEC") != NULL || strstr(buf.buf, "\"query\":\"\xEB") != NULL;
+            zero += strstr(buf.buf, "\"result_count\":0,") != NULL ||
+                    strstr(buf.buf, "\"result_count\":0}") != NULL;
+            korean += strstr(buf.buf, "\"query\":\"\xEC") != NULL ||
+                      strstr(buf.buf, "\"query\":\"\xEB") != NULL;
             typed_english += strstr(buf.buf, "\"query\":\"tjsrmffktm\"") != NULL;
         } else if (kind == SHOP_EV_SEARCH_SUGGESTION_CLICKED) {
             json_t *o = json_loads(buf.buf, 0, NULL);
@@ -251,8 +277,10 @@ static void test_search_content(void **state) {
             const char *sug = json_string_value(json_object_get(o, "suggestion"));
             assert_true(p && sug && *p && strlen(p) <= strlen(sug) && strcmp(p, sug));
             int ascii = 1;
-            for (const char *c = p; *c; c++) ascii &= (unsigned char)*c < 0x80;
-            if (ascii) assert_memory_equal(p, sug, strlen(p)); /* no IME in between: a true prefix */
+            for (const char *c = p; *c; c++)
+                ascii &= (unsigned char)*c < 0x80;
+            if (ascii)
+                assert_memory_equal(p, sug, strlen(p)); /* no IME in between: a true prefix */
             suggestions++;
             json_decref(o);
         }
@@ -269,12 +297,14 @@ static void test_search_content(void **state) {
 
 static void test_bad_arguments(void **state) {
     (void)state;
-    char a0[] = "generate", a1[] = "--rate", a2[] = "0", b1[] = "--events", b2[] = "lots", c1[] = "--frobnicate";
+    char a0[] = "generate", a1[] = "--rate", a2[] = "0", b1[] = "--events", b2[] = "lots",
+         c1[] = "--frobnicate";
     char *argv1[] = {a0, a1, a2, NULL}, *argv2[] = {a0, b1, b2, NULL}, *argv3[] = {a0, c1, NULL};
     FILE *err = tmpfile();
     int save = dup(2);
     dup2(fileno(err), 2);
-    int r1 = shop_cmd_generate(3, argv1), r2 = shop_cmd_generate(3, argv2), r3 = shop_cmd_generate(2, argv3);
+    int r1 = shop_cmd_generate(3, argv1), r2 = shop_cmd_generate(3, argv2),
+        r3 = shop_cmd_generate(2, argv3);
     fflush(stderr);
     dup2(save, 2);
     close(save);

@@ -16,11 +16,14 @@
 #include "commands.h"
 #include "shop.h"
 
-#define ORDER_OK(n)                                                                                 \
-    "{\"type\":\"order.placed\",\"user_id\":\"u-" #n "\",\"order_id\":\"o-" #n "\",\"amount_minor\":1250," \
-    "\"currency\":\"KRW\",\"items\":[{\"product_id\":\"p1\",\"quantity\":1,\"unit_price_minor\":1250}]}\n"
-#define ORDER_BAD                                                                                     \
-    "{\"type\":\"order.placed\",\"user_id\":\"u-9\",\"order_id\":\"o-9\",\"amount_minor\":\"12.5\","   \
+#define ORDER_OK(n)                                                                                \
+    "{\"type\":\"order.placed\",\"user_id\":\"u-" #n "\",\"order_id\":\"o-" #n                     \
+    "\",\"amount_minor\":1250,"                                                                    \
+    "\"currency\":\"KRW\",\"items\":[{\"product_id\":\"p1\",\"quantity\":1,\"unit_price_minor\":"  \
+    "1250}]}\n"
+#define ORDER_BAD                                                                                  \
+    "{\"type\":\"order.placed\",\"user_id\":\"u-9\",\"order_id\":\"o-9\",\"amount_minor\":\"12."   \
+    "5\","                                                                                         \
     "\"currency\":\"KRW\",\"items\":[]}\n"
 
 typedef struct {
@@ -33,12 +36,14 @@ static char *slurp(FILE *fp) {
     long n = ftell(fp);
     char *s = calloc(1, (size_t)n + 1);
     rewind(fp);
-    if (n > 0 && fread(s, 1, (size_t)n, fp) != (size_t)n) s[0] = '\0';
+    if (n > 0 && fread(s, 1, (size_t)n, fp) != (size_t)n)
+        s[0] = '\0';
     return s;
 }
 
 /* Runs shop_cmd_emit on `input` (written to a temporary file) with stdout/stderr captured. */
-static run_t run_emit(const char *input, const char *a1, const char *a2, const char *a3, const char *a4) {
+static run_t run_emit(const char *input, const char *a1, const char *a2, const char *a3,
+                      const char *a4) {
     char path[] = "/tmp/test_emit_XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
@@ -48,7 +53,8 @@ static run_t run_emit(const char *input, const char *a1, const char *a2, const c
     char *argv[8] = {a0, path};
     int argc = 2;
     const char *extra[4] = {a1, a2, a3, a4};
-    for (int i = 0; i < 4 && extra[i]; i++) argv[argc++] = (char *)extra[i];
+    for (int i = 0; i < 4 && extra[i]; i++)
+        argv[argc++] = (char *)extra[i];
     argv[argc] = NULL;
     FILE *out = tmpfile(), *err = tmpfile();
     fflush(stdout);
@@ -81,9 +87,11 @@ static void run_free(run_t *r) {
 
 static void test_dry_run_reports_bad_line(void **state) {
     (void)state;
-    run_t r = run_emit(ORDER_OK(1) ORDER_OK(2) "\n   \n" ORDER_BAD ORDER_OK(3), "--dry-run", NULL, NULL, NULL);
+    run_t r = run_emit(ORDER_OK(1) ORDER_OK(2) "\n   \n" ORDER_BAD ORDER_OK(3), "--dry-run", NULL,
+                       NULL, NULL);
     assert_string_equal(r.out, "valid=3 rejected=1\n");
-    assert_string_equal(r.err, "line 5: order.placed: field amount_minor: expected long, got \"12.5\"\n");
+    assert_string_equal(r.err,
+                        "line 5: order.placed: field amount_minor: expected long, got \"12.5\"\n");
     assert_int_equal(r.rc, 1);
     run_free(&r);
 }
@@ -113,9 +121,10 @@ static void test_dry_run_all_valid(void **state) {
 
 static void test_unknown_type_and_missing_field(void **state) {
     (void)state;
-    run_t r = run_emit("{\"type\":\"order.teleported\",\"user_id\":\"u1\"}\n"
-                       "{\"type\":\"order.paid\",\"user_id\":\"u1\",\"amount_minor\":5,\"currency\":\"KRW\"}\n",
-                       "--dry-run", NULL, NULL, NULL);
+    run_t r = run_emit(
+        "{\"type\":\"order.teleported\",\"user_id\":\"u1\"}\n"
+        "{\"type\":\"order.paid\",\"user_id\":\"u1\",\"amount_minor\":5,\"currency\":\"KRW\"}\n",
+        "--dry-run", NULL, NULL, NULL);
     assert_string_equal(r.out, "valid=0 rejected=2\n");
     assert_non_null(strstr(r.err, "line 1: unknown type \"order.teleported\"\n"));
     assert_non_null(strstr(r.err, "line 2: order.paid: field order_id: missing\n"));
@@ -124,13 +133,15 @@ static void test_unknown_type_and_missing_field(void **state) {
 
 static void test_produce_to_mock_cluster(void **state) {
     (void)state;
-    run_t r = run_emit(ORDER_OK(1) ORDER_BAD ORDER_OK(2) ORDER_OK(3), "--set", "kafka.test.mock.num.brokers=1",
-                       "--set", "kafka.log_level=2");
+    run_t r = run_emit(ORDER_OK(1) ORDER_BAD ORDER_OK(2) ORDER_OK(3), "--set",
+                       "kafka.test.mock.num.brokers=1", "--set", "kafka.log_level=2");
     assert_string_equal(r.out, "sent=3 rejected=1 failed=0\n");
-    assert_string_equal(r.err, "line 2: order.placed: field amount_minor: expected long, got \"12.5\"\n");
+    assert_string_equal(r.err,
+                        "line 2: order.placed: field amount_minor: expected long, got \"12.5\"\n");
     assert_int_equal(r.rc, 1);
     run_free(&r);
-    r = run_emit(ORDER_OK(1) ORDER_OK(2), "--set", "kafka.test.mock.num.brokers=1", "--set", "kafka.log_level=2");
+    r = run_emit(ORDER_OK(1) ORDER_OK(2), "--set", "kafka.test.mock.num.brokers=1", "--set",
+                 "kafka.log_level=2");
     assert_string_equal(r.out, "sent=2 rejected=0 failed=0\n");
     assert_int_equal(r.rc, 0);
     run_free(&r);
@@ -138,7 +149,8 @@ static void test_produce_to_mock_cluster(void **state) {
 
 static void test_delivery_failure_names_lines(void **state) {
     (void)state;
-    run_t r = run_emit(ORDER_OK(1) ORDER_OK(2), "--brokers", "127.0.0.1:9", "--set", "kafka.message.timeout.ms=700");
+    run_t r = run_emit(ORDER_OK(1) ORDER_OK(2), "--brokers", "127.0.0.1:9", "--set",
+                       "kafka.message.timeout.ms=700");
     assert_string_equal(r.out, "sent=0 rejected=0 failed=2\n");
     assert_non_null(strstr(r.err, "line 1: delivery failed: "));
     assert_non_null(strstr(r.err, "line 2: delivery failed: "));

@@ -39,15 +39,18 @@ static void on_report(const shop_producer_report_t *r, void *opaque) {
     rep->ok++;
     snprintf(rep->topic, sizeof(rep->topic), "%s", r->topic);
     int user = 0;
-    if (r->key_len > 2 && sscanf((const char *)r->key, "u-%d", &user) == 1 && user >= 0 && user < 64) {
-        if (rep->partition_of[user] >= 0) assert_int_equal(rep->partition_of[user], r->partition);
+    if (r->key_len > 2 && sscanf((const char *)r->key, "u-%d", &user) == 1 && user >= 0 &&
+        user < 64) {
+        if (rep->partition_of[user] >= 0)
+            assert_int_equal(rep->partition_of[user], r->partition);
         rep->partition_of[user] = r->partition;
     }
 }
 
 static int mock_setup(void **state) {
-    static const char *const topics[] = {"shop.user.events", "shop.order.events", "shop.search.events",
-                                         "shop.inventory.events", "shop.catalog.events"};
+    static const char *const topics[] = {"shop.user.events", "shop.order.events",
+                                         "shop.search.events", "shop.inventory.events",
+                                         "shop.catalog.events"};
     mock_t *m = calloc(1, sizeof(*m));
     char err[256];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -75,19 +78,24 @@ static shop_producer_t *new_producer(const char *bootstraps, reports_t *rep, con
                                      const char *extra_v) {
     char err[512];
     shop_producer_conf_t *conf = shop_producer_conf_new();
-    assert_int_equal(shop_producer_conf_set(conf, "kafka.bootstrap.servers", bootstraps, err, sizeof(err)), 0);
+    assert_int_equal(
+        shop_producer_conf_set(conf, "kafka.bootstrap.servers", bootstraps, err, sizeof(err)), 0);
     assert_int_equal(shop_producer_conf_set(conf, "log_level", "2", err, sizeof(err)), 0);
-    if (extra_k) assert_int_equal(shop_producer_conf_set(conf, extra_k, extra_v, err, sizeof(err)), 0);
-    if (rep) shop_producer_conf_set_report_cb(conf, on_report, rep);
+    if (extra_k)
+        assert_int_equal(shop_producer_conf_set(conf, extra_k, extra_v, err, sizeof(err)), 0);
+    if (rep)
+        shop_producer_conf_set_report_cb(conf, on_report, rep);
     shop_producer_t *p = shop_producer_new(conf, err, sizeof(err));
     shop_producer_conf_destroy(conf); /* the producer keeps its own copy */
-    if (!p) fail_msg("shop_producer_new: %s", err);
+    if (!p)
+        fail_msg("shop_producer_new: %s", err);
     return p;
 }
 
 static void reports_init(reports_t *rep) {
     memset(rep, 0, sizeof(*rep));
-    for (int i = 0; i < 64; i++) rep->partition_of[i] = -1;
+    for (int i = 0; i < 64; i++)
+        rep->partition_of[i] = -1;
 }
 
 /* Apache Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2), which the Java client's
@@ -99,8 +107,8 @@ static int32_t kafka_murmur2(const void *key, size_t len) {
     uint32_t h = seed ^ (uint32_t)len;
     size_t n4 = len / 4;
     for (size_t i = 0; i < n4; i++) {
-        uint32_t k = (uint32_t)d[4 * i] | (uint32_t)d[4 * i + 1] << 8 | (uint32_t)d[4 * i + 2] << 16 |
-                     (uint32_t)d[4 * i + 3] << 24;
+        uint32_t k = (uint32_t)d[4 * i] | (uint32_t)d[4 * i + 1] << 8 |
+                     (uint32_t)d[4 * i + 2] << 16 | (uint32_t)d[4 * i + 3] << 24;
         k *= m;
         k ^= k >> r;
         k *= m;
@@ -108,9 +116,13 @@ static int32_t kafka_murmur2(const void *key, size_t len) {
         h ^= k;
     }
     switch (len % 4) {
-    case 3: h ^= (uint32_t)d[n4 * 4 + 2] << 16; /* fall through */
-    case 2: h ^= (uint32_t)d[n4 * 4 + 1] << 8;  /* fall through */
-    case 1: h ^= d[n4 * 4]; h *= m;
+    case 3:
+        h ^= (uint32_t)d[n4 * 4 + 2] << 16; /* fall through */
+    case 2:
+        h ^= (uint32_t)d[n4 * 4 + 1] << 8; /* fall through */
+    case 1:
+        h ^= d[n4 * 4];
+        h *= m;
     }
     h ^= h >> 13;
     h *= m;
@@ -126,7 +138,8 @@ static void emit_orders(shop_producer_t *p, int n) {
                  "\"amount_minor\":%d,\"currency\":\"KRW\",\"occurred_at\":1793491200000}",
                  i % 50, i, 1000 + i);
         int r = shop_producer_emit_json_text(p, text, strlen(text), err, sizeof(err));
-        if (r) fail_msg("emit %d: %s", i, err);
+        if (r)
+            fail_msg("emit %d: %s", i, err);
     }
 }
 
@@ -160,11 +173,14 @@ static void test_rejections(void **state) {
     mock_t *m = *state;
     char err[512];
     shop_producer_t *p = new_producer(m->bootstraps, NULL, NULL, NULL);
-    const char *bad = "{\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_minor\":\"12.5\","
+    const char *bad = "{\"type\":\"order.placed\",\"user_id\":\"u1\",\"order_id\":\"o1\",\"amount_"
+                      "minor\":\"12.5\","
                       "\"currency\":\"KRW\",\"items\":[]}";
-    assert_int_equal(shop_producer_emit_json_text(p, bad, strlen(bad), err, sizeof(err)), SHOP_ERR_INVALID);
+    assert_int_equal(shop_producer_emit_json_text(p, bad, strlen(bad), err, sizeof(err)),
+                     SHOP_ERR_INVALID);
     assert_string_equal(err, "order.placed: field amount_minor: expected long, got \"12.5\"");
-    assert_int_equal(shop_producer_emit_json_text(p, "{nope", 5, err, sizeof(err)), SHOP_ERR_INVALID);
+    assert_int_equal(shop_producer_emit_json_text(p, "{nope", 5, err, sizeof(err)),
+                     SHOP_ERR_INVALID);
     assert_true(!strncmp(err, "invalid JSON: ", 14));
     json_t *obj = json_pack("{s:s, s:s}", "type", "order.teleported", "user_id", "u1");
     assert_int_equal(shop_producer_emit_json(p, obj, err, sizeof(err)), SHOP_ERR_INVALID);
@@ -211,21 +227,25 @@ static void test_avro_value_roundtrip(void **state) {
     rd_kafka_t *cons = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
     assert_non_null(cons);
     rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(tp, "shop.user.events", rep.partition_of[63])->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_add(tp, "shop.user.events", rep.partition_of[63])->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
     assert_int_equal(rd_kafka_assign(cons, tp), 0);
     rd_kafka_topic_partition_list_destroy(tp);
     shop_decoder_t *dec = shop_decoder_new(shop_producer_codec(p));
     int found = 0;
     for (int i = 0; i < 100 && !found; i++) {
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(cons, 100);
-        if (!msg) continue;
+        if (!msg)
+            continue;
         const shop_event_t *ev;
         if (!msg->err) {
-            assert_int_equal(shop_decoder_decode(dec, msg->payload, msg->len, &ev, err, sizeof(err)), 0);
+            assert_int_equal(
+                shop_decoder_decode(dec, msg->payload, msg->len, &ev, err, sizeof(err)), 0);
             assert_int_equal(ev->kind, SHOP_EV_USER_LEVEL_UP);
             assert_string_equal(ev->key, "u-63");
             int32_t level;
-            assert_int_equal(shop_value_get_int(&((shop_event_t *)ev)->payload, "level", &level), 0);
+            assert_int_equal(shop_value_get_int(&((shop_event_t *)ev)->payload, "level", &level),
+                             0);
             assert_int_equal(level, 4);
             found = 1;
         }
@@ -259,11 +279,15 @@ static void test_conf(void **state) {
     (void)state;
     char err[512];
     shop_producer_conf_t *conf = shop_producer_conf_new();
-    assert_int_equal(shop_producer_conf_set(conf, "kafka.no.such.property", "1", err, sizeof(err)), SHOP_ERR_CONFIG);
+    assert_int_equal(shop_producer_conf_set(conf, "kafka.no.such.property", "1", err, sizeof(err)),
+                     SHOP_ERR_CONFIG);
     assert_non_null(strstr(err, "no.such.property"));
-    assert_int_equal(shop_producer_conf_set(conf, "linger.ms", "soon", err, sizeof(err)), SHOP_ERR_CONFIG);
+    assert_int_equal(shop_producer_conf_set(conf, "linger.ms", "soon", err, sizeof(err)),
+                     SHOP_ERR_CONFIG);
     assert_int_equal(shop_producer_conf_set(conf, "kafka.linger.ms", "5", err, sizeof(err)), 0);
-    assert_int_equal(shop_producer_conf_set(conf, "schema.registry.url", "http://127.0.0.1:1", err, sizeof(err)), 0);
+    assert_int_equal(
+        shop_producer_conf_set(conf, "schema.registry.url", "http://127.0.0.1:1", err, sizeof(err)),
+        0);
     shop_producer_conf_destroy(conf);
     shop_producer_conf_destroy(NULL);
     shop_producer_destroy(NULL);
