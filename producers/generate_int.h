@@ -99,8 +99,9 @@ extern const int shop_gen_nunsold;
 
 typedef struct {
     uint8_t cat, color, brand, adj, currency;
-    int64_t price; /* listed price in minor units of `currency` */
-    int32_t stock[GEN_NREGIONS];
+    int64_t price;               /* listed price in minor units of `currency` */
+    int32_t stock[GEN_NREGIONS]; /* as last reported by inventory.stock_level */
+    int32_t avail[GEN_NREGIONS]; /* what checkouts may still take: stock minus planned sales */
 } gen_product_t;
 
 #define GEN_USER_SIGNED_UP  1
@@ -223,7 +224,8 @@ void shop_gen_cart_add(gen_session_t *s, uint32_t product, uint16_t qty);
 /* Credits points (points_earned) and queues the level-ups they unlock. */
 void shop_gen_add_points(shop_gen_t *g, gen_session_t *s, uint32_t user, int64_t pts, int reason,
                          uint32_t order);
-/* Turns the cart into an order (placed, payment outcome, points, stock); returns the order. */
+/* Turns the cart into an order (placed, payment outcome, points, stock), buying no more than is
+ * available; returns the order, or GEN_NONE when nothing in the cart is in stock. */
 uint32_t shop_gen_checkout(shop_gen_t *g, gen_session_t *s, uint8_t fraud, double fail_p);
 /* Side effects of writing `it` (stock levels, the lifecycle after payment, label counts). */
 void shop_gen_apply(shop_gen_t *g, gen_item_t *it);

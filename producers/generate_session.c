@@ -119,7 +119,7 @@ void shop_gen_cart_add(gen_session_t *s, uint32_t p, uint16_t qty) {
 static void plan_cart_add(shop_gen_t *g, gen_session_t *s) {
     uint32_t p = s->last_product;
     int region = shop_gen_countries[g->users[s->user].country].region;
-    if (g->products[p].stock[region] <= 0) { /* sold out: ask to be told when it is back */
+    if (g->products[p].avail[region] <= 0) { /* sold out: ask to be told when it is back */
         if (shop_gen_rng_chance(&g->rng, 0.5))
             shop_gen_queue(s, SHOP_EV_USER_WISHLIST_ADDED, p)->code = (uint8_t)region;
         return;
@@ -281,6 +281,7 @@ static void plan_paid(shop_gen_t *g, gen_session_t *s, uint32_t oid, uint8_t met
     for (int i = 0; i < o->nitems; i++) {
         gen_item_t *it = shop_gen_queue(s, SHOP_EV_INVENTORY_STOCK_LEVEL, o->product[i]);
         it->code = (uint8_t)region, it->n = -(int64_t)o->qty[i], it->flags = GEN_F_RESTOCK;
+        g->products[o->product[i]].avail[region] -= o->qty[i];
         it->source = GEN_SRC_INVENTORY, it->sid = 0;
     }
     int64_t krw = o->currency == GEN_KRW ? o->amount : o->amount * GEN_KRW_PER_USD / 100;
@@ -289,7 +290,23 @@ static void plan_paid(shop_gen_t *g, gen_session_t *s, uint32_t oid, uint8_t met
     g->users[o->user].orders++;
 }
 
+/* Takes out of the cart what is no longer available; returns how many products remain. */
+static int cart_in_stock(shop_gen_t *g, gen_session_t *s) {
+    int region = shop_gen_countries[g->users[s->user].country].region, n = 0;
+    for (int i = 0; i < s->ncart; i++) {
+        int32_t avail = g->products[s->cart[i]].avail[region];
+        if (avail <= 0)
+            continue;
+        s->cart[n] = s->cart[i];
+        s->cart_qty[n++] = (uint16_t)(s->cart_qty[i] < avail ? s->cart_qty[i] : avail);
+    }
+    s->ncart = (uint8_t)n;
+    return n;
+}
+
 uint32_t shop_gen_checkout(shop_gen_t *g, gen_session_t *s, uint8_t fraud, double fail_p) {
+    if (!cart_in_stock(g, s))
+        return GEN_NONE;
     uint32_t oid = new_order(g, s, fraud);
     gen_order_t *o = &g->orders[oid];
     gen_user_t *u = &g->users[o->user];
@@ -364,13 +381,16 @@ static void after_paid(shop_gen_t *g, uint32_t oid) {
 
 static void apply_stock(shop_gen_t *g, gen_item_t *it) {
     int32_t *stock = &g->products[it->product].stock[it->code];
+    int32_t *avail = &g->products[it->product].avail[it->code];
     if (it->flags & GEN_F_SNAPSHOT) {
         it->n = *stock;
         return;
     }
     int64_t prev = *stock, now = prev + it->n;
+    if (it->n > 0)
+        *avail += (int32_t)it->n; /* a restock; sales left avail when they were planned */
     if (now < 0)
-        now = 0; /* oversold: the warehouse reports zero */
+        now = 0; /* cannot happen while checkouts respect avail; never report less than zero */
     *stock = (int32_t)now;
     it->m = prev, it->n = now;
     if (now == 0 && prev > 0) { /* sold out: the buyers restock within the hour or so */

@@ -164,6 +164,7 @@ static void make_product(shop_gen_t *g, gen_product_t *p) {
         int low = shop_gen_rng_chance(r, 0.1);
         p->stock[reg] =
             (int32_t)(low ? shop_gen_rng_range(r, 1, 6) : shop_gen_rng_range(r, 20, 400));
+        p->avail[reg] = p->stock[reg];
     }
 }
 
