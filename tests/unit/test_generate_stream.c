@@ -114,6 +114,7 @@ static void test_deterministic(void **state) {
 typedef struct {
     int lines, by_type[SHOP_EV__COUNT], fraud_cb[SHOP_FRAUD__COUNT];
     int lifecycle_errors, chargeback_unpaid, foreign_ato, card_testers_failing;
+    int sellouts, restocks, zero_to_zero;
     char **ids;
     json_t *placed, *paid, *shipped, *failed_users, *korean;
 } scan_t;
@@ -196,6 +197,14 @@ static void scan(scan_t *s, char *data, shop_codec_t *codec) {
         s->by_type[k]++;
         if (k >= SHOP_EV_ORDER_PLACED && k <= SHOP_EV_ORDER_DELIVERED)
             scan_orders(s, o, k);
+        json_t *prev = json_object_get(o, "previous_quantity");
+        if (k == SHOP_EV_INVENTORY_STOCK_LEVEL && prev) {
+            json_int_t q = json_integer_value(json_object_get(o, "quantity"));
+            json_int_t p = json_integer_value(prev);
+            s->sellouts += q == 0 && p > 0;
+            s->restocks += q > 0 && p == 0;
+            s->zero_to_zero += q == 0 && p == 0;
+        }
         s->lines++;
         json_decref(o);
     }
@@ -237,6 +246,10 @@ static void test_stream_content(void **state) {
     assert_true(s.by_type[SHOP_EV_ORDER_DELIVERED] <= s.by_type[SHOP_EV_ORDER_SHIPPED]);
     assert_int_equal(s.lifecycle_errors, 0);
     assert_int_equal(s.chargeback_unpaid, 0);
+    /* products sell out and come back; nothing is sold that was not there */
+    assert_true(s.sellouts > 0);
+    assert_true(s.restocks > 0);
+    assert_int_equal(s.zero_to_zero, 0);
     /* fraud: every pattern labelled, with its telltale signs */
     for (int f = 1; f < SHOP_FRAUD__COUNT; f++)
         if (!s.fraud_cb[f])
