@@ -22,6 +22,8 @@ static const shop_conf_def_t emit_conf[] = {
      "give up delivering a message after this long"},
     {"kafka.linger.ms", SHOP_CONF_STRING, "100",
      "bulk loads: fuller batches, less broker CPU per event"},
+    {"topic.prefix", SHOP_CONF_STRING, "",
+     "prefix of every topic name (environments sharing a cluster)"},
     {"schema.registry.url", SHOP_CONF_STRING, NULL,
      "Confluent Schema Registry; when set, events use its framing"},
     {"emit.flush.timeout.ms", SHOP_CONF_INT, "120000",
@@ -108,6 +110,7 @@ static shop_producer_t *make_producer(shop_config_t *cfg, shop_codec_t *codec,
     const char *reg = shop_config_get(cfg, "schema.registry.url");
     if (reg)
         shop_producer_conf_set(pc, "schema.registry.url", reg, NULL, 0);
+    shop_producer_conf_set(pc, "topic.prefix", shop_config_get(cfg, "topic.prefix"), NULL, 0);
     shop_producer_conf_set_codec(pc, codec);
     shop_producer_conf_set_report_cb(pc, on_report, run);
     shop_producer_t *p = shop_producer_new(pc, err, sizeof(err));

@@ -23,6 +23,8 @@ static const shop_conf_def_t generate_conf[] = {
      "give up delivering a message after this long"},
     {"kafka.linger.ms", SHOP_CONF_STRING, "100",
      "bulk loads: fuller batches, less broker CPU per event"},
+    {"topic.prefix", SHOP_CONF_STRING, "",
+     "prefix of every topic name (environments sharing a cluster)"},
     {"schema.registry.url", SHOP_CONF_STRING, NULL, "Confluent Schema Registry, with --produce"},
     {NULL, SHOP_CONF_STRING, NULL, NULL},
 };
@@ -167,6 +169,7 @@ static int open_sink(gen_run_t *run, shop_config_t *cfg) {
     const char *reg = shop_config_get(cfg, "schema.registry.url");
     if (reg)
         shop_producer_conf_set(pc, "schema.registry.url", reg, NULL, 0);
+    shop_producer_conf_set(pc, "topic.prefix", shop_config_get(cfg, "topic.prefix"), NULL, 0);
     run->producer = shop_producer_new(pc, err, sizeof(err));
     shop_producer_conf_destroy(pc);
     if (!run->producer)

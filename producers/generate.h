@@ -52,15 +52,6 @@ void shop_gen_json_end(shop_gen_json_t *w);                                     
 void shop_gen_json_quote(shop_buf_t *b, const char *s, size_t n);
 void shop_gen_json_uint(shop_buf_t *b, uint64_t v);
 
-/* RFC 3339 UTC with milliseconds ("2026-11-01T00:00:00.005Z"), caching the date per second.
- * Caller-owned storage. */
-typedef struct {
-    int64_t sec;
-    char prefix[24];
-} shop_gen_timefmt_t;
-void shop_gen_timefmt_init(shop_gen_timefmt_t *t);
-void shop_gen_json_time(shop_gen_json_t *w, shop_gen_timefmt_t *t, const char *key, int64_t ms);
-
 /* ---- the synthetic shop ---- */
 
 typedef struct {

@@ -190,7 +190,6 @@ struct shop_gen {
     int64_t clock_us, next_us;
     uint64_t emitted, nsessions;
     uint32_t init_cursor;
-    shop_gen_timefmt_t tf;
     uint64_t fraud_actors[SHOP_FRAUD__COUNT], fraud_chargebacks;
 };
 

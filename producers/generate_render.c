@@ -311,7 +311,7 @@ void shop_gen_render(shop_gen_t *g, const gen_item_t *it, int64_t at_ms, shop_bu
     shop_gen_rng_uuid(&g->rng, uuid);
     shop_gen_json_key(&w, "event_id");
     shop_gen_json_quote(out, uuid, 36);
-    shop_gen_json_time(&w, &g->tf, "occurred_at", at_ms);
+    shop_gen_json_int(&w, "occurred_at", at_ms); /* epoch millis, as decode prints them */
     if (it->kind <= SHOP_EV_USER_NOTIFICATION_PREFS_CHANGED) {
         render_user(g, it, &w);
     } else if (it->kind <= SHOP_EV_ORDER_DELIVERED) {

@@ -30,7 +30,6 @@ struct shop_retail {
     char **files;
     size_t nfiles, next_file;
     shop_gen_rng_t rng;
-    shop_gen_timefmt_t tf;
     char *data; /* the current file */
     retail_row_t *rows;
     size_t nrows;
@@ -345,7 +344,7 @@ static void envelope(shop_retail_t *r, shop_gen_json_t *w, const char *type, int
     shop_gen_json_str(w, "type", type);
     shop_gen_rng_uuid(&r->rng, uuid);
     shop_gen_json_str(w, "event_id", uuid);
-    shop_gen_json_time(w, &r->tf, "occurred_at", at);
+    shop_gen_json_int(w, "occurred_at", at);
 }
 
 static void write_upsert(shop_retail_t *r, const retail_row_t *row, int64_t pence, int64_t at,
@@ -473,7 +472,6 @@ shop_retail_t *shop_retail_open(const char *dir, uint64_t seed, char *errstr, si
     }
     qsort(r->files, r->nfiles, sizeof(char *), by_name);
     shop_gen_rng_seed(&r->rng, seed);
-    shop_gen_timefmt_init(&r->tf);
     return r;
 }
 

@@ -190,7 +190,6 @@ shop_gen_t *shop_gen_new(const shop_gen_conf_t *conf, char *errstr, size_t errst
         spawn(g, &g->pool[i]);
     g->clock_us = conf->start_ms * 1000;
     g->next_us = g->clock_us;
-    shop_gen_timefmt_init(&g->tf);
     return g;
 }
 

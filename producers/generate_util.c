@@ -3,7 +3,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "generate.h"
 
@@ -226,32 +225,4 @@ void shop_gen_json_fixed(shop_gen_json_t *w, const char *key, int64_t thousandth
 
 void shop_gen_json_end(shop_gen_json_t *w) {
     shop_buf_append(w->b, "}\n", 2);
-}
-
-void shop_gen_timefmt_init(shop_gen_timefmt_t *t) {
-    t->sec = INT64_MIN;
-    t->prefix[0] = '\0';
-}
-
-void shop_gen_json_time(shop_gen_json_t *w, shop_gen_timefmt_t *t, const char *key, int64_t ms) {
-    int64_t sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-    int msec = (int)(ms - sec * 1000);
-    if (sec != t->sec) {
-        time_t tt = (time_t)sec;
-        struct tm tm;
-        gmtime_r(&tt, &tm);
-        strftime(t->prefix, sizeof(t->prefix), "%Y-%m-%dT%H:%M:%S", &tm);
-        t->sec = sec;
-    }
-    shop_gen_json_key(w, key);
-    char tail[7] = {'.',
-                    (char)('0' + msec / 100),
-                    (char)('0' + msec / 10 % 10),
-                    (char)('0' + msec % 10),
-                    'Z',
-                    '"',
-                    0};
-    shop_buf_append(w->b, "\"", 1);
-    shop_buf_puts(w->b, t->prefix);
-    shop_buf_append(w->b, tail, 6);
 }

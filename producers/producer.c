@@ -16,6 +16,7 @@
 struct shop_producer_conf {
     rd_kafka_conf_t *rk;
     char *registry_url;
+    char *topic_prefix;
     shop_codec_t *codec; /* borrowed */
     shop_producer_report_cb_t *cb;
     void *cb_opaque;
@@ -34,6 +35,7 @@ typedef struct {
 struct shop_producer {
     rd_kafka_t *rk;
     shop_codec_t *codec;
+    char *topic_prefix; /* "" or what goes before every topic name */
     int own_codec;
     shop_framing_t framing;
     shop_producer_report_cb_t *cb;
@@ -74,6 +76,7 @@ void shop_producer_conf_destroy(shop_producer_conf_t *conf) {
         return;
     rd_kafka_conf_destroy(conf->rk);
     free(conf->registry_url);
+    free(conf->topic_prefix);
     free(conf);
 }
 
@@ -82,6 +85,11 @@ int shop_producer_conf_set(shop_producer_conf_t *conf, const char *key, const ch
     if (!strcmp(key, "schema.registry.url")) {
         free(conf->registry_url);
         conf->registry_url = value && *value ? shop_xstrdup(value) : NULL;
+        return SHOP_OK;
+    }
+    if (!strcmp(key, "topic.prefix")) {
+        free(conf->topic_prefix);
+        conf->topic_prefix = shop_xstrdup(value ? value : "");
         return SHOP_OK;
     }
     if (!strncmp(key, "kafka.", 6))
@@ -177,6 +185,7 @@ shop_producer_t *shop_producer_new(const shop_producer_conf_t *conf, char *errst
     p->cb = conf->cb;
     p->cb_opaque = conf->cb_opaque;
     p->framing = conf->registry_url ? SHOP_FRAMING_CONFLUENT : SHOP_FRAMING_SINGLE_OBJECT;
+    p->topic_prefix = shop_xstrdup(conf->topic_prefix ? conf->topic_prefix : "");
     p->codec = conf->codec;
     if (!p->codec) {
         p->codec = shop_codec_new(conf->registry_url, errstr, errstr_size);
@@ -217,12 +226,14 @@ void shop_producer_destroy(shop_producer_t *p) {
     if (p->own_codec)
         shop_codec_destroy(p->codec);
     pthread_mutex_destroy(&p->lock);
+    free(p->topic_prefix);
     free(p);
 }
 
 /* ---- producing ---- */
 
-/* The topic handle for `name`, created on first use. */
+/* The topic handle for the contract topic `name` (prefixed with topic.prefix), made on first use.
+ */
 static rd_kafka_topic_t *topic_of(shop_producer_t *p, const char *name) {
     rd_kafka_topic_t *rkt = NULL;
     pthread_mutex_lock(&p->lock);
@@ -230,7 +241,9 @@ static rd_kafka_topic_t *topic_of(shop_producer_t *p, const char *name) {
         if (p->topics[i].name == name || !strcmp(p->topics[i].name, name))
             rkt = p->topics[i].rkt;
     if (!rkt && p->ntopics < MAX_TOPICS) {
-        rkt = rd_kafka_topic_new(p->rk, name, NULL);
+        char *full = shop_xasprintf("%s%s", p->topic_prefix, name);
+        rkt = rd_kafka_topic_new(p->rk, full, NULL);
+        free(full);
         if (rkt)
             p->topics[p->ntopics++] = (topic_slot_t){shop_xstrdup(name), rkt};
     }

@@ -46,8 +46,9 @@ shop_producer_conf_t *shop_producer_conf_new(void);
 void shop_producer_conf_destroy(shop_producer_conf_t *conf);
 
 /* Sets one property. "schema.registry.url" switches to Confluent framing through that registry;
- * every other key is a librdkafka property ("bootstrap.servers", "linger.ms",
- * "test.mock.num.brokers"
+ * "topic.prefix" goes before every topic name (environments sharing a cluster: "ci42." produces
+ * to "ci42.shop.order.events"); every other key is a librdkafka property ("bootstrap.servers",
+ * "linger.ms", "test.mock.num.brokers"
  * ...), with an optional "kafka." prefix stripped so shopstream config keys pass unchanged.
  * `key` and `value` are copied. Returns 0 or SHOP_ERR_CONFIG with errstr. */
 int shop_producer_conf_set(shop_producer_conf_t *conf, const char *key, const char *value,

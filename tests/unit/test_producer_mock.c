@@ -61,6 +61,7 @@ static int mock_setup(void **state) {
     assert_non_null(m->mc);
     for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
         assert_int_equal(rd_kafka_mock_topic_create(m->mc, topics[i], NPART, 1), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(m->mc, "ci7.shop.order.events", NPART, 1), 0);
     snprintf(m->bootstraps, sizeof(m->bootstraps), "%s", rd_kafka_mock_cluster_bootstraps(m->mc));
     *state = m;
     return 0;
@@ -166,6 +167,19 @@ static void test_delivery_counts(void **state) {
         int32_t want = (kafka_murmur2(key, (size_t)n) & 0x7fffffff) % NPART;
         assert_int_equal(rep.partition_of[u], want);
     }
+    shop_producer_destroy(p);
+}
+
+/* topic.prefix: an environment's own copy of every topic on a shared cluster. */
+static void test_topic_prefix(void **state) {
+    mock_t *m = *state;
+    reports_t rep;
+    reports_init(&rep);
+    shop_producer_t *p = new_producer(m->bootstraps, &rep, "topic.prefix", "ci7.");
+    emit_orders(p, 10);
+    assert_int_equal(shop_producer_flush(p, 20000), 0);
+    assert_int_equal(rep.ok, 10);
+    assert_string_equal(rep.topic, "ci7.shop.order.events");
     shop_producer_destroy(p);
 }
 
@@ -296,6 +310,7 @@ static void test_conf(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_delivery_counts, mock_setup, mock_teardown),
+        cmocka_unit_test_setup_teardown(test_topic_prefix, mock_setup, mock_teardown),
         cmocka_unit_test_setup_teardown(test_rejections, mock_setup, mock_teardown),
         cmocka_unit_test_setup_teardown(test_avro_value_roundtrip, mock_setup, mock_teardown),
         cmocka_unit_test(test_delivery_failure),
