@@ -255,11 +255,12 @@ static void summary(const gen_run_t *run, shop_gen_t *g, shop_retail_t *rt, doub
     char a[40], b[40];
     for (int k = 0; k < SHOP_EV__COUNT; k++)
         total += run->counts[k];
-    fprintf(stderr,
-            "generate: %" PRIu64 " events in %.3f s (%.0f events/s), occurred_at %s .. %s\n", total,
-            secs, secs > 0 ? (double)total / secs : 0.0,
-            shop_format_time_ms(run->first_ms, a, sizeof(a)),
-            shop_format_time_ms(run->last_ms, b, sizeof(b)));
+    fprintf(stderr, "generate: %" PRIu64 " events in %.3f s (%.0f events/s)", total, secs,
+            secs > 0 ? (double)total / secs : 0.0);
+    if (total)
+        fprintf(stderr, ", occurred_at %s .. %s", shop_format_time_ms(run->first_ms, a, sizeof(a)),
+                shop_format_time_ms(run->last_ms, b, sizeof(b)));
+    fputc('\n', stderr);
     for (int k = 1; k < SHOP_EV__COUNT; k++)
         if (run->counts[k])
             fprintf(stderr, "  %-34s %10" PRIu64 "\n", shop_gen_type_name((shop_event_kind_t)k),

@@ -91,7 +91,8 @@ void shop_gen_destroy(shop_gen_t *g);
  * (either may be NULL). Returns 1, or 0 once conf.events lines have been produced. */
 int shop_gen_next(shop_gen_t *g, shop_buf_t *out, shop_event_kind_t *kind, int64_t *occurred_at_ms);
 
-/* Fraud actors started so far, per pattern, and fraud-labelled chargebacks emitted so far. */
+/* Fraud actors that have acted so far, per pattern, and fraud-labelled chargebacks emitted so far.
+ */
 uint64_t shop_gen_fraud_actors(const shop_gen_t *g, shop_fraud_kind_t kind);
 uint64_t shop_gen_fraud_chargebacks(const shop_gen_t *g);
 

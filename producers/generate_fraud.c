@@ -63,7 +63,6 @@ void shop_gen_fraud_start(shop_gen_t *g, gen_session_t *s, shop_fraud_kind_t kin
             s->user = v, s->country = foreign_country(g), g->users[v].flags |= GEN_USER_IN_SESSION;
     }
     s->fraud = (uint8_t)kind;
-    g->fraud_actors[kind]++;
     switch (kind) {
     case SHOP_FRAUD_CARD_TESTING:
         s->country = shop_gen_rng_chance(&g->rng, 0.5) ? 0 : foreign_country(g);
@@ -169,6 +168,10 @@ static int plan_bulk(shop_gen_t *g, gen_session_t *s) {
 }
 
 int shop_gen_fraud_plan(shop_gen_t *g, gen_session_t *s) {
+    if (!s->started) { /* counted once it acts, not while it waits in the pool */
+        s->started = 1;
+        g->fraud_actors[s->fraud]++;
+    }
     switch (s->fraud) {
     case SHOP_FRAUD_CARD_TESTING:
         return plan_card_testing(g, s);
