@@ -13,8 +13,6 @@
 #include "config.h"
 #include "emit_int.h"
 
-#define MAX_SHOWN_FAILURES 20
-
 static const shop_conf_def_t emit_conf[] = {
     {"kafka.bootstrap.servers", SHOP_CONF_STRING, "127.0.0.1:19092",
      "Kafka brokers (the local stack's port)"},
@@ -45,14 +43,18 @@ static void usage(FILE *fp) {
     shop_config_destroy(cfg);
 }
 
-/* Delivery failures name their line; the first few only, a dead broker fails every line. */
-static void on_report(const shop_producer_report_t *r, void *opaque) {
-    shop_emit_run_t *run = opaque;
-    if (!r->err || run->shown_failures++ >= MAX_SHOWN_FAILURES)
+void shop_emit_show_failure(shop_emit_run_t *run, uint64_t line, const char *what,
+                            const char *err) {
+    if (run->shown_failures++ >= SHOP_EMIT_SHOWN_FAILURES)
         return;
-    fprintf(
-        stderr, "line %" PRIuPTR ": delivery failed: %s%s\n", (uintptr_t)r->msg_opaque, r->errstr,
-        run->shown_failures == MAX_SHOWN_FAILURES ? " (further delivery failures not shown)" : "");
+    fprintf(stderr, "line %" PRIu64 ": %s%s%s\n", line, what, err,
+            run->shown_failures == SHOP_EMIT_SHOWN_FAILURES ? " (further failures not shown)" : "");
+}
+
+/* Delivery reports come back in this thread (from produce, poll and flush calls). */
+static void on_report(const shop_producer_report_t *r, void *opaque) {
+    if (r->err)
+        shop_emit_show_failure(opaque, (uintptr_t)r->msg_opaque, "delivery failed: ", r->errstr);
 }
 
 /* Parses the command line into run and cfg; returns -1 to exit 0 (help), 1 on a usage error. */

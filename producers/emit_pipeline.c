@@ -31,7 +31,8 @@ typedef struct {
     shop_buf_t out; /* encoded events and their keys */
     emit_msg_t *msgs;
     size_t nmsgs;
-    shop_buf_t errors; /* "line N: ...\n" per bad line, in line order */
+    shop_buf_t errors; /* "line N: ...\n" per rejected line, in line order */
+    shop_buf_t fails;  /* line number, then the message with its NUL, per failed line */
     uint64_t rejected, failed;
     int state;
 } emit_batch_t;
@@ -72,12 +73,15 @@ static void encode_line(emit_pipe_t *ep, emit_batch_t *b, size_t i, shop_encoded
     shop_producer_json_fast_time(obj);
     int r = shop_codec_encode_json(ep->codec, obj, ep->framing, enc, err, sizeof(err));
     json_decref(obj);
-    if (r) { /* invalid: rejected for good; anything else (the registry is down): failed */
+    if (r == SHOP_ERR_INVALID) { /* rejected for good */
         shop_buf_printf(&b->errors, "line %" PRIu64 ": %s\n", b->line_no[i], err);
-        if (r == SHOP_ERR_INVALID)
-            b->rejected++;
-        else
-            b->failed++;
+        b->rejected++;
+        return;
+    }
+    if (r) { /* the registry is down, say: failed, worth another try later */
+        shop_buf_append(&b->fails, &b->line_no[i], sizeof(uint64_t));
+        shop_buf_append(&b->fails, err, strlen(err) + 1);
+        b->failed++;
         return;
     }
     if (b->nmsgs % BATCH_LINES == 0)
@@ -92,6 +96,7 @@ static void encode_line(emit_pipe_t *ep, emit_batch_t *b, size_t i, shop_encoded
 static void encode_batch(emit_pipe_t *ep, emit_batch_t *b, shop_encoded_t *enc) {
     shop_buf_reset(&b->out);
     shop_buf_reset(&b->errors);
+    shop_buf_reset(&b->fails);
     b->nmsgs = 0, b->rejected = 0, b->failed = 0;
     for (size_t i = 0; i < b->nlines; i++)
         encode_line(ep, b, i, enc);
@@ -147,6 +152,13 @@ static int deliver(emit_pipe_t *ep, emit_batch_t *b, shop_producer_t *p) {
     shop_emit_run_t *run = ep->run;
     if (b->errors.len)
         fwrite(b->errors.buf, 1, b->errors.len, stderr);
+    for (size_t off = 0; off < b->fails.len;) {
+        uint64_t line;
+        memcpy(&line, b->fails.buf + off, sizeof(line));
+        const char *msg = b->fails.buf + off + sizeof(line);
+        shop_emit_show_failure(run, line, "", msg);
+        off += sizeof(line) + strlen(msg) + 1;
+    }
     run->rejected += b->rejected;
     run->failed += b->failed;
     if (!p) {
@@ -162,7 +174,7 @@ static int deliver(emit_pipe_t *ep, emit_batch_t *b, shop_producer_t *p) {
         int r = shop_producer_emit_encoded(p, &view, (void *)(uintptr_t)m->line, err, sizeof(err));
         if (!r)
             continue;
-        fprintf(stderr, "line %" PRIu64 ": %s\n", m->line, err);
+        shop_emit_show_failure(run, m->line, "", err);
         run->failed++;
         if (r == SHOP_ERR_FATAL) {
             run->failed += b->nmsgs - i - 1;
@@ -176,6 +188,7 @@ static void batch_release(emit_batch_t *b) {
     shop_buf_release(&b->text);
     shop_buf_release(&b->out);
     shop_buf_release(&b->errors);
+    shop_buf_release(&b->fails);
     free(b->line_off);
     free(b->line_no);
     free(b->msgs);

@@ -158,6 +158,18 @@ static void test_delivery_failure_names_lines(void **state) {
     run_free(&r);
 }
 
+static void test_registry_down_fails_lines(void **state) {
+    (void)state;
+    run_t r = run_emit(ORDER_OK(1) ORDER_BAD ORDER_OK(2), "--registry", "http://127.0.0.1:9",
+                       "--set", "kafka.test.mock.num.brokers=1");
+    assert_string_equal(r.out, "sent=0 rejected=1 failed=2\n");
+    assert_non_null(strstr(r.err, "line 1: schema registry"));
+    assert_non_null(strstr(r.err, "line 2: order.placed: field amount_minor"));
+    assert_non_null(strstr(r.err, "line 3: schema registry"));
+    assert_int_equal(r.rc, 1);
+    run_free(&r);
+}
+
 static void test_usage_errors(void **state) {
     (void)state;
     char a0[] = "emit", a1[] = "/nonexistent/input.jsonl", a2[] = "--dry-run", b1[] = "--bogus";
@@ -184,6 +196,7 @@ int main(void) {
         cmocka_unit_test(test_unknown_type_and_missing_field),
         cmocka_unit_test(test_produce_to_mock_cluster),
         cmocka_unit_test(test_delivery_failure_names_lines),
+        cmocka_unit_test(test_registry_down_fails_lines),
         cmocka_unit_test(test_usage_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
