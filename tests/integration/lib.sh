@@ -58,7 +58,7 @@ start_worker() {
 
 # metric PORT NAME: sum of a metric's samples on a worker's /metrics (0 when unreachable).
 metric() {
-  curl -fsS "http://127.0.0.1:$1/metrics" 2>/dev/null |
+  { curl -fsS "http://127.0.0.1:$1/metrics" 2>/dev/null || true; } |
     awk -v m="$2" '$1 ~ "^"m"({|$)" {s += $2} END {printf "%d\n", s}'
 }
 

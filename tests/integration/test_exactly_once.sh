@@ -19,21 +19,35 @@ cat >>"$WORK/gen.jsonl" <<'JSON'
 JSON
 python3 "$HERE/expected_totals.py" "$WORK/gen.jsonl" >"$WORK/expected.json"
 log "expected: $(cat "$WORK/expected.json")"
-"$BIN" emit --set "topic.prefix=$PREFIX" "$WORK/gen.jsonl" >"$WORK/emit.out" 2>"$WORK/emit.err" || fail "emit: $(cat "$WORK/emit.out" "$WORK/emit.err")"
-log "emit: $(cat "$WORK/emit.out")"
-
 NS=$RUN_ID
 NAMESPACES+=("$NS" "${NS}_r" "${NS}_t")
 PORT=$(free_port)
-common=(--set "namespace=$NS" --set flush.events=3000 --set flush.ms=50 --set "http.port=$PORT"
+common=(--set "namespace=$NS" --set flush.events=500 --set flush.ms=20 --set "http.port=$PORT"
   --set "instance.id=$RUN_ID-a" --set log.level=warn)
+
+# The stream arrives in 20 slices while the worker runs, so that the kills land mid-stream.
+split -n l/20 -d -a 2 "$WORK/gen.jsonl" "$WORK/slice."
+(
+  for f in "$WORK"/slice.*; do
+    "$BIN" emit --set "topic.prefix=$PREFIX" "$f" >>"$WORK/emit.out" 2>>"$WORK/emit.err" || echo "emit $f failed" >>"$WORK/emit.err"
+    sleep 0.4
+  done
+) &
+EMITTER=$!
+orders=$(grep -c '"type":"order\.' "$WORK/gen.jsonl")
 for kill_no in 1 2; do
   start_worker analytics "$WORK/worker.log" "${common[@]}"
-  wait_metric "$PORT" shopstream_events_total 12000 120 "$WORKER_PID"
+  wait_metric "$PORT" shopstream_events_total $((orders / 4)) 120 "$WORKER_PID"
+  seen=$(metric "$PORT" shopstream_events_total)
   kill -9 "$WORKER_PID"
   wait "$WORKER_PID" 2>/dev/null || true
-  log "kill $kill_no: SIGKILL after $(grep -c . "$WORK/worker.log" || true) log lines"
+  log "kill $kill_no: SIGKILL after about $seen events (of $orders order events)"
 done
+wait "$EMITTER"
+grep -q failed "$WORK/emit.err" && fail "emit: $(cat "$WORK/emit.err")"
+sent=$(awk -F'[= ]' '/sent=/ {s += $2} END {print s}' "$WORK/emit.out")
+[ "$sent" = "$(wc -l <"$WORK/gen.jsonl")" ] || fail "emit sent $sent events"
+log "emit: $sent events sent in 20 slices"
 "$BIN" run analytics --set "topic.prefix=$PREFIX" "${common[@]}" --until-caught-up >>"$WORK/worker.log" 2>&1 ||
   fail "worker failed: $(tail -5 "$WORK/worker.log")"
 

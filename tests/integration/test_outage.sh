@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# test_outage.sh: Redis, then PostgreSQL, stopped for 10 s each while the analytics worker is
+# consuming. The worker must pause, report not-ready on /readyz, retry, resume by itself, and end
+# with totals equal to the independent computation: nothing skipped, nothing counted twice.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+STACK=${SHOPSTREAM_STACK:-$(cd "$HERE/../.." && pwd)/deploy/stack}
+EVENTS=${EVENTS:-60000}
+require_stack
+
+"$BIN" topics create --prefix "$PREFIX" --partitions 6 >/dev/null
+"$BIN" generate --events "$EVENTS" --seed 11 --start 2026-11-02T00:00:00Z --out "$WORK/gen.jsonl"
+python3 "$HERE/expected_totals.py" "$WORK/gen.jsonl" >"$WORK/expected.json"
+NS=$RUN_ID
+NAMESPACES+=("$NS")
+PORT=$(free_port)
+start_worker analytics "$WORK/worker.log" --set "namespace=$NS" --set flush.ms=50 --set flush.events=2000 \
+  --set "http.port=$PORT" --set "instance.id=$RUN_ID" --set retry.backoff.max.ms=1000
+
+# Half the events, then an outage per sink with the rest produced during it.
+head -n $((EVENTS / 2)) "$WORK/gen.jsonl" >"$WORK/part1.jsonl"
+tail -n +$((EVENTS / 2 + 1)) "$WORK/gen.jsonl" >"$WORK/part2.jsonl"
+split -n l/2 -d "$WORK/part2.jsonl" "$WORK/rest."
+"$BIN" emit --set "topic.prefix=$PREFIX" "$WORK/part1.jsonl" >/dev/null 2>&1 || fail "emit part 1"
+wait_metric "$PORT" shopstream_events_total 1000 60 "$WORKER_PID"
+
+outage() { # outage SERVER RESTFILE
+  local server=$1 rest=$2 code i
+  "$STACK" stop-one "$server" >/dev/null
+  log "$server stopped"
+  "$BIN" emit --set "topic.prefix=$PREFIX" "$rest" >/dev/null 2>&1 || fail "emit during $server outage"
+  for ((i = 0; i < 100; i++)); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz" || true)
+    [ "$code" = 503 ] && break
+    sleep 0.1
+  done
+  [ "$code" = 503 ] || fail "/readyz did not report the $server outage (got $code)"
+  log "/readyz says 503 during the $server outage"
+  sleep 10
+  kill -0 "$WORKER_PID" || fail "worker died during the $server outage"
+  "$STACK" start-one "$server" >/dev/null
+  log "$server started again"
+  for ((i = 0; i < 300; i++)); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz" || true)
+    [ "$code" = 200 ] && break
+    sleep 0.1
+  done
+  [ "$code" = 200 ] || fail "/readyz did not recover after the $server outage"
+}
+outage redis "$WORK/rest.00"
+outage postgres "$WORK/rest.01"
+
+wait_metric "$PORT" shopstream_events_total "$EVENTS" 120 "$WORKER_PID"
+kill -TERM "$WORKER_PID"
+wait "$WORKER_PID" || fail "worker did not stop cleanly on SIGTERM: $(tail -3 "$WORK/worker.log")"
+fails=$(grep -c 'retry_in_ms' "$WORK/worker.log" || true)
+[ "$fails" -gt 0 ] || fail "the worker never logged a retry"
+log "the worker logged $fails retries"
+"$BIN" query stats --namespace "$NS" --json >"$WORK/stats.json"
+python3 "$HERE/compare_totals.py" "$WORK/expected.json" "$WORK/stats.json" "after outages" || fail "totals differ"
+log "PASS"
