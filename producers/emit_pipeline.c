@@ -20,6 +20,7 @@ typedef struct {
     size_t off, len; /* bytes in out */
     size_t key_off;  /* NUL-terminated key in out */
     const char *topic;
+    int64_t occurred_at; /* the Kafka message timestamp */
     uint64_t line;
 } emit_msg_t;
 
@@ -88,6 +89,7 @@ static void encode_line(emit_pipe_t *ep, emit_batch_t *b, size_t i, shop_encoded
         b->msgs = shop_xrealloc(b->msgs, (b->nmsgs + BATCH_LINES) * sizeof(emit_msg_t));
     emit_msg_t *m = &b->msgs[b->nmsgs++];
     m->off = b->out.len, m->len = enc->bytes.len, m->topic = enc->topic, m->line = b->line_no[i];
+    m->occurred_at = enc->occurred_at;
     shop_buf_append(&b->out, enc->bytes.buf, enc->bytes.len);
     m->key_off = b->out.len;
     shop_buf_append(&b->out, enc->key, strlen(enc->key) + 1);
@@ -169,6 +171,7 @@ static int deliver(emit_pipe_t *ep, emit_batch_t *b, shop_producer_t *p) {
         emit_msg_t *m = &b->msgs[i];
         shop_encoded_t view = {.topic = m->topic,
                                .key = b->out.buf + m->key_off,
+                               .occurred_at = m->occurred_at,
                                .bytes = {b->out.buf + m->off, m->len, m->len}};
         char err[512];
         int r = shop_producer_emit_encoded(p, &view, (void *)(uintptr_t)m->line, err, sizeof(err));

@@ -251,21 +251,24 @@ static rd_kafka_topic_t *topic_of(shop_producer_t *p, const char *name) {
     return rkt;
 }
 
-/* Queues one message (librdkafka copies it). While the local queue is full it serves delivery
- * reports and tries again, so a burst slows the caller down instead of failing. No lock is held
- * here: report callbacks may emit. */
+/* Queues one message (librdkafka copies it), timestamped with the event's occurred_at so that
+ * replays can start from a time (offsetsForTimes); 0 means now. While the local queue is full it
+ * serves delivery reports and tries again, so a burst slows the caller down instead of failing.
+ * No lock is held here: report callbacks may emit. */
 static int produce(shop_producer_t *p, const char *topic, const char *key, const void *buf,
-                   size_t len, void *msg_opaque, char *errstr, size_t errstr_size) {
+                   size_t len, int64_t ts, void *msg_opaque, char *errstr, size_t errstr_size) {
     rd_kafka_topic_t *rkt = topic_of(p, topic);
     if (!rkt)
         return shop_seterr(errstr, errstr_size, SHOP_ERR_FATAL, "topic %s: %s", topic,
                            rd_kafka_err2str(rd_kafka_last_error()));
     for (;;) {
-        int rc = rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)buf, len,
-                                  key, key ? strlen(key) : 0, msg_opaque);
-        if (rc == 0)
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            p->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)buf, len),
+            RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_TIMESTAMP(ts > 0 ? ts : 0),
+            RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+        if (!e)
             break;
-        rd_kafka_resp_err_t e = rd_kafka_last_error();
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             rd_kafka_poll(p->rk, 10);
             continue;
@@ -286,8 +289,8 @@ static int produce(shop_producer_t *p, const char *topic, const char *key, const
 
 int shop_producer_emit_encoded(shop_producer_t *p, const shop_encoded_t *enc, void *msg_opaque,
                                char *errstr, size_t errstr_size) {
-    return produce(p, enc->topic, enc->key, enc->bytes.buf, enc->bytes.len, msg_opaque, errstr,
-                   errstr_size);
+    return produce(p, enc->topic, enc->key, enc->bytes.buf, enc->bytes.len, enc->occurred_at,
+                   msg_opaque, errstr, errstr_size);
 }
 
 int shop_producer_emit_json(shop_producer_t *p, json_t *event, char *errstr, size_t errstr_size) {
@@ -475,8 +478,10 @@ int shop_producer_emit(shop_producer_t *p, const char *type, avro_value_t *value
         r = shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "%s: %s (is every field set?)", type,
                         avro_strerror());
     avro_writer_free(w);
+    int64_t ts = 0;
+    shop_value_get_long(value, "occurred_at", &ts);
     if (!r)
-        r = produce(p, info->topic, key, buf, 10 + body, NULL, errstr, errstr_size);
+        r = produce(p, info->topic, key, buf, 10 + body, ts, NULL, errstr, errstr_size);
     free(buf);
     return r;
 }

@@ -93,7 +93,8 @@ int shop_producer_emit_json_text(shop_producer_t *p, const char *text, size_t le
 int shop_producer_emit(shop_producer_t *p, const char *type, avro_value_t *value, char *errstr,
                        size_t errstr_size);
 
-/* Produces an already encoded event (borrowed; copied). `msg_opaque` comes back in the report. */
+/* Produces an already encoded event (borrowed; copied), with enc->occurred_at as the Kafka message
+ * timestamp (0: now). `msg_opaque` comes back in the report. */
 int shop_producer_emit_encoded(shop_producer_t *p, const shop_encoded_t *enc, void *msg_opaque,
                                char *errstr, size_t errstr_size);
 

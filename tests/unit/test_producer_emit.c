@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include "commands.h"
 #include "shop.h"
@@ -170,6 +172,61 @@ static void test_registry_down_fails_lines(void **state) {
     run_free(&r);
 }
 
+/* Each event's occurred_at becomes its message timestamp, in file order (replay --from relies on
+ * it); events of one key stay in order across the worker threads. */
+static void test_timestamps_and_order(void **state) {
+    (void)state;
+    char err[256], bootstraps[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "log_level", "0", err, sizeof(err));
+    rd_kafka_t *owner = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(owner, 1);
+    assert_int_equal(rd_kafka_mock_topic_create(mc, "shop.order.events", 1, 1), 0);
+    snprintf(bootstraps, sizeof(bootstraps), "%s", rd_kafka_mock_cluster_bootstraps(mc));
+    shop_buf_t in;
+    shop_buf_init(&in);
+    for (int i = 0; i < 5000; i++) /* several batches, so both workers take part */
+        shop_buf_printf(&in,
+                        "{\"type\":\"order.paid\",\"user_id\":\"u-1\",\"order_id\":\"o-%d\","
+                        "\"amount_minor\":1,\"currency\":\"KRW\",\"occurred_at\":%s}\n",
+                        i, i % 2 ? "\"2026-11-01T00:00:01.500Z\"" : "1793491200000");
+    run_t r = run_emit(in.buf, "--brokers", bootstraps, "--set", "emit.threads=2");
+    assert_string_equal(r.out, "sent=5000 rejected=0 failed=0\n");
+    run_free(&r);
+    shop_buf_release(&in);
+    c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", bootstraps, err, sizeof(err));
+    rd_kafka_conf_set(c, "group.id", "t", err, sizeof(err));
+    rd_kafka_t *cons = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(tp, "shop.order.events", 0)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(cons, tp);
+    rd_kafka_topic_partition_list_destroy(tp);
+    int n = 0;
+    for (int idle = 0; n < 5000 && idle < 100;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(cons, 100);
+        if (!m) {
+            idle++;
+            continue;
+        }
+        if (!m->err) {
+            int64_t want = n % 2 ? 1793491201500LL : 1793491200000LL;
+            assert_int_equal(rd_kafka_message_timestamp(m, NULL), want);
+            char oid[32];
+            snprintf(oid, sizeof(oid), "o-%d", n); /* the order id is in the Avro body */
+            assert_non_null(memmem(m->payload, m->len, oid, strlen(oid)));
+            n++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    assert_int_equal(n, 5000);
+    rd_kafka_consumer_close(cons);
+    rd_kafka_destroy(cons);
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(owner);
+}
+
 static void test_usage_errors(void **state) {
     (void)state;
     char a0[] = "emit", a1[] = "/nonexistent/input.jsonl", a2[] = "--dry-run", b1[] = "--bogus";
@@ -197,6 +254,7 @@ int main(void) {
         cmocka_unit_test(test_produce_to_mock_cluster),
         cmocka_unit_test(test_delivery_failure_names_lines),
         cmocka_unit_test(test_registry_down_fails_lines),
+        cmocka_unit_test(test_timestamps_and_order),
         cmocka_unit_test(test_usage_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

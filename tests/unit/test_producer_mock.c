@@ -222,6 +222,8 @@ static void test_avro_value_roundtrip(void **state) {
     avro_value_t rec, payload, branch, f;
     assert_int_equal(shop_producer_value_new(p, "user.level_up", &rec, err, sizeof(err)), 0);
     set_str(&rec, "user_id", "u-63");
+    assert_int_equal(avro_value_get_by_name(&rec, "occurred_at", &f, NULL), 0);
+    avro_value_set_long(&f, 1793491200123LL); /* becomes the message timestamp */
     assert_int_equal(avro_value_get_by_name(&rec, "payload", &payload, NULL), 0);
     assert_int_equal(avro_value_get_current_branch(&payload, &branch), 0);
     assert_int_equal(avro_value_get_by_name(&branch, "level", &f, NULL), 0);
@@ -261,6 +263,9 @@ static void test_avro_value_roundtrip(void **state) {
             assert_int_equal(shop_value_get_int(&((shop_event_t *)ev)->payload, "level", &level),
                              0);
             assert_int_equal(level, 4);
+            rd_kafka_timestamp_type_t tstype;
+            assert_int_equal(rd_kafka_message_timestamp(msg, &tstype), 1793491200123LL);
+            assert_int_equal(tstype, RD_KAFKA_TIMESTAMP_CREATE_TIME);
             found = 1;
         }
         rd_kafka_message_destroy(msg);
