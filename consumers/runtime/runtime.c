@@ -390,6 +390,13 @@ static int refresh_lag(shop_runtime_t *rt, int query) {
     return caught_up && assigned > 0;
 }
 
+/* An idle worker still reports a sink outage on /readyz: one PING or SELECT 1 a second. */
+static void ping_sinks(shop_runtime_t *rt) {
+    char err[512];
+    if (rt->redis) atomic_store(&rt->metrics.sink_down[SHOP_SINK_REDIS], shop_redis_store_ping(rt->redis, err, sizeof(err)) != 0);
+    if (rt->pg) atomic_store(&rt->metrics.sink_down[SHOP_SINK_PG], shop_pg_store_ping(rt->pg, err, sizeof(err)) != 0);
+}
+
 static void maybe_flush(shop_runtime_t *rt, int force) {
     int64_t now = shop_mono_us();
     if (rt->paused && now < rt->next_retry_us) return;
@@ -468,6 +475,7 @@ static void consume_loop(shop_runtime_t *rt) {
         if (now - last_lag_us > 1000000 || (idle && rt->opts->until_caught_up)) {
             int query = idle && (rt->opts->until_caught_up || rt->replay);
             int caught = refresh_lag(rt, query);
+            if (!rt->paused) ping_sinks(rt);
             last_lag_us = now;
             if (rt->opts->progress) shop_rt_progress(rt, 0);
             if (rt->replay && shop_rt_replay_done(rt)) break;
