@@ -34,7 +34,8 @@ static rd_kafka_t *admin_client(const char *brokers) {
     return rk;
 }
 
-static int create_topics(rd_kafka_t *rk, const char *prefix, int partitions, int replication) {
+static int create_topics(rd_kafka_t *rk, const char *prefix, int partitions, int replication,
+                         const char *retention_ms) {
     int n = 0;
     rd_kafka_NewTopic_t *nt[64];
     char err[512];
@@ -45,6 +46,12 @@ static int create_topics(rd_kafka_t *rk, const char *prefix, int partitions, int
             nt[n] = rd_kafka_NewTopic_new(name, partitions, replication, err, sizeof(err));
             if (!nt[n]) {
                 fprintf(stderr, "shopstream topics: %s: %s\n", name, err);
+                return 1;
+            }
+            /* Message timestamps are event times (occurred_at), so time-based retention
+             * measures event age: replayed history would be deleted at once. */
+            if (retention_ms && rd_kafka_NewTopic_set_config(nt[n], "retention.ms", retention_ms)) {
+                fprintf(stderr, "shopstream topics: %s: cannot set retention.ms\n", name);
                 return 1;
             }
             n++;
@@ -102,21 +109,24 @@ static int list_topics(rd_kafka_t *rk) {
 
 int shop_cmd_topics(int argc, char **argv) {
     const char *brokers = brokers_default();
-    const char *prefix = "";
+    const char *prefix = "", *retention = "-1";
     int partitions = 6, replication = 1, c;
     static const struct option opts[] = {{"brokers", required_argument, 0, 'b'},
                                          {"partitions", required_argument, 0, 'p'},
                                          {"replication", required_argument, 0, 'r'},
                                          {"prefix", required_argument, 0, 'x'},
+                                         {"retention-ms", required_argument, 0, 't'},
                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
-    while ((c = getopt_long(argc, argv, "b:p:r:x:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:p:r:x:t:h", opts, NULL)) != -1) {
         if (c == 'b') brokers = optarg;
         else if (c == 'p') partitions = atoi(optarg);
         else if (c == 'r') replication = atoi(optarg);
         else if (c == 'x') prefix = optarg;
+        else if (c == 't') retention = optarg;
         else {
-            fprintf(stderr, "usage: shopstream topics create|list [--brokers B] [--partitions N] [--replication R] [--prefix P]\n");
+            fprintf(stderr, "usage: shopstream topics create|list [--brokers B] [--partitions N] [--replication R] [--prefix P]\n"
+                            "       [--retention-ms MS (default -1: keep; timestamps are event times)]\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -124,7 +134,7 @@ int shop_cmd_topics(int argc, char **argv) {
     if (partitions < 1) partitions = 1;
     rd_kafka_t *rk = admin_client(brokers);
     if (!rk) return 1;
-    int rc = !strcmp(verb, "create") ? create_topics(rk, prefix, partitions, replication)
+    int rc = !strcmp(verb, "create") ? create_topics(rk, prefix, partitions, replication, retention)
              : !strcmp(verb, "list") ? list_topics(rk)
                                      : (fprintf(stderr, "shopstream topics: unknown verb %s\n", verb), 2);
     rd_kafka_destroy(rk);

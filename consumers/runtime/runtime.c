@@ -381,10 +381,13 @@ static int refresh_lag(shop_runtime_t *rt, int query) {
             rd_kafka_resp_err_t e = query ? rd_kafka_query_watermark_offsets(rt->rk, rt->topics[t].name, i, &lo, &hi, 2000)
                                           : rd_kafka_get_watermark_offsets(rt->rk, rt->topics[t].name, i, &lo, &hi);
             if (!e && hi >= 0) p->hw = hi;
+            /* Offsets below the log start were deleted by retention: nothing to wait for. */
+            if (!e && lo > p->expect && !p->loading) p->expect = lo;
             int64_t lag = p->loading || p->hw < 0 ? -1 : p->hw - p->expect;
             if (lag < 0 && !p->loading) lag = 0;
             shop_metrics_set_lag(&rt->metrics, t, i, lag);
-            if (p->loading || e || p->expect < p->hw) caught_up = 0;
+            /* Cached watermarks may be missing: only a failed broker query says "not yet". */
+            if (p->loading || (query && e) || (p->hw >= 0 && p->expect < p->hw)) caught_up = 0;
         }
     atomic_store(&rt->metrics.assigned, assigned);
     return caught_up && assigned > 0;
@@ -454,7 +457,7 @@ static void consume_loop(shop_runtime_t *rt) {
     int batch = (int)shop_config_get_int(rt->cfg, "consume.batch");
     if (batch < 1) batch = 1000;
     rd_kafka_message_t **msgs = shop_xcalloc((size_t)batch, sizeof(*msgs));
-    int64_t last_lag_us = 0;
+    int64_t last_lag_us = 0, last_query_us = 0;
     while (!shop_runtime_stop) {
         retry_loading(rt);
         ssize_t n = rd_kafka_consume_batch_queue(rt->queue, 100, msgs, (size_t)batch);
@@ -468,18 +471,22 @@ static void consume_loop(shop_runtime_t *rt) {
             atomic_store(&rt->metrics.kafka_down, 0);
             rt->last_msg_us = shop_mono_us();
         }
-        maybe_flush(rt, 0);
+        int idle = n <= 0;
+        maybe_flush(rt, idle && rt->pending_events > 0); /* a quiet stream is flushed at once */
         update_ready(rt);
         int64_t now = shop_mono_us();
-        int idle = n <= 0;
-        if (now - last_lag_us > 1000000 || (idle && rt->opts->until_caught_up)) {
-            int query = idle && (rt->opts->until_caught_up || rt->replay);
-            int caught = refresh_lag(rt, query);
+        if (now - last_lag_us > 1000000) {
+            refresh_lag(rt, 0);
             if (!rt->paused) ping_sinks(rt);
             last_lag_us = now;
             if (rt->opts->progress) shop_rt_progress(rt, 0);
-            if (rt->replay && shop_rt_replay_done(rt)) break;
-            if (rt->opts->until_caught_up && caught && idle && !rt->pending_events && !rt->paused) break;
+        }
+        /* Caught up: the cached watermarks say so, then the broker confirms (at most 3 times a
+         * second: each confirmation is a round trip per partition). */
+        if (idle && (rt->opts->until_caught_up || rt->replay) && !rt->pending_events && !rt->paused &&
+            now - last_query_us > 300000) {
+            last_query_us = now;
+            if (refresh_lag(rt, 0) && refresh_lag(rt, 1) && rt->opts->until_caught_up) break;
         }
         if (rt->replay && shop_rt_replay_done(rt) && !rt->pending_events) break;
     }
