@@ -2,6 +2,7 @@
  * Kafka partition range), printing one flat JSON event per line. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +176,8 @@ static void decode_usage(FILE *fp) {
         "  --schema FILE.avsc  also know this (older) writer schema; repeatable\n"
         "  --registry URL      Confluent Schema Registry (schema.registry.url)\n"
         "  --meta              wrap each event with topic/partition/offset/key (or file/index)\n"
+        "  --topic reads every partition (or just --partition P) from --offset (default\n"
+        "  beginning) to the end, or until --count messages\n"
         "  --config FILE, --set key=value   configuration (kafka.* goes to librdkafka)\n");
 }
 
@@ -207,7 +210,7 @@ static int parse_decode_args(int argc, char **argv, decode_opts_t *o) {
         else
             return -1;
     }
-    if (o->count <= 0 || o->partition < 0 || (o->topic && o->input))
+    if (o->count <= 0 || o->partition < -1 || (o->topic && o->input))
         return -1;
     return 0;
 }
@@ -334,9 +337,27 @@ static int decode_kafka(decode_run_t *run, const decode_opts_t *o, const shop_co
     rd_kafka_t *rk = kafka_open(o, cfg);
     if (!rk)
         return 1;
-    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(tp, o->topic, o->partition)->offset = offset;
-    rd_kafka_resp_err_t e = rd_kafka_assign(rk, tp);
+    /* Every partition unless --partition names one, like kcat. */
+    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(8);
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (o->partition >= 0) {
+        rd_kafka_topic_partition_list_add(tp, o->topic, o->partition)->offset = offset;
+    } else {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->topic, NULL);
+        e = rd_kafka_metadata(rk, 0, rkt, &md, (int)o->timeout_ms);
+        if (!e && md->topic_cnt == 1)
+            e = md->topics[0].err;
+        for (int i = 0; !e && i < md->topics[0].partition_cnt; i++)
+            rd_kafka_topic_partition_list_add(tp, o->topic, md->topics[0].partitions[i].id)
+                ->offset = offset;
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+    }
+    int eofs_left = tp->cnt;
+    if (!e)
+        e = rd_kafka_assign(rk, tp);
     rd_kafka_topic_partition_list_destroy(tp);
     int rc = 0;
     long seen = 0;
@@ -353,7 +374,9 @@ static int decode_kafka(decode_run_t *run, const decode_opts_t *o, const shop_co
             continue;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             rd_kafka_message_destroy(m);
-            break;
+            if (--eofs_left <= 0)
+                break;
+            continue;
         }
         if (m->err) {
             fprintf(stderr, "shopstream decode: kafka: %s\n", rd_kafka_message_errstr(m));
@@ -403,7 +426,7 @@ static int add_schema_files(shop_codec_t *codec, const decode_opts_t *o) {
 
 int shop_cmd_decode(int argc, char **argv) {
     char err[512];
-    decode_opts_t o = {.count = 1, .timeout_ms = 10000};
+    decode_opts_t o = {.count = LONG_MAX, .partition = -1, .timeout_ms = 10000};
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
         return decode_usage(stdout), 0;
     shop_config_t *cfg = shop_config_new(decode_conf);
