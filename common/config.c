@@ -24,13 +24,15 @@ struct shop_config {
 
 static const shop_conf_def_t *find_def(const shop_config_t *cfg, const char *key) {
     for (const shop_conf_def_t *d = cfg->table; d->name; d++)
-        if (!strcmp(d->name, key)) return d;
+        if (!strcmp(d->name, key))
+            return d;
     return NULL;
 }
 
 static kv_t *find_val(const shop_config_t *cfg, const char *key) {
     for (size_t i = 0; i < cfg->n; i++)
-        if (!strcmp(cfg->vals[i].key, key)) return &cfg->vals[i];
+        if (!strcmp(cfg->vals[i].key, key))
+            return &cfg->vals[i];
     return NULL;
 }
 
@@ -54,12 +56,14 @@ shop_config_t *shop_config_new(const shop_conf_def_t *table) {
     shop_config_t *cfg = shop_xcalloc(1, sizeof(*cfg));
     cfg->table = table;
     for (const shop_conf_def_t *d = table; d->name; d++)
-        if (d->def) put(cfg, d->name, d->def);
+        if (d->def)
+            put(cfg, d->name, d->def);
     return cfg;
 }
 
 void shop_config_destroy(shop_config_t *cfg) {
-    if (!cfg) return;
+    if (!cfg)
+        return;
     for (size_t i = 0; i < cfg->n; i++) {
         free(cfg->vals[i].key);
         free(cfg->vals[i].value);
@@ -83,7 +87,8 @@ static int parse_int(const char *v, int64_t *out) {
     char *end;
     errno = 0;
     long long x = strtoll(v, &end, 10);
-    if (errno || end == v || *end) return -1;
+    if (errno || end == v || *end)
+        return -1;
     *out = x;
     return 0;
 }
@@ -95,27 +100,35 @@ int shop_config_set(shop_config_t *cfg, const char *key, const char *value, char
         return SHOP_OK;
     }
     const shop_conf_def_t *d = find_def(cfg, key);
-    if (!d) return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "unknown configuration key \"%s\"", key);
+    if (!d)
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "unknown configuration key \"%s\"",
+                           key);
     int b;
     int64_t i;
     if (d->type == SHOP_CONF_BOOL && parse_bool(value, &b))
-        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "%s: expected true or false, got \"%s\"", key, value);
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG,
+                           "%s: expected true or false, got \"%s\"", key, value);
     if (d->type == SHOP_CONF_INT && parse_int(value, &i))
-        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "%s: expected an integer, got \"%s\"", key, value);
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG,
+                           "%s: expected an integer, got \"%s\"", key, value);
     put(cfg, key, value);
     return SHOP_OK;
 }
 
 static char *trim(char *s) {
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
     return s;
 }
 
 int shop_config_set_kv(shop_config_t *cfg, const char *kv, char *errstr, size_t errstr_size) {
     const char *eq = strchr(kv, '=');
-    if (!eq) return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "expected key=value, got \"%s\"", kv);
+    if (!eq)
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "expected key=value, got \"%s\"",
+                           kv);
     char *key = shop_xstrndup(kv, (size_t)(eq - kv));
     int r = shop_config_set(cfg, trim(key), eq + 1, errstr, errstr_size);
     free(key);
@@ -124,17 +137,20 @@ int shop_config_set_kv(shop_config_t *cfg, const char *kv, char *errstr, size_t 
 
 int shop_config_load_file(shop_config_t *cfg, const char *path, char *errstr, size_t errstr_size) {
     FILE *fp = fopen(path, "r");
-    if (!fp) return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "%s: %s", path, strerror(errno));
+    if (!fp)
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "%s: %s", path, strerror(errno));
     char *line = NULL;
     size_t cap = 0;
     int lineno = 0, r = SHOP_OK;
     while (getline(&line, &cap, fp) > 0) {
         lineno++;
         char *s = trim(line);
-        if (!*s || *s == '#') continue;
+        if (!*s || *s == '#')
+            continue;
         char *eq = strchr(s, '=');
         if (!eq) {
-            r = shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "%s:%d: expected key = value", path, lineno);
+            r = shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "%s:%d: expected key = value",
+                            path, lineno);
             break;
         }
         *eq = '\0';
@@ -160,13 +176,16 @@ static void env_to_key(const char *env, size_t n, char *out, size_t size) {
 int shop_config_load_env(shop_config_t *cfg, char *errstr, size_t errstr_size) {
     static const char prefix[] = "SHOPSTREAM_";
     for (char **e = environ; e && *e; e++) {
-        if (strncmp(*e, prefix, sizeof(prefix) - 1)) continue;
+        if (strncmp(*e, prefix, sizeof(prefix) - 1))
+            continue;
         const char *name = *e + sizeof(prefix) - 1;
         const char *eq = strchr(name, '=');
-        if (!eq) continue;
+        if (!eq)
+            continue;
         char key[256];
         env_to_key(name, (size_t)(eq - name), key, sizeof(key));
-        if (!find_def(cfg, key) && strncmp(key, "kafka.", 6)) continue; /* other tools' vars */
+        if (!find_def(cfg, key) && strncmp(key, "kafka.", 6))
+            continue; /* other tools' vars */
         char err2[256];
         if (shop_config_set(cfg, key, eq + 1, err2, sizeof(err2)))
             return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "environment %.*s: %s",
@@ -183,7 +202,8 @@ int shop_config_from_args(shop_config_t *cfg, int *argc, char **argv, char *errs
     for (int i = 1; i < *argc; i++) {
         if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "--set")) {
             if (i + 1 >= *argc) {
-                r = shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "%s needs an argument", argv[i]);
+                r = shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "%s needs an argument",
+                                argv[i]);
                 goto done;
             }
             if (argv[i][2] == 'c')
@@ -200,10 +220,13 @@ int shop_config_from_args(shop_config_t *cfg, int *argc, char **argv, char *errs
     }
     *argc = out;
     argv[out] = NULL;
-    if (file && (r = shop_config_load_file(cfg, file, errstr, errstr_size))) goto done;
-    if ((r = shop_config_load_env(cfg, errstr, errstr_size))) goto done;
+    if (file && (r = shop_config_load_file(cfg, file, errstr, errstr_size)))
+        goto done;
+    if ((r = shop_config_load_env(cfg, errstr, errstr_size)))
+        goto done;
     for (int i = 0; i < nsets; i++)
-        if ((r = shop_config_set_kv(cfg, sets[i], errstr, errstr_size))) goto done;
+        if ((r = shop_config_set_kv(cfg, sets[i], errstr, errstr_size)))
+            goto done;
 done:
     free(sets);
     return r;
@@ -217,14 +240,16 @@ const char *shop_config_get(const shop_config_t *cfg, const char *key) {
 int64_t shop_config_get_int(const shop_config_t *cfg, const char *key) {
     const char *v = shop_config_get(cfg, key);
     int64_t x = 0;
-    if (v) parse_int(v, &x);
+    if (v)
+        parse_int(v, &x);
     return x;
 }
 
 int shop_config_get_bool(const shop_config_t *cfg, const char *key) {
     const char *v = shop_config_get(cfg, key);
     int b = 0;
-    if (v) parse_bool(v, &b);
+    if (v)
+        parse_bool(v, &b);
     return b;
 }
 

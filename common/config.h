@@ -1,4 +1,5 @@
-/* config.h: one declarative configuration table per binary; defaults < file < SHOPSTREAM_* env < --set. */
+/* config.h: one declarative configuration table per binary; defaults < file < SHOPSTREAM_* env <
+ * --set. */
 #ifndef SHOP_CONFIG_H
 #define SHOP_CONFIG_H
 

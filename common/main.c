@@ -31,8 +31,10 @@ static const command_t commands[] = {
 
 static int usage(FILE *fp) {
     fprintf(fp, "usage: shopstream <command> [args]\n\ncommands:\n");
-    for (const command_t *c = commands; c->name; c++) fprintf(fp, "  %-10s %s\n", c->name, c->help);
-    fprintf(fp, "\n'shopstream <command> --help' describes each. The local stack: deploy/stack up|down|status.\n");
+    for (const command_t *c = commands; c->name; c++)
+        fprintf(fp, "  %-10s %s\n", c->name, c->help);
+    fprintf(fp, "\n'shopstream <command> --help' describes each. The local stack: deploy/stack "
+                "up|down|status.\n");
     return fp == stdout ? 0 : 2;
 }
 
@@ -42,25 +44,31 @@ static int cmd_demo(int argc, char **argv) {
     char seed[32];
     snprintf(seed, sizeof(seed), "%lld", (long long)(shop_now_ms() / 1000));
     for (int i = 1; i + 1 < argc; i++) {
-        if (!strcmp(argv[i], "--events")) events = argv[++i];
-        else if (!strcmp(argv[i], "--seed")) snprintf(seed, sizeof(seed), "%s", argv[++i]);
+        if (!strcmp(argv[i], "--events"))
+            events = argv[++i];
+        else if (!strcmp(argv[i], "--seed"))
+            snprintf(seed, sizeof(seed), "%s", argv[++i]);
     }
     /* The simulated clock runs at 200 events/s: start early enough to end about now. */
     char start[40];
     shop_format_time_ms(shop_now_ms() - atoll(events) * 5, start, sizeof(start));
     printf("== 1/3 generating %s events (seed %s, from %s) into Kafka\n", events, seed, start);
     fflush(stdout);
-    char a0[] = "generate", a1[] = "--events", a3[] = "--seed", a5[] = "--produce", a6[] = "--start";
+    char a0[] = "generate", a1[] = "--events", a3[] = "--seed", a5[] = "--produce",
+         a6[] = "--start";
     char *ev = shop_xstrdup(events);
     char *gen[] = {a0, a1, ev, a3, seed, a5, a6, start, NULL};
     int rc = shop_cmd_generate(8, gen);
     free(ev);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     printf("== 2/3 running the analytics worker until it has caught up\n");
     fflush(stdout);
-    char r0[] = "run", r1[] = "analytics", r2[] = "--until-caught-up", r3[] = "--set", r4[] = "http.port=-1";
+    char r0[] = "run", r1[] = "analytics", r2[] = "--until-caught-up", r3[] = "--set",
+         r4[] = "http.port=-1";
     char *run[] = {r0, r1, r2, r3, r4, NULL};
-    if ((rc = shop_cmd_run(5, run))) return rc;
+    if ((rc = shop_cmd_run(5, run)))
+        return rc;
     printf("== 3/3 the views\n");
     fflush(stdout);
     char q0[] = "query", q1[] = "stats";
@@ -74,14 +82,17 @@ static int cmd_demo(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) return usage(stderr);
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help") || !strcmp(argv[1], "-h")) return usage(stdout);
+    if (argc < 2)
+        return usage(stderr);
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help") || !strcmp(argv[1], "-h"))
+        return usage(stdout);
     if (!strcmp(argv[1], "--version")) {
         printf("shopstream 0.1.0\n");
         return 0;
     }
     for (const command_t *c = commands; c->name; c++)
-        if (!strcmp(argv[1], c->name)) return c->fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], c->name))
+            return c->fn(argc - 1, argv + 1);
     fprintf(stderr, "shopstream: unknown command \"%s\"\n", argv[1]);
     return usage(stderr);
 }

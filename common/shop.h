@@ -1,4 +1,5 @@
-/* shop.h: error codes, allocation, logfmt logging and small helpers shared by every shopstream module. */
+/* shop.h: error codes, allocation, logfmt logging and small helpers shared by every shopstream
+ * module. */
 #ifndef SHOP_H
 #define SHOP_H
 
@@ -9,7 +10,7 @@
 /* Return codes: 0 is success. RETRYABLE means "the world is down, try the same
  * thing again later" (Redis, PostgreSQL, Kafka, schema registry); INVALID means
  * "this input is bad and will never become good" (dead-letter it, never retry). */
-#define SHOP_OK             0
+#define SHOP_OK            0
 #define SHOP_ERR_INVALID   -1
 #define SHOP_ERR_RETRYABLE -2
 #define SHOP_ERR_NOTFOUND  -3
@@ -49,8 +50,8 @@ const char *shop_log_quote(char *buf, size_t size, const char *s);
 #define SHOP_ERROR(...) shop_log(SHOP_LOG_ERROR, __VA_ARGS__)
 
 /* Time. Event time is always taken from events; these are for timeouts and metrics only. */
-int64_t shop_now_ms(void);       /* wall clock, ms since epoch */
-int64_t shop_mono_us(void);      /* monotonic, microseconds */
+int64_t shop_now_ms(void);  /* wall clock, ms since epoch */
+int64_t shop_mono_us(void); /* monotonic, microseconds */
 /* Parses "2026-11-24T10:00:00Z", "2026-11-24T10:00:00.123+09:00", "2026-11-24" or epoch millis.
  * Returns 0 or SHOP_ERR_INVALID. */
 int shop_parse_time_ms(const char *s, int64_t *out_ms);

@@ -12,15 +12,24 @@
 
 const char *shop_err_name(int err) {
     switch (err) {
-    case SHOP_OK: return "ok";
-    case SHOP_ERR_INVALID: return "invalid";
-    case SHOP_ERR_RETRYABLE: return "retryable";
-    case SHOP_ERR_NOTFOUND: return "notfound";
-    case SHOP_ERR_IO: return "io";
-    case SHOP_ERR_CONFIG: return "config";
-    case SHOP_ERR_FATAL: return "fatal";
-    case SHOP_ERR_CONFLICT: return "conflict";
-    default: return "unknown";
+    case SHOP_OK:
+        return "ok";
+    case SHOP_ERR_INVALID:
+        return "invalid";
+    case SHOP_ERR_RETRYABLE:
+        return "retryable";
+    case SHOP_ERR_NOTFOUND:
+        return "notfound";
+    case SHOP_ERR_IO:
+        return "io";
+    case SHOP_ERR_CONFIG:
+        return "config";
+    case SHOP_ERR_FATAL:
+        return "fatal";
+    case SHOP_ERR_CONFLICT:
+        return "conflict";
+    default:
+        return "unknown";
     }
 }
 
@@ -31,19 +40,22 @@ static void oom(size_t n) {
 
 void *shop_xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
-    if (!p) oom(n);
+    if (!p)
+        oom(n);
     return p;
 }
 
 void *shop_xcalloc(size_t nmemb, size_t n) {
     void *p = calloc(nmemb ? nmemb : 1, n ? n : 1);
-    if (!p) oom(nmemb * n);
+    if (!p)
+        oom(nmemb * n);
     return p;
 }
 
 void *shop_xrealloc(void *p, size_t n) {
     void *q = realloc(p, n ? n : 1);
-    if (!q) oom(n);
+    if (!q)
+        oom(n);
     return q;
 }
 
@@ -64,7 +76,8 @@ char *shop_xasprintf(const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vasprintf(&out, fmt, ap);
     va_end(ap);
-    if (n < 0) oom(0);
+    if (n < 0)
+        oom(0);
     return out;
 }
 
@@ -84,7 +97,9 @@ static shop_log_level_t log_level = SHOP_LOG_INFO;
 static char log_component[128];
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void shop_log_set_level(shop_log_level_t lvl) { log_level = lvl; }
+void shop_log_set_level(shop_log_level_t lvl) {
+    log_level = lvl;
+}
 
 void shop_log_set_component(const char *key, const char *value) {
     if (!key || !value)
@@ -95,7 +110,8 @@ void shop_log_set_component(const char *key, const char *value) {
 
 void shop_log(shop_log_level_t lvl, const char *fmt, ...) {
     static const char *names[] = {"debug", "info", "warn", "error"};
-    if (lvl < log_level) return;
+    if (lvl < log_level)
+        return;
     char ts[40];
     shop_format_time_ms(shop_now_ms(), ts, sizeof(ts));
     char line[4096];
@@ -111,7 +127,8 @@ void shop_log(shop_log_level_t lvl, const char *fmt, ...) {
 const char *shop_log_quote(char *buf, size_t size, const char *s) {
     size_t o = 0;
     if (size < 3) {
-        if (size) buf[0] = '\0';
+        if (size)
+            buf[0] = '\0';
         return buf;
     }
     buf[o++] = '"';
@@ -149,54 +166,67 @@ int64_t shop_mono_us(void) {
 }
 
 static int all_digits(const char *s) {
-    if (*s == '-') s++;
-    if (!*s) return 0;
+    if (*s == '-')
+        s++;
+    if (!*s)
+        return 0;
     for (; *s; s++)
-        if (!isdigit((unsigned char)*s)) return 0;
+        if (!isdigit((unsigned char)*s))
+            return 0;
     return 1;
 }
 
 int shop_parse_time_ms(const char *s, int64_t *out_ms) {
-    if (!s || !*s) return SHOP_ERR_INVALID;
+    if (!s || !*s)
+        return SHOP_ERR_INVALID;
     if (all_digits(s)) {
         *out_ms = strtoll(s, NULL, 10);
         return SHOP_OK;
     }
     int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
-    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3) return SHOP_ERR_INVALID;
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
+        return SHOP_ERR_INVALID;
     const char *p = s + n;
     int64_t frac_ms = 0, off_s = 0;
     if (*p == 'T' || *p == 't' || *p == ' ') {
         p++;
-        if (sscanf(p, "%2d:%2d%n", &h, &mi, &n) != 2) return SHOP_ERR_INVALID;
+        if (sscanf(p, "%2d:%2d%n", &h, &mi, &n) != 2)
+            return SHOP_ERR_INVALID;
         p += n;
         if (*p == ':') {
-            if (sscanf(p, ":%2d%n", &sec, &n) != 1) return SHOP_ERR_INVALID;
+            if (sscanf(p, ":%2d%n", &sec, &n) != 1)
+                return SHOP_ERR_INVALID;
             p += n;
         }
         if (*p == '.') {
             int digits = 0;
             p++;
             while (isdigit((unsigned char)*p)) {
-                if (digits < 3) frac_ms = frac_ms * 10 + (*p - '0');
+                if (digits < 3)
+                    frac_ms = frac_ms * 10 + (*p - '0');
                 digits++;
                 p++;
             }
-            if (!digits) return SHOP_ERR_INVALID;
-            for (; digits < 3; digits++) frac_ms *= 10;
+            if (!digits)
+                return SHOP_ERR_INVALID;
+            for (; digits < 3; digits++)
+                frac_ms *= 10;
         }
         if (*p == 'Z' || *p == 'z') {
             p++;
         } else if (*p == '+' || *p == '-') {
             int oh, om;
             int sign = *p == '-' ? -1 : 1;
-            if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) != 2) return SHOP_ERR_INVALID;
+            if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) != 2)
+                return SHOP_ERR_INVALID;
             p += 1 + n;
             off_s = sign * (oh * 3600 + om * 60);
         }
     }
-    if (*p) return SHOP_ERR_INVALID;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return SHOP_ERR_INVALID;
+    if (*p)
+        return SHOP_ERR_INVALID;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return SHOP_ERR_INVALID;
     struct tm tm = {0};
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
@@ -233,13 +263,16 @@ void shop_buf_release(shop_buf_t *b) {
 
 void shop_buf_reset(shop_buf_t *b) {
     b->len = 0;
-    if (b->buf) b->buf[0] = '\0';
+    if (b->buf)
+        b->buf[0] = '\0';
 }
 
 void shop_buf_grow(shop_buf_t *b, size_t extra) {
-    if (b->len + extra + 1 <= b->cap) return;
+    if (b->len + extra + 1 <= b->cap)
+        return;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + extra + 1) cap *= 2;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
     b->buf = shop_xrealloc(b->buf, cap);
     b->cap = cap;
 }
@@ -251,14 +284,17 @@ void shop_buf_append(shop_buf_t *b, const void *data, size_t n) {
     b->buf[b->len] = '\0';
 }
 
-void shop_buf_puts(shop_buf_t *b, const char *s) { shop_buf_append(b, s, strlen(s)); }
+void shop_buf_puts(shop_buf_t *b, const char *s) {
+    shop_buf_append(b, s, strlen(s));
+}
 
 void shop_buf_printf(shop_buf_t *b, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0) return;
+    if (n < 0)
+        return;
     shop_buf_grow(b, (size_t)n);
     va_start(ap, fmt);
     vsnprintf(b->buf + b->len, (size_t)n + 1, fmt, ap);
@@ -268,7 +304,9 @@ void shop_buf_printf(shop_buf_t *b, const char *fmt, ...) {
 
 /* xoshiro256** (Blackman & Vigna 2018), one state per thread seeded from getrandom(): event ids
  * must be unique, not secret, and a system call per id cost a fifth of the encode time. */
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
 
 static uint64_t next_random(void) {
     static __thread uint64_t s[4];
@@ -276,7 +314,8 @@ static uint64_t next_random(void) {
     if (!seeded) {
         if (getrandom(s, sizeof(s), 0) != (ssize_t)sizeof(s)) {
             uint64_t x = (uint64_t)shop_mono_us() ^ ((uint64_t)(uintptr_t)&s << 17);
-            for (int i = 0; i < 4; i++) s[i] = (x += 0x9E3779B97F4A7C15ULL) * 0xBF58476D1CE4E5B9ULL;
+            for (int i = 0; i < 4; i++)
+                s[i] = (x += 0x9E3779B97F4A7C15ULL) * 0xBF58476D1CE4E5B9ULL;
         }
         seeded = 1;
     }
@@ -302,7 +341,8 @@ void shop_uuid4(char out[37]) {
     r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
     int o = 0;
     for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
         out[o++] = hex[r[i] >> 4];
         out[o++] = hex[r[i] & 15];
     }

@@ -5,9 +5,9 @@
 #include "analytics/analytics.h"
 #include "runtime/worker.h"
 
-static const char *const noop_topics[] = {"shop.user.events",      "shop.order.events",
-                                          "shop.search.events",    "shop.inventory.events",
-                                          "shop.catalog.events",   NULL};
+static const char *const noop_topics[] = {"shop.user.events",    "shop.order.events",
+                                          "shop.search.events",  "shop.inventory.events",
+                                          "shop.catalog.events", NULL};
 
 static void *noop_create(const shop_worker_env_t *env, char *errstr, size_t errstr_size) {
     (void)env;
@@ -16,14 +16,23 @@ static void *noop_create(const shop_worker_env_t *env, char *errstr, size_t errs
     static int token;
     return &token;
 }
-static void noop_destroy(void *w) { (void)w; }
-static int noop_process(void *w, const shop_event_t *ev, unsigned sinks, char *errstr, size_t errstr_size) {
+static void noop_destroy(void *w) {
+    (void)w;
+}
+static int noop_process(void *w, const shop_event_t *ev, unsigned sinks, char *errstr,
+                        size_t errstr_size) {
     (void)w, (void)ev, (void)sinks, (void)errstr, (void)errstr_size;
     return SHOP_OK;
 }
-static void noop_flush_redis(void *w, shop_redis_batch_t *b) { (void)w, (void)b; }
-static void noop_flushed(void *w, int sink) { (void)w, (void)sink; }
-static void noop_discard(void *w) { (void)w; }
+static void noop_flush_redis(void *w, shop_redis_batch_t *b) {
+    (void)w, (void)b;
+}
+static void noop_flushed(void *w, int sink) {
+    (void)w, (void)sink;
+}
+static void noop_discard(void *w) {
+    (void)w;
+}
 static size_t noop_pending(void *w) {
     (void)w;
     return 0;
@@ -46,10 +55,13 @@ static const shop_worker_ops_t shop_worker_noop = {
 
 static const shop_worker_ops_t *const all[] = {&shop_worker_analytics, &shop_worker_noop, NULL};
 
-const shop_worker_ops_t *const *shop_worker_all(void) { return all; }
+const shop_worker_ops_t *const *shop_worker_all(void) {
+    return all;
+}
 
 const shop_worker_ops_t *shop_worker_find(const char *name) {
     for (int i = 0; all[i]; i++)
-        if (!strcmp(all[i]->name, name)) return all[i];
+        if (!strcmp(all[i]->name, name))
+            return all[i];
     return NULL;
 }

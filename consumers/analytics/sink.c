@@ -11,7 +11,8 @@
 static const char *const topics[] = {"shop.order.events", NULL};
 
 static const shop_conf_def_t conf[] = {
-    {"analytics.minute.ttl.s", SHOP_CONF_INT, "604800", "TTL of the per-minute Redis hashes (0 = keep)"},
+    {"analytics.minute.ttl.s", SHOP_CONF_INT, "604800",
+     "TTL of the per-minute Redis hashes (0 = keep)"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -19,7 +20,8 @@ static void *create(const shop_worker_env_t *env, char *errstr, size_t errstr_si
     (void)errstr;
     (void)errstr_size;
     shop_analytics_t *a = shop_xcalloc(1, sizeof(*a));
-    for (int s = 0; s < SHOP_SINK_COUNT; s++) shop_an_table_init(&a->pend[s]);
+    for (int s = 0; s < SHOP_SINK_COUNT; s++)
+        shop_an_table_init(&a->pend[s]);
     snprintf(a->redis_prefix, sizeof(a->redis_prefix), "%s", env->redis_prefix);
     a->ttl_s = shop_config_get_int(env->cfg, "analytics.minute.ttl.s");
     return a;
@@ -27,18 +29,22 @@ static void *create(const shop_worker_env_t *env, char *errstr, size_t errstr_si
 
 static void destroy(void *w) {
     shop_analytics_t *a = w;
-    if (!a) return;
-    for (int s = 0; s < SHOP_SINK_COUNT; s++) shop_an_table_release(&a->pend[s]);
+    if (!a)
+        return;
+    for (int s = 0; s < SHOP_SINK_COUNT; s++)
+        shop_an_table_release(&a->pend[s]);
     free(a);
 }
 
-static int process(void *w, const shop_event_t *ev, unsigned sinks, char *errstr, size_t errstr_size) {
+static int process(void *w, const shop_event_t *ev, unsigned sinks, char *errstr,
+                   size_t errstr_size) {
     return shop_analytics_apply(w, ev, sinks, errstr, errstr_size);
 }
 
 /* HINCRBY key field n, skipping zeros. */
 static void incr(shop_redis_batch_t *b, const char *key, const char *field, int64_t n) {
-    if (n) shop_redis_batch_cmd(b, "HINCRBY %s %s %lld", key, field, (long long)n);
+    if (n)
+        shop_redis_batch_cmd(b, "HINCRBY %s %s %lld", key, field, (long long)n);
 }
 
 static void row_to_redis(shop_redis_batch_t *b, const char *key, const shop_an_row_t *r) {
@@ -67,7 +73,8 @@ static void flush_redis(void *w, shop_redis_batch_t *b) {
         row_to_redis(b, key, r);
         row_to_redis(b, total, r);
         shop_redis_batch_cmd(b, "ZADD %s %lld %s", minutes, (long long)(r->minute_ms / 60000), mk);
-        if (a->ttl_s > 0) shop_redis_batch_cmd(b, "EXPIRE %s %lld", key, (long long)a->ttl_s);
+        if (a->ttl_s > 0)
+            shop_redis_batch_cmd(b, "EXPIRE %s %lld", key, (long long)a->ttl_s);
     }
 }
 
@@ -79,8 +86,9 @@ static int flush_pg(void *w, PGconn *conn, char *errstr, size_t errstr_size) {
         size_t end = start + 500 < t->n ? start + 500 : t->n;
         shop_buf_t sql;
         shop_buf_init(&sql);
-        shop_buf_puts(&sql, "INSERT INTO analytics_minute (bucket, currency, orders, revenue_minor, "
-                            "items, refunds, refund_minor) VALUES ");
+        shop_buf_puts(&sql,
+                      "INSERT INTO analytics_minute (bucket, currency, orders, revenue_minor, "
+                      "items, refunds, refund_minor) VALUES ");
         for (size_t i = start; i < end; i++) {
             const shop_an_row_t *r = &t->rows[i];
             shop_buf_printf(&sql, "%s(to_timestamp(%lld), '%.3s', %lld, %lld, %lld, %lld, %lld)",
@@ -88,24 +96,29 @@ static int flush_pg(void *w, PGconn *conn, char *errstr, size_t errstr_size) {
                             (long long)r->orders, (long long)r->revenue_minor, (long long)r->items,
                             (long long)r->refunds, (long long)r->refund_minor);
         }
-        shop_buf_puts(&sql, " ON CONFLICT (bucket, currency) DO UPDATE SET "
-                            "orders = analytics_minute.orders + EXCLUDED.orders, "
-                            "revenue_minor = analytics_minute.revenue_minor + EXCLUDED.revenue_minor, "
-                            "items = analytics_minute.items + EXCLUDED.items, "
-                            "refunds = analytics_minute.refunds + EXCLUDED.refunds, "
-                            "refund_minor = analytics_minute.refund_minor + EXCLUDED.refund_minor");
+        shop_buf_puts(&sql,
+                      " ON CONFLICT (bucket, currency) DO UPDATE SET "
+                      "orders = analytics_minute.orders + EXCLUDED.orders, "
+                      "revenue_minor = analytics_minute.revenue_minor + EXCLUDED.revenue_minor, "
+                      "items = analytics_minute.items + EXCLUDED.items, "
+                      "refunds = analytics_minute.refunds + EXCLUDED.refunds, "
+                      "refund_minor = analytics_minute.refund_minor + EXCLUDED.refund_minor");
         int rc = shop_pg_exec(conn, sql.buf, 0, NULL, errstr, errstr_size);
         shop_buf_release(&sql);
-        if (rc) return rc;
+        if (rc)
+            return rc;
     }
     return SHOP_OK;
 }
 
-static void flushed(void *w, int sink) { shop_an_table_clear(&((shop_analytics_t *)w)->pend[sink]); }
+static void flushed(void *w, int sink) {
+    shop_an_table_clear(&((shop_analytics_t *)w)->pend[sink]);
+}
 
 static void discard(void *w) {
     shop_analytics_t *a = w;
-    for (int s = 0; s < SHOP_SINK_COUNT; s++) shop_an_table_clear(&a->pend[s]);
+    for (int s = 0; s < SHOP_SINK_COUNT; s++)
+        shop_an_table_clear(&a->pend[s]);
 }
 
 static size_t pending(void *w) {

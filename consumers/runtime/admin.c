@@ -13,8 +13,9 @@
 
 /* Every topic of the contracts, plus each one's dead-letter topic. */
 static const char *const base_topics[] = {
-    "shop.user.events",   "shop.order.events", "shop.search.events", "shop.inventory.events",
-    "shop.catalog.events", "shop.fraud.scores", "shop.notifications", "shop.flags", NULL};
+    "shop.user.events",      "shop.order.events",   "shop.search.events",
+    "shop.inventory.events", "shop.catalog.events", "shop.fraud.scores",
+    "shop.notifications",    "shop.flags",          NULL};
 
 static const char *brokers_default(void) {
     const char *b = getenv("SHOPSTREAM_KAFKA_BOOTSTRAP_SERVERS");
@@ -30,7 +31,8 @@ static rd_kafka_t *admin_client(const char *brokers) {
         return NULL;
     }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    if (!rk) fprintf(stderr, "shopstream topics: %s\n", err);
+    if (!rk)
+        fprintf(stderr, "shopstream topics: %s\n", err);
     return rk;
 }
 
@@ -61,16 +63,20 @@ static int create_topics(rd_kafka_t *rk, const char *prefix, int partitions, int
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
     int rc = 0;
     if (!ev || rd_kafka_event_error(ev)) {
-        fprintf(stderr, "shopstream topics: create failed: %s\n", ev ? rd_kafka_event_error_string(ev) : "timed out");
+        fprintf(stderr, "shopstream topics: create failed: %s\n",
+                ev ? rd_kafka_event_error_string(ev) : "timed out");
         rc = 1;
     } else {
         size_t cnt;
-        const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
         int created = 0, existed = 0;
         for (size_t i = 0; i < cnt; i++) {
             rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
-            if (!e) created++;
-            else if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) existed++;
+            if (!e)
+                created++;
+            else if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+                existed++;
             else {
                 fprintf(stderr, "shopstream topics: %s: %s\n", rd_kafka_topic_result_name(res[i]),
                         rd_kafka_topic_result_error_string(res[i]));
@@ -79,9 +85,11 @@ static int create_topics(rd_kafka_t *rk, const char *prefix, int partitions, int
         }
         printf("topics created=%d existing=%d partitions=%d\n", created, existed, partitions);
     }
-    if (ev) rd_kafka_event_destroy(ev);
+    if (ev)
+        rd_kafka_event_destroy(ev);
     rd_kafka_queue_destroy(q);
-    for (int i = 0; i < n; i++) rd_kafka_NewTopic_destroy(nt[i]);
+    for (int i = 0; i < n; i++)
+        rd_kafka_NewTopic_destroy(nt[i]);
     return rc;
 }
 
@@ -94,14 +102,17 @@ static int list_topics(rd_kafka_t *rk) {
     }
     for (int i = 0; i < md->topic_cnt; i++) {
         const char *name = md->topics[i].topic;
-        if (name[0] == '_') continue;
+        if (name[0] == '_')
+            continue;
         int64_t total = 0;
         for (int p = 0; p < md->topics[i].partition_cnt; p++) {
             int64_t lo = 0, hi = 0;
-            if (!rd_kafka_query_watermark_offsets(rk, name, md->topics[i].partitions[p].id, &lo, &hi, 5000))
+            if (!rd_kafka_query_watermark_offsets(rk, name, md->topics[i].partitions[p].id, &lo,
+                                                  &hi, 5000))
                 total += hi - lo;
         }
-        printf("%-28s partitions=%d messages=%lld\n", name, md->topics[i].partition_cnt, (long long)total);
+        printf("%-28s partitions=%d messages=%lld\n", name, md->topics[i].partition_cnt,
+               (long long)total);
     }
     rd_kafka_metadata_destroy(md);
     return 0;
@@ -116,27 +127,38 @@ int shop_cmd_topics(int argc, char **argv) {
                                          {"replication", required_argument, 0, 'r'},
                                          {"prefix", required_argument, 0, 'x'},
                                          {"retention-ms", required_argument, 0, 't'},
-                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     optind = 1;
     while ((c = getopt_long(argc, argv, "b:p:r:x:t:h", opts, NULL)) != -1) {
-        if (c == 'b') brokers = optarg;
-        else if (c == 'p') partitions = atoi(optarg);
-        else if (c == 'r') replication = atoi(optarg);
-        else if (c == 'x') prefix = optarg;
-        else if (c == 't') retention = optarg;
+        if (c == 'b')
+            brokers = optarg;
+        else if (c == 'p')
+            partitions = atoi(optarg);
+        else if (c == 'r')
+            replication = atoi(optarg);
+        else if (c == 'x')
+            prefix = optarg;
+        else if (c == 't')
+            retention = optarg;
         else {
-            fprintf(stderr, "usage: shopstream topics create|list [--brokers B] [--partitions N] [--replication R] [--prefix P]\n"
-                            "       [--retention-ms MS (default -1: keep; timestamps are event times)]\n");
+            fprintf(stderr,
+                    "usage: shopstream topics create|list [--brokers B] [--partitions N] "
+                    "[--replication R] [--prefix P]\n"
+                    "       [--retention-ms MS (default -1: keep; timestamps are event times)]\n");
             return c == 'h' ? 0 : 2;
         }
     }
     const char *verb = optind < argc ? argv[optind] : "list";
-    if (partitions < 1) partitions = 1;
+    if (partitions < 1)
+        partitions = 1;
     rd_kafka_t *rk = admin_client(brokers);
-    if (!rk) return 1;
+    if (!rk)
+        return 1;
     int rc = !strcmp(verb, "create") ? create_topics(rk, prefix, partitions, replication, retention)
-             : !strcmp(verb, "list") ? list_topics(rk)
-                                     : (fprintf(stderr, "shopstream topics: unknown verb %s\n", verb), 2);
+             : !strcmp(verb, "list")
+                 ? list_topics(rk)
+                 : (fprintf(stderr, "shopstream topics: unknown verb %s\n", verb), 2);
     rd_kafka_destroy(rk);
     return rc;
 }
@@ -147,7 +169,8 @@ static int exec_ok(PGconn *c, const char *sql, char *errstr, size_t errstr_size)
     PGresult *r = PQexec(c, sql);
     int st = PQresultStatus(r);
     int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-    if (!ok) shop_seterr(errstr, errstr_size, 0, "postgresql: %s", PQresultErrorMessage(r));
+    if (!ok)
+        shop_seterr(errstr, errstr_size, 0, "postgresql: %s", PQresultErrorMessage(r));
     PQclear(r);
     return ok ? SHOP_OK : SHOP_ERR_RETRYABLE;
 }
@@ -157,25 +180,36 @@ int shop_migrate(PGconn *c, const char *schema, int verbose, char *errstr, size_
     char sql[512];
     int rc;
     /* One advisory lock for every migrator, so concurrent workers apply each file once. */
-    if ((rc = exec_ok(c, "SELECT pg_advisory_lock(7265646)", errstr, errstr_size))) goto out;
-    snprintf(sql, sizeof(sql), "CREATE SCHEMA IF NOT EXISTS %s; SET search_path TO %s; "
+    if ((rc = exec_ok(c, "SELECT pg_advisory_lock(7265646)", errstr, errstr_size)))
+        goto out;
+    snprintf(sql, sizeof(sql),
+             "CREATE SCHEMA IF NOT EXISTS %s; SET search_path TO %s; "
              "CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, "
-             "applied_at timestamptz NOT NULL DEFAULT now())", q, q);
-    if ((rc = exec_ok(c, sql, errstr, errstr_size))) goto unlock;
+             "applied_at timestamptz NOT NULL DEFAULT now())",
+             q, q);
+    if ((rc = exec_ok(c, sql, errstr, errstr_size)))
+        goto unlock;
     for (const shop_embedded_file_t *f = shop_embedded_sql; f->name && !rc; f++) {
         const char *params[1] = {f->name};
-        PGresult *r = PQexecParams(c, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, NULL, params, NULL, NULL, 0);
+        PGresult *r = PQexecParams(c, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, NULL,
+                                   params, NULL, NULL, 0);
         int have = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
         PQclear(r);
-        if (have) continue;
-        if ((rc = exec_ok(c, "BEGIN", errstr, errstr_size))) break;
+        if (have)
+            continue;
+        if ((rc = exec_ok(c, "BEGIN", errstr, errstr_size)))
+            break;
         rc = exec_ok(c, f->text, errstr, errstr_size);
         if (!rc) {
-            r = PQexecParams(c, "INSERT INTO schema_migrations (version) VALUES ($1)", 1, NULL, params, NULL, NULL, 0);
-            if (PQresultStatus(r) != PGRES_COMMAND_OK) rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "postgresql: %s", PQresultErrorMessage(r));
+            r = PQexecParams(c, "INSERT INTO schema_migrations (version) VALUES ($1)", 1, NULL,
+                             params, NULL, NULL, 0);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK)
+                rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "postgresql: %s",
+                                 PQresultErrorMessage(r));
             PQclear(r);
         }
-        if (!rc) rc = exec_ok(c, "COMMIT", errstr, errstr_size);
+        if (!rc)
+            rc = exec_ok(c, "COMMIT", errstr, errstr_size);
         if (rc) {
             char keep[512];
             snprintf(keep, sizeof(keep), "migration %s: %s", f->name, errstr);
@@ -199,11 +233,14 @@ static void quiet_notice(void *arg, const char *message) {
 
 int shop_cmd_migrate(int argc, char **argv) {
     const char *url = getenv("SHOPSTREAM_PG_URL");
-    if (!url || !*url) url = "postgresql://shopstream@127.0.0.1:15432/shopstream";
+    if (!url || !*url)
+        url = "postgresql://shopstream@127.0.0.1:15432/shopstream";
     const char *ns = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--pg") && i + 1 < argc) url = argv[++i];
-        else if (!strcmp(argv[i], "--namespace") && i + 1 < argc) ns = argv[++i];
+        if (!strcmp(argv[i], "--pg") && i + 1 < argc)
+            url = argv[++i];
+        else if (!strcmp(argv[i], "--namespace") && i + 1 < argc)
+            ns = argv[++i];
         else {
             fprintf(stderr, "usage: shopstream migrate [--pg URL] [--namespace NAME]\n");
             return 2;
@@ -222,8 +259,10 @@ int shop_cmd_migrate(int argc, char **argv) {
     }
     PQsetNoticeProcessor(c, quiet_notice, NULL);
     int rc = shop_migrate(c, schema, 1, err, sizeof(err));
-    if (rc) fprintf(stderr, "shopstream migrate: %s\n", err);
-    else printf("schema %s is up to date\n", schema);
+    if (rc)
+        fprintf(stderr, "shopstream migrate: %s\n", err);
+    else
+        printf("schema %s is up to date\n", schema);
     PQfinish(c);
     return rc ? 1 : 0;
 }

@@ -21,22 +21,29 @@ static void list_workers(FILE *fp) {
 static int usage(const char *cmd, int status) {
     FILE *fp = status ? stderr : stdout;
     if (!strcmp(cmd, "run"))
-        fprintf(fp, "usage: shopstream run WORKER [--config FILE] [--set key=value]... [--until-caught-up]\n"
+        fprintf(fp, "usage: shopstream run WORKER [--config FILE] [--set key=value]... "
+                    "[--until-caught-up]\n"
                     "                             [--print-config] [--list]\n");
     else
-        fprintf(fp, "usage: shopstream replay WORKER --namespace NAME [--from BOUND] [--to BOUND]\n"
-                    "                             [--config FILE] [--set key=value]...\n"
-                    "  BOUND is an offset (applied to every partition: 1200 or o:1200) or a time\n"
-                    "  (2026-11-01T10:00:00Z, or t:<epoch ms>); the range is [from, to), default all.\n");
+        fprintf(
+            fp,
+            "usage: shopstream replay WORKER --namespace NAME [--from BOUND] [--to BOUND]\n"
+            "                             [--config FILE] [--set key=value]...\n"
+            "  BOUND is an offset (applied to every partition: 1200 or o:1200) or a time\n"
+            "  (2026-11-01T10:00:00Z, or t:<epoch ms>); the range is [from, to), default all.\n");
     list_workers(fp);
     return status;
 }
 
 static shop_log_level_t level_of(const char *s) {
-    if (!s) return SHOP_LOG_INFO;
-    if (!strcmp(s, "debug")) return SHOP_LOG_DEBUG;
-    if (!strcmp(s, "warn")) return SHOP_LOG_WARN;
-    if (!strcmp(s, "error")) return SHOP_LOG_ERROR;
+    if (!s)
+        return SHOP_LOG_INFO;
+    if (!strcmp(s, "debug"))
+        return SHOP_LOG_DEBUG;
+    if (!strcmp(s, "warn"))
+        return SHOP_LOG_WARN;
+    if (!strcmp(s, "error"))
+        return SHOP_LOG_ERROR;
     return SHOP_LOG_INFO;
 }
 
@@ -67,12 +74,18 @@ static int run_or_replay(int argc, char **argv, int replay) {
     }
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--until-caught-up")) o.until_caught_up = 1;
-        else if (!strcmp(a, "--print-config")) print = 1;
-        else if (!strcmp(a, "--progress")) o.progress = 1;
-        else if (replay && v && !strcmp(a, "--from")) o.replay_from = argv[++i];
-        else if (replay && v && !strcmp(a, "--to")) o.replay_to = argv[++i];
-        else if (replay && v && !strcmp(a, "--namespace")) o.namespace_name = argv[++i];
+        if (!strcmp(a, "--until-caught-up"))
+            o.until_caught_up = 1;
+        else if (!strcmp(a, "--print-config"))
+            print = 1;
+        else if (!strcmp(a, "--progress"))
+            o.progress = 1;
+        else if (replay && v && !strcmp(a, "--from"))
+            o.replay_from = argv[++i];
+        else if (replay && v && !strcmp(a, "--to"))
+            o.replay_to = argv[++i];
+        else if (replay && v && !strcmp(a, "--namespace"))
+            o.namespace_name = argv[++i];
         else {
             fprintf(stderr, "shopstream %s: unexpected argument \"%s\"\n", cmd, a);
             status = usage(cmd, 2);
@@ -85,11 +98,13 @@ static int run_or_replay(int argc, char **argv, int replay) {
     }
     if (replay) {
         if (!o.namespace_name) {
-            fprintf(stderr, "shopstream replay: --namespace NAME is required (results go to bt:NAME: and schema bt_NAME)\n");
+            fprintf(stderr, "shopstream replay: --namespace NAME is required (results go to "
+                            "bt:NAME: and schema bt_NAME)\n");
             status = 2;
             goto out;
         }
-        if (!o.replay_from && !o.replay_to) o.replay_from = "o:0";
+        if (!o.replay_from && !o.replay_to)
+            o.replay_from = "o:0";
         o.progress = o.progress || isatty(2);
     }
     shop_log_set_level(level_of(shop_config_get(cfg, "log.level")));
@@ -100,8 +115,12 @@ out:
     return status;
 }
 
-int shop_cmd_run(int argc, char **argv) { return run_or_replay(argc, argv, 0); }
-int shop_cmd_replay(int argc, char **argv) { return run_or_replay(argc, argv, 1); }
+int shop_cmd_run(int argc, char **argv) {
+    return run_or_replay(argc, argv, 0);
+}
+int shop_cmd_replay(int argc, char **argv) {
+    return run_or_replay(argc, argv, 1);
+}
 
 /* ---- query stats ---- */
 
@@ -110,8 +129,10 @@ static json_t *hash_to_json(redisContext *c, const char *key) {
     redisReply *r = redisCommand(c, "HGETALL %s", key);
     if (r && r->type == REDIS_REPLY_ARRAY)
         for (size_t i = 0; i + 1 < r->elements; i += 2)
-            json_object_set_new(o, r->element[i]->str, json_integer(strtoll(r->element[i + 1]->str, NULL, 10)));
-    if (r) freeReplyObject(r);
+            json_object_set_new(o, r->element[i]->str,
+                                json_integer(strtoll(r->element[i + 1]->str, NULL, 10)));
+    if (r)
+        freeReplyObject(r);
     return o;
 }
 
@@ -131,21 +152,25 @@ static json_t *stats_redis(redisContext *c, const char *prefix, int minutes) {
             json_object_set_new(m, "minute", json_string(r->element[i]->str));
             json_array_append_new(arr, m);
         }
-    if (r) freeReplyObject(r);
+    if (r)
+        freeReplyObject(r);
     json_object_set_new(out, "minutes", arr);
     return out;
 }
 
 static json_t *stats_pg(PGconn *c) {
     json_t *out = json_object();
-    PGresult *r = PQexec(c, "SELECT currency, sum(orders), sum(revenue_minor), sum(items), sum(refunds), "
-                            "sum(refund_minor), count(*) FROM analytics_minute GROUP BY currency ORDER BY currency");
+    PGresult *r = PQexec(
+        c, "SELECT currency, sum(orders), sum(revenue_minor), sum(items), sum(refunds), "
+           "sum(refund_minor), count(*) FROM analytics_minute GROUP BY currency ORDER BY currency");
     if (PQresultStatus(r) == PGRES_TUPLES_OK)
         for (int i = 0; i < PQntuples(r); i++) {
             json_t *row = json_object();
-            static const char *names[] = {"orders", "revenue_minor", "items", "refunds", "refund_minor", "minutes"};
+            static const char *names[] = {"orders",  "revenue_minor", "items",
+                                          "refunds", "refund_minor",  "minutes"};
             for (int f = 0; f < 6; f++)
-                json_object_set_new(row, names[f], json_integer(strtoll(PQgetvalue(r, i, f + 1), NULL, 10)));
+                json_object_set_new(row, names[f],
+                                    json_integer(strtoll(PQgetvalue(r, i, f + 1), NULL, 10)));
             json_object_set_new(out, PQgetvalue(r, i, 0), row);
         }
     else
@@ -156,8 +181,8 @@ static json_t *stats_pg(PGconn *c) {
 
 static void print_stats(json_t *redis, json_t *pg) {
     json_t *total = json_object_get(redis, "total");
-    printf("Redis view %-22s orders=%lld items=%lld refunds=%lld\n", "(all time):",
-           (long long)json_integer_value(json_object_get(total, "orders")),
+    printf("Redis view %-22s orders=%lld items=%lld refunds=%lld\n",
+           "(all time):", (long long)json_integer_value(json_object_get(total, "orders")),
            (long long)json_integer_value(json_object_get(total, "items")),
            (long long)json_integer_value(json_object_get(total, "refunds")));
     const char *k;
@@ -166,7 +191,8 @@ static void print_stats(json_t *redis, json_t *pg) {
         printf("  revenue %s %lld (minor units)\n", k + 8, (long long)json_integer_value(v));
     printf("PostgreSQL analytics_minute by currency:\n");
     json_object_foreach(pg, k, v) {
-        if (!json_is_object(v)) continue;
+        if (!json_is_object(v))
+            continue;
         printf("  %s orders=%lld revenue_minor=%lld items=%lld minutes=%lld\n", k,
                (long long)json_integer_value(json_object_get(v, "orders")),
                (long long)json_integer_value(json_object_get(v, "revenue_minor")),
@@ -188,26 +214,34 @@ static void print_stats(json_t *redis, json_t *pg) {
 int shop_cmd_query(int argc, char **argv) {
     const char *what = argc > 1 ? argv[1] : "";
     if (strcmp(what, "stats")) {
-        fprintf(stderr, "usage: shopstream query stats [--namespace NAME] [--minutes N] [--json]\n");
+        fprintf(stderr,
+                "usage: shopstream query stats [--namespace NAME] [--minutes N] [--json]\n");
         return 2;
     }
     shop_config_t *cfg = shop_config_new(shop_runtime_conf);
     char err[512], prefix[128], schema[64];
     int json_out = 0, minutes = 10, status = 1;
     const char *ns = NULL;
-    if (shop_config_from_args(cfg, &argc, argv, err, sizeof(err))) goto bad;
+    if (shop_config_from_args(cfg, &argc, argv, err, sizeof(err)))
+        goto bad;
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json_out = 1;
-        else if (!strcmp(argv[i], "--namespace") && i + 1 < argc) ns = argv[++i];
-        else if (!strcmp(argv[i], "--minutes") && i + 1 < argc) minutes = atoi(argv[++i]);
+        if (!strcmp(argv[i], "--json"))
+            json_out = 1;
+        else if (!strcmp(argv[i], "--namespace") && i + 1 < argc)
+            ns = argv[++i];
+        else if (!strcmp(argv[i], "--minutes") && i + 1 < argc)
+            minutes = atoi(argv[++i]);
         else {
             snprintf(err, sizeof(err), "unexpected argument \"%s\"", argv[i]);
             goto bad;
         }
     }
-    if (shop_namespace(ns, prefix, sizeof(prefix), schema, sizeof(schema), err, sizeof(err))) goto bad;
-    shop_redis_store_t *rs = shop_redis_store_new(shop_config_get(cfg, "redis.url"), "-", 3000, err, sizeof(err));
-    shop_pg_store_t *ps = shop_pg_store_new(shop_config_get(cfg, "pg.url"), schema, "-", 3000, err, sizeof(err));
+    if (shop_namespace(ns, prefix, sizeof(prefix), schema, sizeof(schema), err, sizeof(err)))
+        goto bad;
+    shop_redis_store_t *rs =
+        shop_redis_store_new(shop_config_get(cfg, "redis.url"), "-", 3000, err, sizeof(err));
+    shop_pg_store_t *ps =
+        shop_pg_store_new(shop_config_get(cfg, "pg.url"), schema, "-", 3000, err, sizeof(err));
     redisContext *rc = rs ? shop_redis_store_conn(rs, err, sizeof(err)) : NULL;
     PGconn *pc = rc ? shop_pg_store_conn(ps, err, sizeof(err)) : NULL;
     if (rc && pc) {
@@ -226,7 +260,8 @@ int shop_cmd_query(int argc, char **argv) {
     }
     shop_redis_store_destroy(rs);
     shop_pg_store_destroy(ps);
-    if (status) fprintf(stderr, "shopstream query: %s\n", err);
+    if (status)
+        fprintf(stderr, "shopstream query: %s\n", err);
     shop_config_destroy(cfg);
     return status;
 bad:

@@ -10,7 +10,8 @@ static void dlq_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     (void)opaque;
     if (m->err)
-        SHOP_ERROR("component=dlq msg=\"dead-letter delivery failed: %s\"", rd_kafka_err2str(m->err));
+        SHOP_ERROR("component=dlq msg=\"dead-letter delivery failed: %s\"",
+                   rd_kafka_err2str(m->err));
 }
 
 rd_kafka_t *shop_rt_dlq_new(const shop_runtime_t *rt, char *errstr, size_t errstr_size) {
@@ -24,7 +25,8 @@ rd_kafka_t *shop_rt_dlq_new(const shop_runtime_t *rt, char *errstr, size_t errst
     rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err));
     rd_kafka_conf_set_dr_msg_cb(conf, dlq_dr);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    if (!rk) shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "dead-letter producer: %s", err);
+    if (!rk)
+        shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "dead-letter producer: %s", err);
     return rk;
 }
 
@@ -32,12 +34,14 @@ void shop_rt_dlq_send(shop_runtime_t *rt, const rd_kafka_message_t *m, const cha
     const char *topic = rd_kafka_topic_name(m->rkt);
     int tidx = -1;
     shop_rt_part(rt, topic, -1, 0, &tidx);
-    if (tidx >= 0) atomic_fetch_add(&rt->metrics.dlq[tidx], 1);
+    if (tidx >= 0)
+        atomic_fetch_add(&rt->metrics.dlq[tidx], 1);
     char q[600];
     SHOP_WARN("topic=%s partition=%d offset=%lld msg=%s action=%s", topic, (int)m->partition,
               (long long)m->offset, shop_log_quote(q, sizeof(q), reason),
               rt->dlq ? "dead-lettered" : "skipped (replay: counted, not dead-lettered)");
-    if (!rt->dlq) return;
+    if (!rt->dlq)
+        return;
     char dtopic[300], part[16], off[24], ts[24];
     snprintf(dtopic, sizeof(dtopic), "%s.dlq", topic);
     snprintf(part, sizeof(part), "%d", (int)m->partition);
@@ -56,15 +60,18 @@ void shop_rt_dlq_send(shop_runtime_t *rt, const rd_kafka_message_t *m, const cha
             rt->dlq, RD_KAFKA_V_TOPIC(dtopic), RD_KAFKA_V_PARTITION(m->partition),
             RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
-        if (!e) break;
+        if (!e)
+            break;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             /* e.g. the .dlq topic has fewer partitions: let the partitioner choose */
-            e = rd_kafka_producev(rt->dlq, RD_KAFKA_V_TOPIC(dtopic), RD_KAFKA_V_KEY(m->key, m->key_len),
-                                  RD_KAFKA_V_VALUE(m->payload, m->len),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
-                                  RD_KAFKA_V_END);
-            if (!e) break;
-            SHOP_ERROR("component=dlq msg=\"cannot produce to %s: %s\"", dtopic, rd_kafka_err2str(e));
+            e = rd_kafka_producev(
+                rt->dlq, RD_KAFKA_V_TOPIC(dtopic), RD_KAFKA_V_KEY(m->key, m->key_len),
+                RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+            if (!e)
+                break;
+            SHOP_ERROR("component=dlq msg=\"cannot produce to %s: %s\"", dtopic,
+                       rd_kafka_err2str(e));
             rd_kafka_headers_destroy(h);
             return;
         }
@@ -73,13 +80,16 @@ void shop_rt_dlq_send(shop_runtime_t *rt, const rd_kafka_message_t *m, const cha
 }
 
 int shop_rt_dlq_drain(shop_runtime_t *rt, int timeout_ms, char *errstr, size_t errstr_size) {
-    if (!rt->dlq) return SHOP_OK;
+    if (!rt->dlq)
+        return SHOP_OK;
     if (rd_kafka_outq_len(rt->dlq) == 0) {
         rd_kafka_poll(rt->dlq, 0);
         return SHOP_OK;
     }
     rd_kafka_flush(rt->dlq, timeout_ms);
-    if (rd_kafka_outq_len(rt->dlq) == 0) return SHOP_OK;
+    if (rd_kafka_outq_len(rt->dlq) == 0)
+        return SHOP_OK;
     return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE,
-                       "%d dead-letter messages not yet acknowledged by Kafka", rd_kafka_outq_len(rt->dlq));
+                       "%d dead-letter messages not yet acknowledged by Kafka",
+                       rd_kafka_outq_len(rt->dlq));
 }

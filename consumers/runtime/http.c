@@ -21,7 +21,8 @@ static const char *get_query(void *req, const char *name) {
 
 static enum MHD_Result reply(struct MHD_Connection *conn, int status, const char *type,
                              const char *data, size_t len) {
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(r, "Content-Type", type);
     MHD_add_response_header(r, "Cache-Control", "no-store");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
@@ -51,9 +52,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     } else if (!strcmp(url, "/readyz")) {
         int ready = atomic_load(&h->m->ready);
         status = ready ? 200 : 503;
-        shop_buf_printf(&body, "{\"ready\":%s,\"redis\":\"%s\",\"postgresql\":\"%s\",\"kafka\":\"%s\"}\n",
-                        ready ? "true" : "false",
-                        atomic_load(&h->m->sink_down[0]) ? "down" : "up",
+        shop_buf_printf(&body,
+                        "{\"ready\":%s,\"redis\":\"%s\",\"postgresql\":\"%s\",\"kafka\":\"%s\"}\n",
+                        ready ? "true" : "false", atomic_load(&h->m->sink_down[0]) ? "down" : "up",
                         atomic_load(&h->m->sink_down[1]) ? "down" : "up",
                         atomic_load(&h->m->kafka_down) ? "down" : "up");
     } else if (h->route) {
@@ -61,7 +62,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     } else {
         status = 404;
     }
-    if (status == 404 && !body.len) shop_buf_puts(&body, "{\"error\":\"not found\"}\n");
+    if (status == 404 && !body.len)
+        shop_buf_puts(&body, "{\"error\":\"not found\"}\n");
     enum MHD_Result ret = reply(conn, status, type, body.buf ? body.buf : "", body.len);
     shop_buf_release(&body);
     return ret;
@@ -79,7 +81,8 @@ shop_http_t *shop_http_start(const char *bind_addr, int port, shop_metrics_t *me
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1) {
-        shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "http.bind: bad IPv4 address \"%s\"", bind_addr);
+        shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "http.bind: bad IPv4 address \"%s\"",
+                    bind_addr);
         free(h);
         return NULL;
     }
@@ -96,7 +99,8 @@ shop_http_t *shop_http_start(const char *bind_addr, int port, shop_metrics_t *me
 }
 
 void shop_http_stop(shop_http_t *h) {
-    if (!h) return;
+    if (!h)
+        return;
     MHD_stop_daemon(h->d);
     free(h);
 }

@@ -10,8 +10,8 @@
 #include "shop.h"
 
 #define SHOP_METRICS_MAX_TOPICS 16
-#define SHOP_METRICS_MAX_PARTS 256
-#define SHOP_FLUSH_BUCKETS 12
+#define SHOP_METRICS_MAX_PARTS  256
+#define SHOP_FLUSH_BUCKETS      12
 
 typedef struct {
     atomic_llong count;
@@ -32,7 +32,7 @@ typedef struct shop_metrics {
     atomic_llong rebalances;
     shop_histogram_t flush_latency[2];
     atomic_llong pending;
-    atomic_int ready;         /* 1 when sinks and broker answer */
+    atomic_int ready; /* 1 when sinks and broker answer */
     atomic_int sink_down[2];
     atomic_int kafka_down;
     atomic_int assigned;

@@ -16,7 +16,8 @@ static int parse_bound(const char *s, int *is_time, int64_t *v) {
         *v = strtoll(strchr(s, ':') + 1, NULL, 10);
         return SHOP_OK;
     }
-    if (!strncmp(s, "t:", 2)) s += 2;
+    if (!strncmp(s, "t:", 2))
+        s += 2;
     else {
         char *end;
         long long x = strtoll(s, &end, 10);
@@ -33,13 +34,17 @@ static int parse_bound(const char *s, int *is_time, int64_t *v) {
 /* Resolves a time bound to per-partition offsets via offsetsForTimes (-1 -> high watermark). */
 static int times_to_offsets(shop_runtime_t *rt, rd_kafka_topic_partition_list_t *l, int64_t ms,
                             char *errstr, size_t errstr_size) {
-    for (int i = 0; i < l->cnt; i++) l->elems[i].offset = ms;
+    for (int i = 0; i < l->cnt; i++)
+        l->elems[i].offset = ms;
     rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rt->rk, l, 10000);
-    if (e) return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "offsets for times: %s", rd_kafka_err2str(e));
+    if (e)
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "offsets for times: %s",
+                           rd_kafka_err2str(e));
     return SHOP_OK;
 }
 
-static rd_kafka_topic_partition_list_t *all_partitions(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
+static rd_kafka_topic_partition_list_t *all_partitions(shop_runtime_t *rt, char *errstr,
+                                                       size_t errstr_size) {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(32);
     for (int t = 0; t < rt->ntopics; t++) {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rt->rk, rt->topics[t].name, NULL);
@@ -47,14 +52,19 @@ static rd_kafka_topic_partition_list_t *all_partitions(shop_runtime_t *rt, char 
         rd_kafka_resp_err_t e = rd_kafka_metadata(rt->rk, 0, rkt, &md, 10000);
         rd_kafka_topic_destroy(rkt);
         if (e || !md || md->topic_cnt != 1 || md->topics[0].err) {
-            shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "metadata for %s: %s", rt->topics[t].name,
-                        rd_kafka_err2str(e ? e : md && md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
-            if (md) rd_kafka_metadata_destroy(md);
+            shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "metadata for %s: %s",
+                        rt->topics[t].name,
+                        rd_kafka_err2str(e                     ? e
+                                         : md && md->topic_cnt ? md->topics[0].err
+                                                               : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+            if (md)
+                rd_kafka_metadata_destroy(md);
             rd_kafka_topic_partition_list_destroy(l);
             return NULL;
         }
         for (int i = 0; i < md->topics[0].partition_cnt; i++)
-            rd_kafka_topic_partition_list_add(l, rt->topics[t].name, md->topics[0].partitions[i].id);
+            rd_kafka_topic_partition_list_add(l, rt->topics[t].name,
+                                              md->topics[0].partitions[i].id);
         rd_kafka_metadata_destroy(md);
     }
     return l;
@@ -66,23 +76,31 @@ static int resolve_bound(shop_runtime_t *rt, const char *spec, rd_kafka_topic_pa
         part_t *p = shop_rt_part(rt, l->elems[i].topic, l->elems[i].partition, 0, NULL);
         l->elems[i].offset = is_end ? p->hw : p->begin;
     }
-    if (!spec) return SHOP_OK;
+    if (!spec)
+        return SHOP_OK;
     int is_time;
     int64_t v;
     if (parse_bound(spec, &is_time, &v))
-        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG,
-                           "bad bound \"%s\": use an offset (123, o:123) or a time (2026-11-24T10:00:00Z, t:<ms>)", spec);
+        return shop_seterr(
+            errstr, errstr_size, SHOP_ERR_CONFIG,
+            "bad bound \"%s\": use an offset (123, o:123) or a time (2026-11-24T10:00:00Z, t:<ms>)",
+            spec);
     if (is_time) {
         int rc = times_to_offsets(rt, l, v, errstr, errstr_size);
-        if (rc) return rc;
+        if (rc)
+            return rc;
     }
     for (int i = 0; i < l->cnt; i++) {
         part_t *p = shop_rt_part(rt, l->elems[i].topic, l->elems[i].partition, 0, NULL);
         int64_t o = is_time ? l->elems[i].offset : v;
-        if (o < 0 || o > p->hw) o = p->hw; /* no message at or after the time */
-        if (o < p->begin && !is_end) o = p->begin;
-        if (is_end) p->end = o < p->begin ? p->begin : o;
-        else p->begin = o;
+        if (o < 0 || o > p->hw)
+            o = p->hw; /* no message at or after the time */
+        if (o < p->begin && !is_end)
+            o = p->begin;
+        if (is_end)
+            p->end = o < p->begin ? p->begin : o;
+        else
+            p->begin = o;
     }
     return SHOP_OK;
 }
@@ -106,20 +124,26 @@ static int load_initial(shop_runtime_t *rt, rd_kafka_topic_partition_list_t *l, 
 
 int shop_rt_replay_assign(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
     rd_kafka_topic_partition_list_t *l = all_partitions(rt, errstr, errstr_size);
-    if (!l) return SHOP_ERR_RETRYABLE;
+    if (!l)
+        return SHOP_ERR_RETRYABLE;
     int rc = SHOP_OK;
     for (int i = 0; i < l->cnt && !rc; i++) {
         part_t *p = shop_rt_part(rt, l->elems[i].topic, l->elems[i].partition, 1, NULL);
         memset(p, 0, sizeof(*p));
         int64_t lo, hi;
-        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rt->rk, l->elems[i].topic, l->elems[i].partition, &lo, &hi, 10000);
-        if (e) rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "watermarks: %s", rd_kafka_err2str(e));
+        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+            rt->rk, l->elems[i].topic, l->elems[i].partition, &lo, &hi, 10000);
+        if (e)
+            rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "watermarks: %s",
+                             rd_kafka_err2str(e));
         p->begin = lo;
         p->hw = p->end = hi;
         p->assigned = p->loading = 1;
     }
-    if (!rc) rc = resolve_bound(rt, rt->opts->replay_from, l, 0, errstr, errstr_size);
-    if (!rc) rc = resolve_bound(rt, rt->opts->replay_to, l, 1, errstr, errstr_size);
+    if (!rc)
+        rc = resolve_bound(rt, rt->opts->replay_from, l, 0, errstr, errstr_size);
+    if (!rc)
+        rc = resolve_bound(rt, rt->opts->replay_to, l, 1, errstr, errstr_size);
     if (!rc) {
         rt->replay_total = 0;
         for (int i = 0; i < l->cnt; i++) {
@@ -137,8 +161,11 @@ int shop_rt_replay_assign(shop_runtime_t *rt, char *errstr, size_t errstr_size) 
     }
     if (!rc) {
         rd_kafka_resp_err_t e = rd_kafka_assign(rt->rk, l);
-        if (e) rc = shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "assign: %s", rd_kafka_err2str(e));
-        SHOP_INFO("msg=\"replaying\" partitions=%d events=%lld", l->cnt, (long long)rt->replay_total);
+        if (e)
+            rc = shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "assign: %s",
+                             rd_kafka_err2str(e));
+        SHOP_INFO("msg=\"replaying\" partitions=%d events=%lld", l->cnt,
+                  (long long)rt->replay_total);
     }
     rd_kafka_topic_partition_list_destroy(l);
     return rc;
@@ -148,27 +175,32 @@ int shop_rt_replay_done(shop_runtime_t *rt) {
     for (int t = 0; t < rt->ntopics; t++)
         for (int i = 0; i < rt->topics[t].nparts; i++) {
             part_t *p = &rt->topics[t].parts[i];
-            if (p->assigned && !p->done && p->expect < p->end) return 0;
+            if (p->assigned && !p->done && p->expect < p->end)
+                return 0;
         }
     return 1;
 }
 
 void shop_rt_progress(shop_runtime_t *rt, int final) {
     static int64_t t0;
-    if (!t0) t0 = shop_mono_us();
+    if (!t0)
+        t0 = shop_mono_us();
     double secs = (double)(shop_mono_us() - t0) / 1e6;
     int64_t done = 0;
     for (int t = 0; t < rt->ntopics; t++)
         for (int i = 0; i < rt->topics[t].nparts; i++) {
             part_t *p = &rt->topics[t].parts[i];
-            if (!p->assigned) continue;
+            if (!p->assigned)
+                continue;
             int64_t at = p->expect > p->end ? p->end : p->expect;
             done += rt->replay ? (at > p->begin ? at - p->begin : 0) : 0;
         }
-    if (!rt->replay) done = rt->processed;
+    if (!rt->replay)
+        done = rt->processed;
     double pct = rt->replay_total > 0 ? 100.0 * (double)done / (double)rt->replay_total : 100.0;
-    fprintf(stderr, "\r%s %s: %5.1f%% %lld/%lld events, %.0f events/s%s", rt->replay ? "replay" : "run",
-            rt->ops->name, pct, (long long)done, (long long)rt->replay_total,
-            secs > 0 ? (double)rt->processed / secs : 0.0, final ? "\n" : "   ");
+    fprintf(stderr, "\r%s %s: %5.1f%% %lld/%lld events, %.0f events/s%s",
+            rt->replay ? "replay" : "run", rt->ops->name, pct, (long long)done,
+            (long long)rt->replay_total, secs > 0 ? (double)rt->processed / secs : 0.0,
+            final ? "\n" : "   ");
     fflush(stderr);
 }

@@ -14,25 +14,36 @@ volatile sig_atomic_t shop_runtime_stop;
 #define SHOP_MAX_EVENT_MS 4102444800000LL /* 2100-01-01T00:00:00Z */
 
 const shop_conf_def_t shop_runtime_conf[] = {
-    {"kafka.bootstrap.servers", SHOP_CONF_STRING, "127.0.0.1:19092", "Kafka brokers (any kafka.* key goes to librdkafka)"},
-    {"redis.url", SHOP_CONF_STRING, "redis://127.0.0.1:16379/0", "Redis: redis://[:password@]host[:port][/db]"},
-    {"pg.url", SHOP_CONF_STRING, "postgresql://shopstream@127.0.0.1:15432/shopstream", "PostgreSQL connection URI"},
+    {"kafka.bootstrap.servers", SHOP_CONF_STRING, "127.0.0.1:19092",
+     "Kafka brokers (any kafka.* key goes to librdkafka)"},
+    {"redis.url", SHOP_CONF_STRING, "redis://127.0.0.1:16379/0",
+     "Redis: redis://[:password@]host[:port][/db]"},
+    {"pg.url", SHOP_CONF_STRING, "postgresql://shopstream@127.0.0.1:15432/shopstream",
+     "PostgreSQL connection URI"},
     {"redis.timeout.ms", SHOP_CONF_INT, "5000", "Redis connect and command timeout"},
     {"pg.timeout.ms", SHOP_CONF_INT, "5000", "PostgreSQL connect timeout (statements get 6x)"},
     {"group.id", SHOP_CONF_STRING, NULL, "consumer group [default shopstream-<worker>]"},
-    {"instance.id", SHOP_CONF_STRING, "auto", "static membership id: auto = <worker>@<hostname>, none = dynamic"},
-    {"start.from", SHOP_CONF_STRING, "earliest", "where a partition with no stored offset starts: earliest or latest"},
+    {"instance.id", SHOP_CONF_STRING, "auto",
+     "static membership id: auto = <worker>@<hostname>, none = dynamic"},
+    {"start.from", SHOP_CONF_STRING, "earliest",
+     "where a partition with no stored offset starts: earliest or latest"},
     {"flush.events", SHOP_CONF_INT, "20000", "flush after this many events"},
     {"flush.ms", SHOP_CONF_INT, "500", "flush at least this often (ms)"},
     {"consume.batch", SHOP_CONF_INT, "2000", "messages per batch consume"},
-    {"retry.backoff.max.ms", SHOP_CONF_INT, "10000", "longest wait between retries while a sink is down"},
-    {"revoke.flush.timeout.ms", SHOP_CONF_INT, "5000", "how long a revoke tries to flush before rewinding"},
+    {"retry.backoff.max.ms", SHOP_CONF_INT, "10000",
+     "longest wait between retries while a sink is down"},
+    {"revoke.flush.timeout.ms", SHOP_CONF_INT, "5000",
+     "how long a revoke tries to flush before rewinding"},
     {"dlq.enabled", SHOP_CONF_BOOL, "true", "send undecodable or invalid events to <topic>.dlq"},
-    {"topic.prefix", SHOP_CONF_STRING, "", "prefix of every topic name (environments sharing a cluster)"},
-    {"namespace", SHOP_CONF_STRING, NULL, "write under bt:<ns>: and schema bt_<ns> instead of live"},
+    {"topic.prefix", SHOP_CONF_STRING, "",
+     "prefix of every topic name (environments sharing a cluster)"},
+    {"namespace", SHOP_CONF_STRING, NULL,
+     "write under bt:<ns>: and schema bt_<ns> instead of live"},
     {"migrate.auto", SHOP_CONF_BOOL, "true", "apply SQL migrations to the schema at start"},
-    {"schema.registry.url", SHOP_CONF_STRING, NULL, "Confluent schema registry for 0x00-framed events"},
-    {"http.port", SHOP_CONF_INT, "0", "metrics/health/query port: 0 = the worker's default, -1 = off"},
+    {"schema.registry.url", SHOP_CONF_STRING, NULL,
+     "Confluent schema registry for 0x00-framed events"},
+    {"http.port", SHOP_CONF_INT, "0",
+     "metrics/health/query port: 0 = the worker's default, -1 = off"},
     {"http.bind", SHOP_CONF_STRING, "0.0.0.0", "address the HTTP server binds"},
     {"log.level", SHOP_CONF_STRING, "info", "debug, info, warn or error"},
     {NULL, 0, NULL, NULL},
@@ -40,11 +51,14 @@ const shop_conf_def_t shop_runtime_conf[] = {
 
 shop_conf_def_t *shop_runtime_conf_table(const shop_worker_ops_t *ops) {
     size_t n = 0, m = 0;
-    while (shop_runtime_conf[n].name) n++;
-    while (ops && ops->conf && ops->conf[m].name) m++;
+    while (shop_runtime_conf[n].name)
+        n++;
+    while (ops && ops->conf && ops->conf[m].name)
+        m++;
     shop_conf_def_t *t = shop_xcalloc(n + m + 1, sizeof(*t));
     memcpy(t, shop_runtime_conf, n * sizeof(*t));
-    if (m) memcpy(t + n, ops->conf, m * sizeof(*t));
+    if (m)
+        memcpy(t + n, ops->conf, m * sizeof(*t));
     return t;
 }
 
@@ -71,13 +85,18 @@ part_t *shop_rt_part(shop_runtime_t *rt, const char *topic, int32_t partition, i
                      int *topic_idx) {
     for (int t = 0; t < rt->ntopics; t++) {
         topic_state_t *ts = &rt->topics[t];
-        if (strcmp(ts->name, topic)) continue;
-        if (topic_idx) *topic_idx = t;
-        if (partition < 0) return NULL;
+        if (strcmp(ts->name, topic))
+            continue;
+        if (topic_idx)
+            *topic_idx = t;
+        if (partition < 0)
+            return NULL;
         if (partition >= ts->nparts) {
-            if (!create) return NULL;
+            if (!create)
+                return NULL;
             ts->parts = shop_xrealloc(ts->parts, (size_t)(partition + 1) * sizeof(part_t));
-            memset(ts->parts + ts->nparts, 0, (size_t)(partition + 1 - ts->nparts) * sizeof(part_t));
+            memset(ts->parts + ts->nparts, 0,
+                   (size_t)(partition + 1 - ts->nparts) * sizeof(part_t));
             ts->nparts = partition + 1;
         }
         return &ts->parts[partition];
@@ -87,7 +106,8 @@ part_t *shop_rt_part(shop_runtime_t *rt, const char *topic, int32_t partition, i
 
 void shop_rt_pause_all(shop_runtime_t *rt, int pause) {
     rd_kafka_topic_partition_list_t *l = NULL;
-    if (rd_kafka_assignment(rt->rk, &l) || !l) return;
+    if (rd_kafka_assignment(rt->rk, &l) || !l)
+        return;
     if (l->cnt) {
         if (pause)
             rd_kafka_pause_partitions(rt->rk, l);
@@ -96,9 +116,11 @@ void shop_rt_pause_all(shop_runtime_t *rt, int pause) {
             rd_kafka_topic_partition_list_t *r = rd_kafka_topic_partition_list_new(l->cnt);
             for (int i = 0; i < l->cnt; i++) {
                 part_t *p = shop_rt_part(rt, l->elems[i].topic, l->elems[i].partition, 0, NULL);
-                if (p && !p->loading) rd_kafka_topic_partition_list_add(r, l->elems[i].topic, l->elems[i].partition);
+                if (p && !p->loading)
+                    rd_kafka_topic_partition_list_add(r, l->elems[i].topic, l->elems[i].partition);
             }
-            if (r->cnt) rd_kafka_resume_partitions(rt->rk, r);
+            if (r->cnt)
+                rd_kafka_resume_partitions(rt->rk, r);
             rd_kafka_topic_partition_list_destroy(r);
         }
     }
@@ -111,7 +133,8 @@ static void dispatch(shop_runtime_t *rt, rd_kafka_message_t *m) {
     int tidx = -1;
     const char *topic = rd_kafka_topic_name(m->rkt);
     part_t *p = shop_rt_part(rt, topic, m->partition, 0, &tidx);
-    if (!p || !p->assigned || p->loading) return; /* refetched after the seek */
+    if (!p || !p->assigned || p->loading)
+        return; /* refetched after the seek */
     if (m->offset < p->expect) {
         atomic_fetch_add(&rt->metrics.skipped_dupes, 1);
         return;
@@ -122,7 +145,8 @@ static void dispatch(shop_runtime_t *rt, rd_kafka_message_t *m) {
     }
     unsigned mask = 0;
     for (int s = 0; s < SHOP_SINK_COUNT; s++)
-        if ((rt->ops->sinks & SHOP_SINK_BIT(s)) && m->offset >= p->pend[s]) mask |= SHOP_SINK_BIT(s);
+        if ((rt->ops->sinks & SHOP_SINK_BIT(s)) && m->offset >= p->pend[s])
+            mask |= SHOP_SINK_BIT(s);
     if (!mask) { /* every sink stored it before a restart: already counted (and dead-lettered) */
         p->expect = m->offset + 1;
         return;
@@ -139,31 +163,39 @@ static void dispatch(shop_runtime_t *rt, rd_kafka_message_t *m) {
         return;
     }
     /* Envelope sanity shared by every worker; fixed bounds keep replays deterministic. */
-    if (rc == SHOP_OK && (ev->occurred_at < SHOP_MIN_EVENT_MS || ev->occurred_at >= SHOP_MAX_EVENT_MS))
+    if (rc == SHOP_OK &&
+        (ev->occurred_at < SHOP_MIN_EVENT_MS || ev->occurred_at >= SHOP_MAX_EVENT_MS))
         rc = shop_seterr(err, sizeof(err), SHOP_ERR_INVALID,
-                         "%s: occurred_at %lld is outside 2000-01-01..2100-01-01", ev->type ? ev->type : "event",
-                         (long long)ev->occurred_at);
-    if (rc == SHOP_OK) rc = rt->ops->process(rt->w, ev, mask, err, sizeof(err));
-    if (rc != SHOP_OK) shop_rt_dlq_send(rt, m, err[0] ? err : shop_err_name(rc));
+                         "%s: occurred_at %lld is outside 2000-01-01..2100-01-01",
+                         ev->type ? ev->type : "event", (long long)ev->occurred_at);
+    if (rc == SHOP_OK)
+        rc = rt->ops->process(rt->w, ev, mask, err, sizeof(err));
+    if (rc != SHOP_OK)
+        shop_rt_dlq_send(rt, m, err[0] ? err : shop_err_name(rc));
     for (int s = 0; s < SHOP_SINK_COUNT; s++)
-        if (mask & SHOP_SINK_BIT(s)) p->pend[s] = m->offset + 1;
+        if (mask & SHOP_SINK_BIT(s))
+            p->pend[s] = m->offset + 1;
     p->expect = m->offset + 1;
-    if (p->expect >= p->end) p->done = 1;
+    if (p->expect >= p->end)
+        p->done = 1;
     rt->pending_events++;
     rt->processed++;
-    if (tidx >= 0) atomic_fetch_add(&rt->metrics.events[tidx], 1);
+    if (tidx >= 0)
+        atomic_fetch_add(&rt->metrics.events[tidx], 1);
 }
 
 static void handle_error_message(shop_runtime_t *rt, rd_kafka_message_t *m) {
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         if (rt->replay && m->rkt) {
             part_t *p = shop_rt_part(rt, rd_kafka_topic_name(m->rkt), m->partition, 0, NULL);
-            if (p && p->assigned && !p->loading && m->offset >= p->end) p->done = 1;
+            if (p && p->assigned && !p->loading && m->offset >= p->end)
+                p->done = 1;
         }
         return;
     }
-    SHOP_WARN("topic=%s partition=%d msg=\"consumer: %s\"", m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
-              (int)m->partition, rd_kafka_message_errstr(m));
+    SHOP_WARN("topic=%s partition=%d msg=\"consumer: %s\"",
+              m->rkt ? rd_kafka_topic_name(m->rkt) : "-", (int)m->partition,
+              rd_kafka_message_errstr(m));
 }
 
 /* ---- flush ---- */
@@ -175,8 +207,10 @@ static int collect(shop_runtime_t *rt, int s, shop_offset_entry_t **out) {
     for (int t = 0; t < rt->ntopics; t++)
         for (int i = 0; i < rt->topics[t].nparts; i++) {
             part_t *p = &rt->topics[t].parts[i];
-            if (!p->assigned || p->loading || p->pend[s] <= p->stored[s]) continue;
-            if (n == cap) e = shop_xrealloc(e, (size_t)(cap *= 2) * sizeof(*e));
+            if (!p->assigned || p->loading || p->pend[s] <= p->stored[s])
+                continue;
+            if (n == cap)
+                e = shop_xrealloc(e, (size_t)(cap *= 2) * sizeof(*e));
             e[n++] = (shop_offset_entry_t){rt->topics[t].name, i, p->stored[s], p->pend[s]};
         }
     *out = e;
@@ -186,7 +220,8 @@ static int collect(shop_runtime_t *rt, int s, shop_offset_entry_t **out) {
 static int flush_sink(shop_runtime_t *rt, int s, char *errstr, size_t errstr_size) {
     shop_offset_entry_t *e = NULL;
     int n = collect(rt, s, &e), rc = SHOP_OK;
-    if (!n) goto out;
+    if (!n)
+        goto out;
     int64_t t0 = shop_mono_us();
     if (s == SHOP_SINK_REDIS) {
         shop_redis_batch_t b = {{NULL, 0, 0}, 0};
@@ -199,12 +234,14 @@ static int flush_sink(shop_runtime_t *rt, int s, char *errstr, size_t errstr_siz
     if (rc == SHOP_OK) {
         shop_metrics_observe_flush(&rt->metrics, s, shop_mono_us() - t0);
         atomic_fetch_add(&rt->metrics.flushes[s], 1);
-        for (int i = 0; i < n; i++) shop_rt_part(rt, e[i].topic, e[i].partition, 0, NULL)->stored[s] = e[i].to;
+        for (int i = 0; i < n; i++)
+            shop_rt_part(rt, e[i].topic, e[i].partition, 0, NULL)->stored[s] = e[i].to;
         rt->ops->flushed(rt->w, s);
         atomic_store(&rt->metrics.sink_down[s], 0);
     } else {
         atomic_fetch_add(&rt->metrics.flush_failures[s], 1);
-        if (rc == SHOP_ERR_RETRYABLE) atomic_store(&rt->metrics.sink_down[s], 1);
+        if (rc == SHOP_ERR_RETRYABLE)
+            atomic_store(&rt->metrics.sink_down[s], 1);
     }
 out:
     free(e);
@@ -213,26 +250,33 @@ out:
 
 /* Advisory commit to Kafka of what every sink has stored, for lag tools. */
 static void commit_kafka(shop_runtime_t *rt) {
-    if (rt->replay) return;
+    if (rt->replay)
+        return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
     for (int t = 0; t < rt->ntopics; t++)
         for (int i = 0; i < rt->topics[t].nparts; i++) {
             part_t *p = &rt->topics[t].parts[i];
-            if (!p->assigned || p->loading) continue;
+            if (!p->assigned || p->loading)
+                continue;
             int64_t lo = INT64_MAX;
             for (int s = 0; s < SHOP_SINK_COUNT; s++)
-                if ((rt->ops->sinks & SHOP_SINK_BIT(s)) && p->stored[s] < lo) lo = p->stored[s];
-            if (lo >= 0 && lo != INT64_MAX) rd_kafka_topic_partition_list_add(l, rt->topics[t].name, i)->offset = lo;
+                if ((rt->ops->sinks & SHOP_SINK_BIT(s)) && p->stored[s] < lo)
+                    lo = p->stored[s];
+            if (lo >= 0 && lo != INT64_MAX)
+                rd_kafka_topic_partition_list_add(l, rt->topics[t].name, i)->offset = lo;
         }
-    if (l->cnt) rd_kafka_commit(rt->rk, l, 1);
+    if (l->cnt)
+        rd_kafka_commit(rt->rk, l, 1);
     rd_kafka_topic_partition_list_destroy(l);
 }
 
 int shop_rt_flush(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
     int rc = shop_rt_dlq_drain(rt, 100, errstr, errstr_size);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     for (int s = 0; s < SHOP_SINK_COUNT && !rc; s++)
-        if (rt->ops->sinks & SHOP_SINK_BIT(s)) rc = flush_sink(rt, s, errstr, errstr_size);
+        if (rt->ops->sinks & SHOP_SINK_BIT(s))
+            rc = flush_sink(rt, s, errstr, errstr_size);
     if (rc == SHOP_ERR_CONFLICT) {
         SHOP_WARN("msg=\"%s; rewinding to the stored offsets\"", errstr);
         shop_rt_rewind(rt, "offsets changed under us");
@@ -247,13 +291,15 @@ int shop_rt_flush(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
 }
 
 void shop_rt_rewind(shop_runtime_t *rt, const char *why) {
-    SHOP_WARN("msg=\"rewind: %s; pending state dropped, partitions reload their stored offsets\"", why);
+    SHOP_WARN("msg=\"rewind: %s; pending state dropped, partitions reload their stored offsets\"",
+              why);
     atomic_fetch_add(&rt->metrics.rewinds, 1);
     rt->ops->discard(rt->w);
     rt->pending_events = 0;
     for (int t = 0; t < rt->ntopics; t++)
         for (int i = 0; i < rt->topics[t].nparts; i++)
-            if (rt->topics[t].parts[i].assigned) rt->topics[t].parts[i].loading = 1;
+            if (rt->topics[t].parts[i].assigned)
+                rt->topics[t].parts[i].loading = 1;
     rt->any_loading = 1;
     shop_rt_pause_all(rt, 1);
 }
@@ -269,14 +315,17 @@ static void set_kafka(const char *key, const char *value, void *opaque) {
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
     (void)rk;
     char q[1024];
-    shop_log(level <= 3 ? SHOP_LOG_ERROR : level <= 5 ? SHOP_LOG_WARN : SHOP_LOG_DEBUG,
+    shop_log(level <= 3   ? SHOP_LOG_ERROR
+             : level <= 5 ? SHOP_LOG_WARN
+                          : SHOP_LOG_DEBUG,
              "component=librdkafka facility=%s msg=%s", fac, shop_log_quote(q, sizeof(q), buf));
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
     shop_runtime_t *rt = opaque;
     char q[1024];
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) atomic_store(&rt->metrics.kafka_down, 1);
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        atomic_store(&rt->metrics.kafka_down, 1);
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char fe[512];
         rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fe, sizeof(fe));
@@ -288,7 +337,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
         shop_runtime_stop = 1;
         return;
     }
-    SHOP_WARN("component=kafka err=%s msg=%s", rd_kafka_err2name(err), shop_log_quote(q, sizeof(q), reason));
+    SHOP_WARN("component=kafka err=%s msg=%s", rd_kafka_err2name(err),
+              shop_log_quote(q, sizeof(q), reason));
 }
 
 static rd_kafka_t *consumer_new(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
@@ -307,15 +357,18 @@ static rd_kafka_t *consumer_new(shop_runtime_t *rt, char *errstr, size_t errstr_
     set_kafka("session.timeout.ms", "10000", conf);
     set_kafka("heartbeat.interval.ms", "1000", conf);
     if (!rt->replay && iid && strcmp(iid, "none")) {
-        if (!strcmp(iid, "auto")) snprintf(inst, sizeof(inst), "%s@%s", rt->ops->name, host);
-        else snprintf(inst, sizeof(inst), "%s", iid);
+        if (!strcmp(iid, "auto"))
+            snprintf(inst, sizeof(inst), "%s@%s", rt->ops->name, host);
+        else
+            snprintf(inst, sizeof(inst), "%s", iid);
         set_kafka("group.instance.id", inst, conf);
     }
     shop_config_each_kafka(rt->cfg, set_kafka, conf);
     rd_kafka_conf_set_opaque(conf, rt);
     rd_kafka_conf_set_log_cb(conf, log_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
-    if (!rt->replay) rd_kafka_conf_set_rebalance_cb(conf, shop_rt_rebalance_cb);
+    if (!rt->replay)
+        rd_kafka_conf_set_rebalance_cb(conf, shop_rt_rebalance_cb);
     char err[512];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
     if (!rk) {
@@ -333,12 +386,15 @@ static int setup_sinks(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
         rt->redis = shop_redis_store_new(shop_config_get(rt->cfg, "redis.url"), key,
                                          (int)shop_config_get_int(rt->cfg, "redis.timeout.ms"),
                                          errstr, errstr_size);
-        if (!rt->redis) return SHOP_ERR_CONFIG;
+        if (!rt->redis)
+            return SHOP_ERR_CONFIG;
     }
     if (rt->ops->sinks & SHOP_SINK_BIT(SHOP_SINK_PG)) {
         rt->pg = shop_pg_store_new(shop_config_get(rt->cfg, "pg.url"), rt->pg_schema, rt->ops->name,
-                                   (int)shop_config_get_int(rt->cfg, "pg.timeout.ms"), errstr, errstr_size);
-        if (!rt->pg) return SHOP_ERR_CONFIG;
+                                   (int)shop_config_get_int(rt->cfg, "pg.timeout.ms"), errstr,
+                                   errstr_size);
+        if (!rt->pg)
+            return SHOP_ERR_CONFIG;
         if (shop_config_get_bool(rt->cfg, "migrate.auto")) {
             /* Wait for PostgreSQL rather than fail: a worker may start before its database. */
             int64_t backoff = 200;
@@ -348,9 +404,11 @@ static int setup_sinks(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
                 usleep((useconds_t)backoff * 1000);
                 backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
             }
-            if (!c) return SHOP_ERR_RETRYABLE;
+            if (!c)
+                return SHOP_ERR_RETRYABLE;
             int rc = shop_migrate(c, rt->pg_schema, 0, errstr, errstr_size);
-            if (rc) return rc;
+            if (rc)
+                return rc;
         }
     }
     return SHOP_OK;
@@ -365,7 +423,8 @@ static void on_signal(int sig) {
 
 static void update_ready(shop_runtime_t *rt) {
     int ok = !rt->paused && !rt->any_loading && !atomic_load(&rt->metrics.kafka_down);
-    for (int s = 0; s < SHOP_SINK_COUNT; s++) ok = ok && !atomic_load(&rt->metrics.sink_down[s]);
+    for (int s = 0; s < SHOP_SINK_COUNT; s++)
+        ok = ok && !atomic_load(&rt->metrics.sink_down[s]);
     atomic_store(&rt->metrics.ready, ok);
 }
 
@@ -375,19 +434,26 @@ static int refresh_lag(shop_runtime_t *rt, int query) {
     for (int t = 0; t < rt->ntopics; t++)
         for (int i = 0; i < rt->topics[t].nparts; i++) {
             part_t *p = &rt->topics[t].parts[i];
-            if (!p->assigned) continue;
+            if (!p->assigned)
+                continue;
             assigned++;
             int64_t lo = -1, hi = -1;
-            rd_kafka_resp_err_t e = query ? rd_kafka_query_watermark_offsets(rt->rk, rt->topics[t].name, i, &lo, &hi, 2000)
-                                          : rd_kafka_get_watermark_offsets(rt->rk, rt->topics[t].name, i, &lo, &hi);
-            if (!e && hi >= 0) p->hw = hi;
+            rd_kafka_resp_err_t e =
+                query ? rd_kafka_query_watermark_offsets(rt->rk, rt->topics[t].name, i, &lo, &hi,
+                                                         2000)
+                      : rd_kafka_get_watermark_offsets(rt->rk, rt->topics[t].name, i, &lo, &hi);
+            if (!e && hi >= 0)
+                p->hw = hi;
             /* Offsets below the log start were deleted by retention: nothing to wait for. */
-            if (!e && lo > p->expect && !p->loading) p->expect = lo;
+            if (!e && lo > p->expect && !p->loading)
+                p->expect = lo;
             int64_t lag = p->loading || p->hw < 0 ? -1 : p->hw - p->expect;
-            if (lag < 0 && !p->loading) lag = 0;
+            if (lag < 0 && !p->loading)
+                lag = 0;
             shop_metrics_set_lag(&rt->metrics, t, i, lag);
             /* Cached watermarks may be missing: only a failed broker query says "not yet". */
-            if (p->loading || (query && e) || (p->hw >= 0 && p->expect < p->hw)) caught_up = 0;
+            if (p->loading || (query && e) || (p->hw >= 0 && p->expect < p->hw))
+                caught_up = 0;
         }
     atomic_store(&rt->metrics.assigned, assigned);
     return caught_up && assigned > 0;
@@ -396,16 +462,22 @@ static int refresh_lag(shop_runtime_t *rt, int query) {
 /* An idle worker still reports a sink outage on /readyz: one PING or SELECT 1 a second. */
 static void ping_sinks(shop_runtime_t *rt) {
     char err[512];
-    if (rt->redis) atomic_store(&rt->metrics.sink_down[SHOP_SINK_REDIS], shop_redis_store_ping(rt->redis, err, sizeof(err)) != 0);
-    if (rt->pg) atomic_store(&rt->metrics.sink_down[SHOP_SINK_PG], shop_pg_store_ping(rt->pg, err, sizeof(err)) != 0);
+    if (rt->redis)
+        atomic_store(&rt->metrics.sink_down[SHOP_SINK_REDIS],
+                     shop_redis_store_ping(rt->redis, err, sizeof(err)) != 0);
+    if (rt->pg)
+        atomic_store(&rt->metrics.sink_down[SHOP_SINK_PG],
+                     shop_pg_store_ping(rt->pg, err, sizeof(err)) != 0);
 }
 
 static void maybe_flush(shop_runtime_t *rt, int force) {
     int64_t now = shop_mono_us();
-    if (rt->paused && now < rt->next_retry_us) return;
+    if (rt->paused && now < rt->next_retry_us)
+        return;
     int due = force || rt->pending_events >= rt->flush_events ||
               (rt->pending_events > 0 && now - rt->last_flush_us >= rt->flush_ms * 1000);
-    if (!due && !rt->paused) return;
+    if (!due && !rt->paused)
+        return;
     char err[512] = "";
     int rc = shop_rt_flush(rt, err, sizeof(err));
     rt->last_flush_us = shop_mono_us();
@@ -426,11 +498,13 @@ static void maybe_flush(shop_runtime_t *rt, int force) {
     }
     rt->backoff_ms = rt->backoff_ms ? rt->backoff_ms * 2 : 100;
     int64_t max = shop_config_get_int(rt->cfg, "retry.backoff.max.ms");
-    if (rt->backoff_ms > max) rt->backoff_ms = max;
+    if (rt->backoff_ms > max)
+        rt->backoff_ms = max;
     int64_t jitter = rt->backoff_ms / 4 ? rand() % (rt->backoff_ms / 4) : 0;
     rt->next_retry_us = shop_mono_us() + (rt->backoff_ms + jitter) * 1000;
     char q[600];
-    SHOP_WARN("msg=%s retry_in_ms=%lld", shop_log_quote(q, sizeof(q), err), (long long)rt->backoff_ms);
+    SHOP_WARN("msg=%s retry_in_ms=%lld", shop_log_quote(q, sizeof(q), err),
+              (long long)rt->backoff_ms);
     if (!rt->paused) {
         rt->paused = 1;
         shop_rt_pause_all(rt, 1);
@@ -439,7 +513,8 @@ static void maybe_flush(shop_runtime_t *rt, int force) {
 
 static void retry_loading(shop_runtime_t *rt) {
     int64_t now = shop_mono_us();
-    if (!rt->any_loading || now < rt->next_retry_us) return;
+    if (!rt->any_loading || now < rt->next_retry_us)
+        return;
     char err[512] = "";
     if (shop_rt_load_offsets(rt, err, sizeof(err)) == SHOP_OK) {
         rt->any_loading = 0;
@@ -447,24 +522,30 @@ static void retry_loading(shop_runtime_t *rt) {
     }
     rt->backoff_ms = rt->backoff_ms ? rt->backoff_ms * 2 : 100;
     int64_t max = shop_config_get_int(rt->cfg, "retry.backoff.max.ms");
-    if (rt->backoff_ms > max) rt->backoff_ms = max;
+    if (rt->backoff_ms > max)
+        rt->backoff_ms = max;
     rt->next_retry_us = now + rt->backoff_ms * 1000;
     char q[600];
-    SHOP_WARN("msg=%s retry_in_ms=%lld", shop_log_quote(q, sizeof(q), err), (long long)rt->backoff_ms);
+    SHOP_WARN("msg=%s retry_in_ms=%lld", shop_log_quote(q, sizeof(q), err),
+              (long long)rt->backoff_ms);
 }
 
 static void consume_loop(shop_runtime_t *rt) {
     int batch = (int)shop_config_get_int(rt->cfg, "consume.batch");
-    if (batch < 1) batch = 1000;
+    if (batch < 1)
+        batch = 1000;
     rd_kafka_message_t **msgs = shop_xcalloc((size_t)batch, sizeof(*msgs));
     int64_t last_lag_us = 0, last_query_us = 0;
     while (!shop_runtime_stop) {
         retry_loading(rt);
         ssize_t n = rd_kafka_consume_batch_queue(rt->queue, 100, msgs, (size_t)batch);
-        if (n > 0 && !rt->first_msg_us) rt->first_msg_us = shop_mono_us();
+        if (n > 0 && !rt->first_msg_us)
+            rt->first_msg_us = shop_mono_us();
         for (ssize_t i = 0; i < n; i++) {
-            if (msgs[i]->err) handle_error_message(rt, msgs[i]);
-            else dispatch(rt, msgs[i]);
+            if (msgs[i]->err)
+                handle_error_message(rt, msgs[i]);
+            else
+                dispatch(rt, msgs[i]);
             rd_kafka_message_destroy(msgs[i]);
         }
         if (n > 0) {
@@ -477,18 +558,22 @@ static void consume_loop(shop_runtime_t *rt) {
         int64_t now = shop_mono_us();
         if (now - last_lag_us > 1000000) {
             refresh_lag(rt, 0);
-            if (!rt->paused) ping_sinks(rt);
+            if (!rt->paused)
+                ping_sinks(rt);
             last_lag_us = now;
-            if (rt->opts->progress) shop_rt_progress(rt, 0);
+            if (rt->opts->progress)
+                shop_rt_progress(rt, 0);
         }
         /* Caught up: the cached watermarks say so, then the broker confirms (at most 3 times a
          * second: each confirmation is a round trip per partition). */
-        if (idle && (rt->opts->until_caught_up || rt->replay) && !rt->pending_events && !rt->paused &&
-            now - last_query_us > 300000) {
+        if (idle && (rt->opts->until_caught_up || rt->replay) && !rt->pending_events &&
+            !rt->paused && now - last_query_us > 300000) {
             last_query_us = now;
-            if (refresh_lag(rt, 0) && refresh_lag(rt, 1) && rt->opts->until_caught_up) break;
+            if (refresh_lag(rt, 0) && refresh_lag(rt, 1) && rt->opts->until_caught_up)
+                break;
         }
-        if (rt->replay && shop_rt_replay_done(rt) && !rt->pending_events) break;
+        if (rt->replay && shop_rt_replay_done(rt) && !rt->pending_events)
+            break;
     }
     free(msgs);
 }
@@ -499,10 +584,12 @@ static void drain(shop_runtime_t *rt) {
     char err[512];
     while (rt->pending_events && !rt->fatal) {
         int rc = shop_rt_flush(rt, err, sizeof(err));
-        if (rc == SHOP_OK || rc == SHOP_ERR_CONFLICT) break;
+        if (rc == SHOP_OK || rc == SHOP_ERR_CONFLICT)
+            break;
         if (rc != SHOP_ERR_RETRYABLE || shop_mono_us() > deadline) {
             SHOP_ERROR("msg=\"could not flush at shutdown (%s); the unflushed events will be "
-                       "processed again from the stored offsets at next start\"", err);
+                       "processed again from the stored offsets at next start\"",
+                       err);
             break;
         }
         usleep(500 * 1000);
@@ -511,11 +598,13 @@ static void drain(shop_runtime_t *rt) {
 
 static int start_http(shop_runtime_t *rt, int default_port) {
     int port = (int)shop_config_get_int(rt->cfg, "http.port");
-    if (port < 0) return SHOP_OK;
-    if (port == 0) port = default_port;
+    if (port < 0)
+        return SHOP_OK;
+    if (port == 0)
+        port = default_port;
     char err[256];
-    rt->http = shop_http_start(shop_config_get(rt->cfg, "http.bind"), port, &rt->metrics, NULL,
-                               rt, err, sizeof(err));
+    rt->http = shop_http_start(shop_config_get(rt->cfg, "http.bind"), port, &rt->metrics, NULL, rt,
+                               err, sizeof(err));
     if (!rt->http) {
         SHOP_ERROR("msg=\"%s\"", err);
         return SHOP_ERR_CONFIG;
@@ -530,11 +619,14 @@ static int subscribe(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
         rd_kafka_topic_partition_list_add(l, rt->topics[t].name, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(rt->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
-    if (e) return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "subscribe: %s", rd_kafka_err2str(e));
+    if (e)
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "subscribe: %s",
+                           rd_kafka_err2str(e));
     return SHOP_OK;
 }
 
-static int init(shop_runtime_t *rt, const shop_runtime_opts_t *o, char *errstr, size_t errstr_size) {
+static int init(shop_runtime_t *rt, const shop_runtime_opts_t *o, char *errstr,
+                size_t errstr_size) {
     rt->opts = o;
     rt->ops = o->ops;
     rt->cfg = o->cfg;
@@ -544,14 +636,20 @@ static int init(shop_runtime_t *rt, const shop_runtime_opts_t *o, char *errstr, 
         return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "replay needs --namespace NAME");
     int rc = shop_namespace(ns, rt->redis_prefix, sizeof(rt->redis_prefix), rt->pg_schema,
                             sizeof(rt->pg_schema), errstr, errstr_size);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     const char *g = shop_config_get(rt->cfg, "group.id");
-    if (rt->replay) snprintf(rt->group, sizeof(rt->group), "shopstream-replay-%s-%s", ns, rt->ops->name);
-    else if (g && *g) snprintf(rt->group, sizeof(rt->group), "%s", g);
-    else snprintf(rt->group, sizeof(rt->group), "shopstream-%s%s%s", rt->ops->name, ns && *ns ? "-" : "", ns ? ns : "");
+    if (rt->replay)
+        snprintf(rt->group, sizeof(rt->group), "shopstream-replay-%s-%s", ns, rt->ops->name);
+    else if (g && *g)
+        snprintf(rt->group, sizeof(rt->group), "%s", g);
+    else
+        snprintf(rt->group, sizeof(rt->group), "shopstream-%s%s%s", rt->ops->name,
+                 ns && *ns ? "-" : "", ns ? ns : "");
     rt->flush_events = shop_config_get_int(rt->cfg, "flush.events");
     rt->flush_ms = shop_config_get_int(rt->cfg, "flush.ms");
-    for (rt->ntopics = 0; rt->ops->topics[rt->ntopics]; rt->ntopics++) {}
+    for (rt->ntopics = 0; rt->ops->topics[rt->ntopics]; rt->ntopics++) {
+    }
     rt->topics = shop_xcalloc((size_t)rt->ntopics, sizeof(*rt->topics));
     const char *prefix = shop_config_get(rt->cfg, "topic.prefix");
     rt->topic_names = shop_xcalloc((size_t)rt->ntopics + 1, sizeof(char *));
@@ -561,12 +659,16 @@ static int init(shop_runtime_t *rt, const shop_runtime_opts_t *o, char *errstr, 
     }
     shop_metrics_init(&rt->metrics, rt->ops->name, (const char *const *)rt->topic_names);
     rt->env = (shop_worker_env_t){rt->cfg, rt->redis_prefix, rt->pg_schema, rt->ops->name};
-    if (!(rt->codec = shop_codec_new(shop_config_get(rt->cfg, "schema.registry.url"), errstr, errstr_size)))
+    if (!(rt->codec =
+              shop_codec_new(shop_config_get(rt->cfg, "schema.registry.url"), errstr, errstr_size)))
         return SHOP_ERR_CONFIG;
     rt->dec = shop_decoder_new(rt->codec);
-    if ((rc = setup_sinks(rt, errstr, errstr_size))) return rc;
-    if (!(rt->w = rt->ops->create(&rt->env, errstr, errstr_size))) return SHOP_ERR_CONFIG;
-    if (!(rt->rk = consumer_new(rt, errstr, errstr_size))) return SHOP_ERR_CONFIG;
+    if ((rc = setup_sinks(rt, errstr, errstr_size)))
+        return rc;
+    if (!(rt->w = rt->ops->create(&rt->env, errstr, errstr_size)))
+        return SHOP_ERR_CONFIG;
+    if (!(rt->rk = consumer_new(rt, errstr, errstr_size)))
+        return SHOP_ERR_CONFIG;
     rt->queue = rd_kafka_queue_get_consumer(rt->rk);
     if (!rt->replay && shop_config_get_bool(rt->cfg, "dlq.enabled") &&
         !(rt->dlq = shop_rt_dlq_new(rt, errstr, errstr_size)))
@@ -577,23 +679,28 @@ static int init(shop_runtime_t *rt, const shop_runtime_opts_t *o, char *errstr, 
 static void teardown(shop_runtime_t *rt) {
     if (rt->rk) {
         rd_kafka_consumer_close(rt->rk); /* revokes: the callback flushes what is left */
-        if (rt->queue) rd_kafka_queue_destroy(rt->queue);
+        if (rt->queue)
+            rd_kafka_queue_destroy(rt->queue);
         rd_kafka_destroy(rt->rk);
     }
     if (rt->dlq) {
         char err[256];
-        if (shop_rt_dlq_drain(rt, 10000, err, sizeof(err))) SHOP_WARN("msg=\"%s\"", err);
+        if (shop_rt_dlq_drain(rt, 10000, err, sizeof(err)))
+            SHOP_WARN("msg=\"%s\"", err);
         rd_kafka_destroy(rt->dlq);
     }
     shop_http_stop(rt->http);
-    if (rt->w) rt->ops->destroy(rt->w);
+    if (rt->w)
+        rt->ops->destroy(rt->w);
     shop_redis_store_destroy(rt->redis);
     shop_pg_store_destroy(rt->pg);
     shop_decoder_destroy(rt->dec);
     shop_codec_destroy(rt->codec);
-    for (int t = 0; t < rt->ntopics; t++) free(rt->topics[t].parts);
+    for (int t = 0; t < rt->ntopics; t++)
+        free(rt->topics[t].parts);
     free(rt->topics);
-    for (int t = 0; rt->topic_names && t < rt->ntopics; t++) free(rt->topic_names[t]);
+    for (int t = 0; rt->topic_names && t < rt->ntopics; t++)
+        free(rt->topic_names[t]);
     free(rt->topic_names);
     shop_metrics_release(&rt->metrics);
 }
@@ -607,11 +714,15 @@ int shop_runtime_run(const shop_runtime_opts_t *o) {
     signal(SIGINT, on_signal);
     signal(SIGPIPE, SIG_IGN);
     int rc = init(&rt, o, err, sizeof(err));
-    if (!rc) rc = start_http(&rt, o->ops->default_port);
-    if (!rc) rc = rt.replay ? shop_rt_replay_assign(&rt, err, sizeof(err)) : subscribe(&rt, err, sizeof(err));
+    if (!rc)
+        rc = start_http(&rt, o->ops->default_port);
+    if (!rc)
+        rc = rt.replay ? shop_rt_replay_assign(&rt, err, sizeof(err))
+                       : subscribe(&rt, err, sizeof(err));
     if (rc) {
         char q[1100];
-        if (err[0]) SHOP_ERROR("msg=%s", shop_log_quote(q, sizeof(q), err));
+        if (err[0])
+            SHOP_ERROR("msg=%s", shop_log_quote(q, sizeof(q), err));
         teardown(&rt);
         return 1;
     }
@@ -619,9 +730,12 @@ int shop_runtime_run(const shop_runtime_opts_t *o) {
               rt.redis_prefix, rt.pg_schema, rt.replay ? "replay" : "live");
     rt.last_flush_us = shop_mono_us();
     consume_loop(&rt);
-    if (!rt.fatal) drain(&rt);
-    if (o->progress) shop_rt_progress(&rt, 1);
-    double secs = rt.last_msg_us > rt.first_msg_us ? (double)(rt.last_msg_us - rt.first_msg_us) / 1e6 : 0;
+    if (!rt.fatal)
+        drain(&rt);
+    if (o->progress)
+        shop_rt_progress(&rt, 1);
+    double secs =
+        rt.last_msg_us > rt.first_msg_us ? (double)(rt.last_msg_us - rt.first_msg_us) / 1e6 : 0;
     SHOP_INFO("msg=\"stopped\" events=%lld seconds=%.3f events_per_s=%.0f", (long long)rt.processed,
               secs, secs > 0 ? (double)rt.processed / secs : 0.0);
     int fatal = rt.fatal;

@@ -11,12 +11,12 @@ extern const shop_conf_def_t shop_runtime_conf[];
 
 typedef struct shop_runtime_opts {
     const shop_worker_ops_t *ops;
-    const shop_config_t *cfg;  /* borrowed; built from shop_runtime_conf + ops->conf */
-    const char *replay_from;   /* replay mode when replay_to or replay_from is set */
+    const shop_config_t *cfg; /* borrowed; built from shop_runtime_conf + ops->conf */
+    const char *replay_from;  /* replay mode when replay_to or replay_from is set */
     const char *replay_to;
     const char *namespace_name; /* replay namespace (required in replay mode) */
-    int until_caught_up;       /* exit once every assigned partition is consumed and flushed */
-    int progress;              /* draw a progress line on stderr (replay on a terminal) */
+    int until_caught_up;        /* exit once every assigned partition is consumed and flushed */
+    int progress;               /* draw a progress line on stderr (replay on a terminal) */
 } shop_runtime_opts_t;
 
 /* Runs until SIGTERM/SIGINT (or the end of a replay, or caught up). Returns an exit status:

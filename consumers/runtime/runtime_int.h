@@ -14,14 +14,14 @@
 
 typedef struct part {
     int assigned;
-    int loading;        /* waiting for stored offsets (sink down at assignment, or a rewind) */
-    int done;           /* replay: reached its end */
+    int loading; /* waiting for stored offsets (sink down at assignment, or a rewind) */
+    int done;    /* replay: reached its end */
     int64_t stored[SHOP_SINK_COUNT]; /* next offset committed in each sink, -1 none */
     int64_t pend[SHOP_SINK_COUNT];   /* next offset covered by pending state, per sink */
-    int64_t expect;     /* next offset to process; lower ones are duplicates */
-    int64_t begin;      /* replay: first offset of the range */
-    int64_t end;        /* replay: exclusive end; INT64_MAX live */
-    int64_t hw;         /* high watermark last seen */
+    int64_t expect;                  /* next offset to process; lower ones are duplicates */
+    int64_t begin;                   /* replay: first offset of the range */
+    int64_t end;                     /* replay: exclusive end; INT64_MAX live */
+    int64_t hw;                      /* high watermark last seen */
 } part_t;
 
 typedef struct topic_state {
@@ -41,7 +41,7 @@ typedef struct shop_runtime {
     char group[256];
     rd_kafka_t *rk;
     rd_kafka_queue_t *queue;
-    rd_kafka_t *dlq;      /* producer for <topic>.dlq; NULL in replay mode */
+    rd_kafka_t *dlq; /* producer for <topic>.dlq; NULL in replay mode */
     shop_codec_t *codec;
     shop_decoder_t *dec;
     shop_redis_store_t *redis;
@@ -52,7 +52,7 @@ typedef struct shop_runtime {
     char **topic_names; /* topic.prefix + the worker's topics, heap */
     int ntopics;
     int replay;
-    int paused;           /* all partitions paused because a flush failed */
+    int paused; /* all partitions paused because a flush failed */
     int any_loading;
     int fatal;
     int64_t pending_events;

@@ -26,8 +26,8 @@ void shop_redis_store_destroy(shop_redis_store_t *s);
 /* 0 when PING answers, else SHOP_ERR_RETRYABLE. */
 int shop_redis_store_ping(shop_redis_store_t *s, char *errstr, size_t errstr_size);
 /* Reads the stored next offset of each entry into entries[i].from (-1 when absent). */
-int shop_redis_store_load(shop_redis_store_t *s, shop_offset_entry_t *entries, int n,
-                          char *errstr, size_t errstr_size);
+int shop_redis_store_load(shop_redis_store_t *s, shop_offset_entry_t *entries, int n, char *errstr,
+                          size_t errstr_size);
 /* WATCH the offsets, check they equal each `from` (or already each `to`: an earlier EXEC whose
  * reply was lost), then MULTI, the batch, the new offsets, EXEC.
  * Returns 0 (committed, or found committed), SHOP_ERR_RETRYABLE (Redis unreachable: retry),

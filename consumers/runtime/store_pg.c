@@ -21,7 +21,9 @@ static void quiet_notice(void *arg, const char *message) {
     (void)message;
 }
 
-static int conn_lost(PGconn *c) { return !c || PQstatus(c) != CONNECTION_OK; }
+static int conn_lost(PGconn *c) {
+    return !c || PQstatus(c) != CONNECTION_OK;
+}
 
 int shop_pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
                  char *errstr, size_t errstr_size) {
@@ -36,7 +38,8 @@ int shop_pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *
         rc = shop_seterr(errstr, errstr_size, retry ? SHOP_ERR_RETRYABLE : SHOP_ERR_INVALID,
                          "postgresql: %s", PQerrorMessage(conn));
         char *nl = errstr ? strrchr(errstr, '\n') : NULL;
-        if (nl && !nl[1]) *nl = '\0';
+        if (nl && !nl[1])
+            *nl = '\0';
     }
     PQclear(res);
     return rc;
@@ -55,12 +58,14 @@ shop_pg_store_t *shop_pg_store_new(const char *url, const char *schema, const ch
 }
 
 static void disconnect(shop_pg_store_t *s) {
-    if (s->conn) PQfinish(s->conn);
+    if (s->conn)
+        PQfinish(s->conn);
     s->conn = NULL;
 }
 
 void shop_pg_store_destroy(shop_pg_store_t *s) {
-    if (!s) return;
+    if (!s)
+        return;
     disconnect(s);
     free(s->url);
     free(s->schema);
@@ -69,7 +74,8 @@ void shop_pg_store_destroy(shop_pg_store_t *s) {
 }
 
 PGconn *shop_pg_store_conn(shop_pg_store_t *s, char *errstr, size_t errstr_size) {
-    if (s->conn && !conn_lost(s->conn)) return s->conn;
+    if (s->conn && !conn_lost(s->conn))
+        return s->conn;
     disconnect(s);
     char timeout[32], opts[300];
     snprintf(timeout, sizeof(timeout), "%d", (s->timeout_ms + 999) / 1000);
@@ -83,7 +89,8 @@ PGconn *shop_pg_store_conn(shop_pg_store_t *s, char *errstr, size_t errstr_size)
         shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "postgresql: %s",
                     s->conn ? PQerrorMessage(s->conn) : "out of memory");
         char *nl = errstr ? strrchr(errstr, '\n') : NULL;
-        if (nl && !nl[1]) *nl = '\0';
+        if (nl && !nl[1])
+            *nl = '\0';
         disconnect(s);
         return NULL;
     }
@@ -93,15 +100,17 @@ PGconn *shop_pg_store_conn(shop_pg_store_t *s, char *errstr, size_t errstr_size)
 
 int shop_pg_store_ping(shop_pg_store_t *s, char *errstr, size_t errstr_size) {
     PGconn *c = shop_pg_store_conn(s, errstr, errstr_size);
-    if (!c) return SHOP_ERR_RETRYABLE;
+    if (!c)
+        return SHOP_ERR_RETRYABLE;
     int rc = shop_pg_exec(c, "SELECT 1", 0, NULL, errstr, errstr_size);
-    if (rc) disconnect(s);
+    if (rc)
+        disconnect(s);
     return rc ? SHOP_ERR_RETRYABLE : SHOP_OK;
 }
 
 /* Reads stored offsets (optionally locking the rows) into out[i], -1 when absent. */
-static int read_offsets(shop_pg_store_t *s, const shop_offset_entry_t *entries, int n,
-                        int64_t *out, int lock, char *errstr, size_t errstr_size) {
+static int read_offsets(shop_pg_store_t *s, const shop_offset_entry_t *entries, int n, int64_t *out,
+                        int lock, char *errstr, size_t errstr_size) {
     const char *sql = lock ? "SELECT topic, partition, next_offset FROM shop_offsets "
                              "WHERE consumer_group = $1 FOR UPDATE"
                            : "SELECT topic, partition, next_offset FROM shop_offsets "
@@ -113,10 +122,12 @@ static int read_offsets(shop_pg_store_t *s, const shop_offset_entry_t *entries, 
         shop_seterr(errstr, errstr_size, retry ? SHOP_ERR_RETRYABLE : SHOP_ERR_FATAL,
                     "postgresql offsets: %s", PQerrorMessage(s->conn));
         PQclear(res);
-        if (retry) disconnect(s);
+        if (retry)
+            disconnect(s);
         return retry ? SHOP_ERR_RETRYABLE : SHOP_ERR_FATAL;
     }
-    for (int i = 0; i < n; i++) out[i] = -1;
+    for (int i = 0; i < n; i++)
+        out[i] = -1;
     for (int row = 0; row < PQntuples(res); row++) {
         const char *topic = PQgetvalue(res, row, 0);
         int32_t part = (int32_t)atoi(PQgetvalue(res, row, 1));
@@ -130,11 +141,13 @@ static int read_offsets(shop_pg_store_t *s, const shop_offset_entry_t *entries, 
 
 int shop_pg_store_load(shop_pg_store_t *s, shop_offset_entry_t *entries, int n, char *errstr,
                        size_t errstr_size) {
-    if (!shop_pg_store_conn(s, errstr, errstr_size)) return SHOP_ERR_RETRYABLE;
+    if (!shop_pg_store_conn(s, errstr, errstr_size))
+        return SHOP_ERR_RETRYABLE;
     int64_t *vals = shop_xcalloc((size_t)n + 1, sizeof(int64_t));
     int rc = read_offsets(s, entries, n, vals, 0, errstr, errstr_size);
     if (!rc)
-        for (int i = 0; i < n; i++) entries[i].from = vals[i];
+        for (int i = 0; i < n; i++)
+            entries[i].from = vals[i];
     free(vals);
     return rc;
 }
@@ -143,7 +156,8 @@ static int write_offsets(shop_pg_store_t *s, const shop_offset_entry_t *entries,
                          char *errstr, size_t errstr_size) {
     shop_buf_t sql;
     shop_buf_init(&sql);
-    shop_buf_puts(&sql, "INSERT INTO shop_offsets (consumer_group, topic, partition, next_offset) VALUES ");
+    shop_buf_puts(
+        &sql, "INSERT INTO shop_offsets (consumer_group, topic, partition, next_offset) VALUES ");
     const char **params = shop_xcalloc((size_t)n * 3 + 1, sizeof(char *));
     char(*nums)[24] = shop_xcalloc((size_t)n * 2 + 1, sizeof(*nums));
     for (int i = 0; i < n; i++) {
@@ -171,8 +185,10 @@ static int write_offsets(shop_pg_store_t *s, const shop_offset_entry_t *entries,
 static int compare(const shop_offset_entry_t *entries, int n, const int64_t *stored) {
     int at_from = 1, at_to = 1;
     for (int i = 0; i < n; i++) {
-        if (stored[i] != entries[i].from) at_from = 0;
-        if (stored[i] != entries[i].to) at_to = 0;
+        if (stored[i] != entries[i].from)
+            at_from = 0;
+        if (stored[i] != entries[i].to)
+            at_to = 0;
     }
     return at_from ? 0 : at_to ? 1 : -1;
 }
@@ -180,24 +196,31 @@ static int compare(const shop_offset_entry_t *entries, int n, const int64_t *sto
 int shop_pg_store_commit(shop_pg_store_t *s, const shop_worker_ops_t *ops, void *w,
                          const shop_offset_entry_t *entries, int n, char *errstr,
                          size_t errstr_size) {
-    if (!shop_pg_store_conn(s, errstr, errstr_size)) return SHOP_ERR_RETRYABLE;
+    if (!shop_pg_store_conn(s, errstr, errstr_size))
+        return SHOP_ERR_RETRYABLE;
     int rc = shop_pg_exec(s->conn, "BEGIN", 0, NULL, errstr, errstr_size);
-    if (rc) goto fail;
+    if (rc)
+        goto fail;
     int64_t *stored = shop_xcalloc((size_t)n + 1, sizeof(int64_t));
     rc = read_offsets(s, entries, n, stored, 1, errstr, errstr_size);
     int cmp = rc ? 0 : compare(entries, n, stored);
     free(stored);
-    if (rc) goto fail;
+    if (rc)
+        goto fail;
     if (cmp != 0) {
         shop_pg_exec(s->conn, "ROLLBACK", 0, NULL, NULL, 0);
-        if (cmp == 1) return SHOP_OK; /* the earlier COMMIT landed; its reply was lost */
+        if (cmp == 1)
+            return SHOP_OK; /* the earlier COMMIT landed; its reply was lost */
         return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFLICT,
                            "postgresql offsets of group %s are not where this worker left them",
                            s->group);
     }
-    if (ops->flush_pg && (rc = ops->flush_pg(w, s->conn, errstr, errstr_size))) goto fail;
-    if ((rc = write_offsets(s, entries, n, errstr, errstr_size))) goto fail;
-    if ((rc = shop_pg_exec(s->conn, "COMMIT", 0, NULL, errstr, errstr_size))) goto fail;
+    if (ops->flush_pg && (rc = ops->flush_pg(w, s->conn, errstr, errstr_size)))
+        goto fail;
+    if ((rc = write_offsets(s, entries, n, errstr, errstr_size)))
+        goto fail;
+    if ((rc = shop_pg_exec(s->conn, "COMMIT", 0, NULL, errstr, errstr_size)))
+        goto fail;
     return SHOP_OK;
 fail:
     if (rc == SHOP_ERR_RETRYABLE || conn_lost(s->conn)) {

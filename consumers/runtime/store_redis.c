@@ -22,7 +22,8 @@ struct shop_redis_store {
 void shop_redis_batch_argv(shop_redis_batch_t *b, int argc, const char **argv, const size_t *lens) {
     char *cmd = NULL;
     int n = redisFormatCommandArgv(&cmd, argc, argv, lens);
-    if (n < 0) abort(); /* only fails on allocation */
+    if (n < 0)
+        abort(); /* only fails on allocation */
     shop_buf_append(&b->resp, cmd, (size_t)n);
     free(cmd);
     b->ncmds++;
@@ -34,7 +35,8 @@ void shop_redis_batch_cmd(shop_redis_batch_t *b, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = redisvFormatCommand(&cmd, fmt, ap);
     va_end(ap);
-    if (n < 0) abort();
+    if (n < 0)
+        abort();
     shop_buf_append(&b->resp, cmd, (size_t)n);
     free(cmd);
     b->ncmds++;
@@ -42,7 +44,8 @@ void shop_redis_batch_cmd(shop_redis_batch_t *b, const char *fmt, ...) {
 
 static int parse_url(shop_redis_store_t *s, const char *url) {
     const char *p = url;
-    if (!strncmp(p, "redis://", 8)) p += 8;
+    if (!strncmp(p, "redis://", 8))
+        p += 8;
     s->port = 6379;
     s->db = 0;
     const char *at = strchr(p, '@');
@@ -53,7 +56,8 @@ static int parse_url(shop_redis_store_t *s, const char *url) {
         p = at + 1;
     }
     size_t hl = strcspn(p, ":/");
-    if (!hl || hl >= sizeof(s->host)) return -1;
+    if (!hl || hl >= sizeof(s->host))
+        return -1;
     memcpy(s->host, p, hl);
     s->host[hl] = '\0';
     p += hl;
@@ -61,7 +65,8 @@ static int parse_url(shop_redis_store_t *s, const char *url) {
         s->port = atoi(p + 1);
         p += 1 + strspn(p + 1, "0123456789");
     }
-    if (*p == '/') s->db = atoi(p + 1);
+    if (*p == '/')
+        s->db = atoi(p + 1);
     return s->port > 0 && s->port < 65536 ? 0 : -1;
 }
 
@@ -79,20 +84,22 @@ shop_redis_store_t *shop_redis_store_new(const char *url, const char *offsets_ke
 }
 
 static void disconnect(shop_redis_store_t *s) {
-    if (s->c) redisFree(s->c);
+    if (s->c)
+        redisFree(s->c);
     s->c = NULL;
 }
 
 void shop_redis_store_destroy(shop_redis_store_t *s) {
-    if (!s) return;
+    if (!s)
+        return;
     disconnect(s);
     free(s->offsets_key);
     free(s);
 }
 
 /* Runs one command; NULL (and disconnects) on I/O failure. Caller frees the reply. */
-static redisReply *command(shop_redis_store_t *s, char *errstr, size_t errstr_size,
-                           const char *fmt, ...) {
+static redisReply *command(shop_redis_store_t *s, char *errstr, size_t errstr_size, const char *fmt,
+                           ...) {
     va_list ap;
     va_start(ap, fmt);
     redisReply *r = redisvCommand(s->c, fmt, ap);
@@ -105,8 +112,10 @@ static redisReply *command(shop_redis_store_t *s, char *errstr, size_t errstr_si
     return r;
 }
 
-struct redisContext *shop_redis_store_conn(shop_redis_store_t *s, char *errstr, size_t errstr_size) {
-    if (s->c) return s->c;
+struct redisContext *shop_redis_store_conn(shop_redis_store_t *s, char *errstr,
+                                           size_t errstr_size) {
+    if (s->c)
+        return s->c;
     struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
     s->c = redisConnectWithTimeout(s->host, s->port, tv);
     if (!s->c || s->c->err) {
@@ -118,22 +127,27 @@ struct redisContext *shop_redis_store_conn(shop_redis_store_t *s, char *errstr, 
     redisSetTimeout(s->c, tv);
     redisReply *r;
     if (s->password[0]) {
-        if (!(r = command(s, errstr, errstr_size, "AUTH %s", s->password))) return NULL;
+        if (!(r = command(s, errstr, errstr_size, "AUTH %s", s->password)))
+            return NULL;
         freeReplyObject(r);
     }
     if (s->db) {
-        if (!(r = command(s, errstr, errstr_size, "SELECT %d", s->db))) return NULL;
+        if (!(r = command(s, errstr, errstr_size, "SELECT %d", s->db)))
+            return NULL;
         freeReplyObject(r);
     }
     return s->c;
 }
 
 int shop_redis_store_ping(shop_redis_store_t *s, char *errstr, size_t errstr_size) {
-    if (!shop_redis_store_conn(s, errstr, errstr_size)) return SHOP_ERR_RETRYABLE;
+    if (!shop_redis_store_conn(s, errstr, errstr_size))
+        return SHOP_ERR_RETRYABLE;
     redisReply *r = command(s, errstr, errstr_size, "PING");
-    if (!r) return SHOP_ERR_RETRYABLE;
+    if (!r)
+        return SHOP_ERR_RETRYABLE;
     int ok = r->type == REDIS_REPLY_STATUS;
-    if (!ok) shop_seterr(errstr, errstr_size, 0, "redis PING: %s", r->str ? r->str : "?");
+    if (!ok)
+        shop_seterr(errstr, errstr_size, 0, "redis PING: %s", r->str ? r->str : "?");
     freeReplyObject(r);
     return ok ? SHOP_OK : SHOP_ERR_RETRYABLE;
 }
@@ -168,19 +182,22 @@ static int read_offsets(shop_redis_store_t *s, const shop_offset_entry_t *entrie
             out[i] = e->type == REDIS_REPLY_STRING ? strtoll(e->str, NULL, 10) : -1;
         }
     }
-    if (r) freeReplyObject(r);
+    if (r)
+        freeReplyObject(r);
     free(fields);
     free(argv);
     return rc;
 }
 
-int shop_redis_store_load(shop_redis_store_t *s, shop_offset_entry_t *entries, int n,
-                          char *errstr, size_t errstr_size) {
-    if (!shop_redis_store_conn(s, errstr, errstr_size)) return SHOP_ERR_RETRYABLE;
+int shop_redis_store_load(shop_redis_store_t *s, shop_offset_entry_t *entries, int n, char *errstr,
+                          size_t errstr_size) {
+    if (!shop_redis_store_conn(s, errstr, errstr_size))
+        return SHOP_ERR_RETRYABLE;
     int64_t *vals = shop_xcalloc((size_t)n + 1, sizeof(int64_t));
     int rc = read_offsets(s, entries, n, vals, errstr, errstr_size);
     if (!rc)
-        for (int i = 0; i < n; i++) entries[i].from = vals[i];
+        for (int i = 0; i < n; i++)
+            entries[i].from = vals[i];
     free(vals);
     return rc;
 }
@@ -190,8 +207,10 @@ int shop_redis_store_load(shop_redis_store_t *s, shop_offset_entry_t *entries, i
 static int compare(const shop_offset_entry_t *entries, int n, const int64_t *stored) {
     int at_from = 1, at_to = 1;
     for (int i = 0; i < n; i++) {
-        if (stored[i] != entries[i].from) at_from = 0;
-        if (stored[i] != entries[i].to) at_to = 0;
+        if (stored[i] != entries[i].from)
+            at_from = 0;
+        if (stored[i] != entries[i].to)
+            at_to = 0;
     }
     return at_from ? 0 : at_to ? 1 : -1;
 }
@@ -200,7 +219,8 @@ static int compare(const shop_offset_entry_t *entries, int n, const int64_t *sto
 static int exec_batch(shop_redis_store_t *s, const shop_redis_batch_t *batch,
                       const shop_offset_entry_t *entries, int n, char *errstr, size_t errstr_size) {
     redisAppendCommand(s->c, "MULTI");
-    if (batch->resp.len) redisAppendFormattedCommand(s->c, batch->resp.buf, batch->resp.len);
+    if (batch->resp.len)
+        redisAppendFormattedCommand(s->c, batch->resp.buf, batch->resp.len);
     const char **argv = shop_xcalloc((size_t)n * 2 + 2, sizeof(char *));
     char(*vals)[300] = shop_xcalloc((size_t)n * 2 + 1, sizeof(*vals));
     argv[0] = "HSET";
@@ -233,8 +253,8 @@ static int exec_batch(shop_redis_store_t *s, const shop_redis_batch_t *batch,
         } else if (r->type == REDIS_REPLY_ARRAY) {
             for (size_t j = 0; j < r->elements; j++)
                 if (r->element[j]->type == REDIS_REPLY_ERROR && rc == SHOP_OK)
-                    rc = shop_seterr(errstr, errstr_size, SHOP_ERR_FATAL, "redis command in EXEC: %s",
-                                     r->element[j]->str);
+                    rc = shop_seterr(errstr, errstr_size, SHOP_ERR_FATAL,
+                                     "redis command in EXEC: %s", r->element[j]->str);
         } else if (r->type == REDIS_REPLY_ERROR && rc == SHOP_OK) {
             rc = shop_seterr(errstr, errstr_size, SHOP_ERR_FATAL, "redis EXEC: %s", r->str);
         }
@@ -246,9 +266,11 @@ static int exec_batch(shop_redis_store_t *s, const shop_redis_batch_t *batch,
 int shop_redis_store_commit(shop_redis_store_t *s, const shop_redis_batch_t *batch,
                             const shop_offset_entry_t *entries, int n, char *errstr,
                             size_t errstr_size) {
-    if (!shop_redis_store_conn(s, errstr, errstr_size)) return SHOP_ERR_RETRYABLE;
+    if (!shop_redis_store_conn(s, errstr, errstr_size))
+        return SHOP_ERR_RETRYABLE;
     redisReply *r = command(s, errstr, errstr_size, "WATCH %s", s->offsets_key);
-    if (!r) return SHOP_ERR_RETRYABLE;
+    if (!r)
+        return SHOP_ERR_RETRYABLE;
     freeReplyObject(r);
     int64_t *stored = shop_xcalloc((size_t)n + 1, sizeof(int64_t));
     int rc = read_offsets(s, entries, n, stored, errstr, errstr_size);
@@ -259,10 +281,13 @@ int shop_redis_store_commit(shop_redis_store_t *s, const shop_redis_batch_t *bat
     int cmp = compare(entries, n, stored);
     free(stored);
     if (cmp != 0) {
-        if ((r = command(s, errstr, errstr_size, "UNWATCH"))) freeReplyObject(r);
-        if (cmp == 1) return SHOP_OK; /* our previous EXEC went through; its reply was lost */
+        if ((r = command(s, errstr, errstr_size, "UNWATCH")))
+            freeReplyObject(r);
+        if (cmp == 1)
+            return SHOP_OK; /* our previous EXEC went through; its reply was lost */
         return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFLICT,
-                           "redis offsets in %s are not where this worker left them", s->offsets_key);
+                           "redis offsets in %s are not where this worker left them",
+                           s->offsets_key);
     }
     return exec_batch(s, batch, entries, n, errstr, errstr_size);
 }

@@ -11,9 +11,9 @@
 #include "shop.h"
 #include "shop_codec.h"
 
-#define SHOP_SINK_REDIS 0
-#define SHOP_SINK_PG    1
-#define SHOP_SINK_COUNT 2
+#define SHOP_SINK_REDIS  0
+#define SHOP_SINK_PG     1
+#define SHOP_SINK_COUNT  2
 #define SHOP_SINK_BIT(s) (1u << (s))
 
 /* Where a worker writes: the live namespace or a backtest's. */
@@ -43,11 +43,11 @@ int shop_pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *
                  char *errstr, size_t errstr_size);
 
 typedef struct shop_worker_ops {
-    const char *name;           /* "analytics" */
-    const char *description;    /* one line for `shopstream run --list` */
-    const char *const *topics;  /* NULL-terminated topics it consumes */
-    unsigned sinks;             /* SHOP_SINK_BIT(...) of the sinks it writes */
-    int default_port;           /* its HTTP port unless http.port says otherwise */
+    const char *name;            /* "analytics" */
+    const char *description;     /* one line for `shopstream run --list` */
+    const char *const *topics;   /* NULL-terminated topics it consumes */
+    unsigned sinks;              /* SHOP_SINK_BIT(...) of the sinks it writes */
+    int default_port;            /* its HTTP port unless http.port says otherwise */
     const shop_conf_def_t *conf; /* its own config rows (NULL-name terminated), may be NULL */
 
     /* Creates the worker state; NULL with errstr on failure. */

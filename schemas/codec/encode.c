@@ -140,7 +140,8 @@ static int key_of(const shop_schema_entry_t *e, avro_value_t *v, shop_encoded_t 
         return SHOP_ERR_INVALID;
     out->key = shop_xstrndup(s, size ? size - 1 : 0);
     int64_t ts = 0;
-    if (avro_value_get_by_index(v, (size_t)e->f_occurred_at, &f, NULL) || avro_value_get_long(&f, &ts))
+    if (avro_value_get_by_index(v, (size_t)e->f_occurred_at, &f, NULL) ||
+        avro_value_get_long(&f, &ts))
         return SHOP_ERR_INVALID;
     out->occurred_at = ts;
     return SHOP_OK;

@@ -1,5 +1,6 @@
 /* shop_codec.h: the event codec shared by producers and consumers: Parsing Canonical Form,
- * CRC-64-AVRO fingerprints, single-object and Confluent framing, schema evolution, JSON <-> Avro. */
+ * CRC-64-AVRO fingerprints, single-object and Confluent framing, schema evolution, JSON <-> Avro.
+ */
 #ifndef SHOP_CODEC_H
 #define SHOP_CODEC_H
 
@@ -76,9 +77,9 @@ typedef struct shop_schema_info {
     avro_schema_t schema;  /* borrowed, owned by the codec */
 } shop_schema_info_t;
 
-/* Creates a codec loaded with the schemas compiled into the binary (every .avsc under schemas/avro).
- * `registry_url` may be NULL; when set, Confluent-framed messages are resolved through it
- * (GET {url}/schemas/ids/{id}) and encode registers under subject "<topic>-value".
+/* Creates a codec loaded with the schemas compiled into the binary (every .avsc under
+ * schemas/avro). `registry_url` may be NULL; when set, Confluent-framed messages are resolved
+ * through it (GET {url}/schemas/ids/{id}) and encode registers under subject "<topic>-value".
  * Returns NULL and fills errstr on failure. Caller destroys with shop_codec_destroy(). */
 shop_codec_t *shop_codec_new(const char *registry_url, char *errstr, size_t errstr_size);
 void shop_codec_destroy(shop_codec_t *codec);
@@ -110,12 +111,12 @@ typedef struct shop_event {
     const shop_schema_info_t *writer; /* the schema that wrote it (may be older) */
     const shop_schema_info_t *reader; /* the current schema of its topic */
     shop_event_kind_t kind;
-    const char *type;        /* "order.placed", borrowed from the value */
-    const char *event_id;    /* borrowed */
-    int64_t occurred_at;     /* ms since epoch */
-    const char *key;         /* user_id or product_id, borrowed */
-    avro_value_t *value;     /* the whole record (reader schema), borrowed */
-    avro_value_t payload;    /* the payload branch record, borrowed */
+    const char *type;     /* "order.placed", borrowed from the value */
+    const char *event_id; /* borrowed */
+    int64_t occurred_at;  /* ms since epoch */
+    const char *key;      /* user_id or product_id, borrowed */
+    avro_value_t *value;  /* the whole record (reader schema), borrowed */
+    avro_value_t payload; /* the payload branch record, borrowed */
 } shop_event_t;
 
 typedef struct shop_decoder shop_decoder_t;
@@ -153,11 +154,11 @@ typedef enum { SHOP_FRAMING_SINGLE_OBJECT = 0, SHOP_FRAMING_CONFLUENT = 1 } shop
 
 /* An event ready to produce. Caller-owned storage: shop_encoded_init/_release. */
 typedef struct shop_encoded {
-    const char *topic;    /* borrowed from the codec */
-    const char *type;     /* borrowed from the codec */
-    char *key;            /* heap: user_id or product_id */
-    int64_t occurred_at;  /* the event's time: producers use it as the Kafka message timestamp */
-    shop_buf_t bytes;     /* framed Avro */
+    const char *topic;   /* borrowed from the codec */
+    const char *type;    /* borrowed from the codec */
+    char *key;           /* heap: user_id or product_id */
+    int64_t occurred_at; /* the event's time: producers use it as the Kafka message timestamp */
+    shop_buf_t bytes;    /* framed Avro */
 } shop_encoded_t;
 void shop_encoded_init(shop_encoded_t *enc);
 void shop_encoded_release(shop_encoded_t *enc);

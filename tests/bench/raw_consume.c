@@ -64,7 +64,8 @@ int main(int argc, char **argv) {
             rd_kafka_message_destroy(msgs[i]);
         }
         if (n > 0) {
-            if (!t0) t0 = now_s();
+            if (!t0)
+                t0 = now_s();
             t1 = now_s();
         }
     }

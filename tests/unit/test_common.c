@@ -1,4 +1,5 @@
-/* test_common.c: the configuration table's precedence and validation, time parsing, logfmt quoting. */
+/* test_common.c: the configuration table's precedence and validation, time parsing, logfmt quoting.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,7 +40,8 @@ static void test_defaults_and_types(void **state) {
 
 static void count_kafka(const char *k, const char *v, void *opaque) {
     (void)v;
-    if (!strcmp(k, "linger.ms")) (*(int *)opaque)++;
+    if (!strcmp(k, "linger.ms"))
+        (*(int *)opaque)++;
 }
 
 /* defaults < file < SHOPSTREAM_* env < --set */
@@ -49,12 +51,14 @@ static void test_precedence(void **state) {
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     FILE *fp = fdopen(fd, "w");
-    fprintf(fp, "# comment\nredis.url = redis://file\nflush.events=5\nnamespace = fromfile\nkafka.linger.ms = 3\n");
+    fprintf(fp, "# comment\nredis.url = redis://file\nflush.events=5\nnamespace = "
+                "fromfile\nkafka.linger.ms = 3\n");
     fclose(fp);
     setenv("SHOPSTREAM_FLUSH_EVENTS", "6", 1);
     setenv("SHOPSTREAM_NAMESPACE", "fromenv", 1);
     setenv("SHOPSTREAM_SOMETHING_ELSE", "ignored", 1);
-    char a0[] = "run", a1[] = "--config", a3[] = "--set", a4[] = "namespace=fromflag", a5[] = "worker";
+    char a0[] = "run", a1[] = "--config", a3[] = "--set", a4[] = "namespace=fromflag",
+         a5[] = "worker";
     char *argv[] = {a0, a1, path, a3, a4, a5, NULL};
     int argc = 6;
     shop_config_t *c = shop_config_new(table);
@@ -105,7 +109,8 @@ static void test_time(void **state) {
     assert_int_equal(shop_parse_time_ms("yesterday", &ms), SHOP_ERR_INVALID);
     assert_int_equal(shop_parse_time_ms("2026-11-24T10:00:00Zjunk", &ms), SHOP_ERR_INVALID);
     char buf[40];
-    assert_string_equal(shop_format_time_ms(1795514400250LL, buf, sizeof(buf)), "2026-11-24T10:00:00.250Z");
+    assert_string_equal(shop_format_time_ms(1795514400250LL, buf, sizeof(buf)),
+                        "2026-11-24T10:00:00.250Z");
 }
 
 static void test_logfmt_quote(void **state) {
@@ -121,7 +126,8 @@ static void test_buf(void **state) {
     (void)state;
     shop_buf_t b;
     shop_buf_init(&b);
-    for (int i = 0; i < 1000; i++) shop_buf_printf(&b, "%d,", i);
+    for (int i = 0; i < 1000; i++)
+        shop_buf_printf(&b, "%d,", i);
     assert_int_equal(b.len, strlen(b.buf));
     assert_memory_equal(b.buf, "0,1,2,", 6);
     shop_buf_reset(&b);
