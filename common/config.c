@@ -270,7 +270,7 @@ void shop_config_print(const shop_config_t *cfg, FILE *fp) {
                 d->def ? " [default " : "", d->def ? d->def : "", d->def ? "]" : "");
     }
     for (size_t i = 0; i < cfg->n; i++)
-        if (!strncmp(cfg->vals[i].key, "kafka.", 6))
+        if (!strncmp(cfg->vals[i].key, "kafka.", 6) && !find_def(cfg, cfg->vals[i].key))
             fprintf(fp, "%-28s %-7s %-22s %s\n", cfg->vals[i].key, "string", cfg->vals[i].value,
                     "passed to librdkafka");
 }

@@ -72,6 +72,16 @@ void shop_buf_append(shop_buf_t *b, const void *data, size_t n);
 void shop_buf_puts(shop_buf_t *b, const char *s);
 void shop_buf_printf(shop_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Seeded PRNG: xoshiro256** (Blackman & Vigna, "Scrambled linear pseudorandom number generators",
+ * 2018), seeded through splitmix64: same seed, same sequence on every platform. */
+typedef struct {
+    uint64_t s[4];
+} shop_rng_t;
+void shop_rng_seed(shop_rng_t *r, uint64_t seed);
+uint64_t shop_rng_next(shop_rng_t *r);
+/* splitmix64's finalizer: a well-mixed 64-bit hash of x. */
+uint64_t shop_mix64(uint64_t x);
+
 /* Random UUID v4 (from /dev/urandom-seeded state) into out[37]. */
 void shop_uuid4(char out[37]);
 

@@ -302,31 +302,51 @@ void shop_buf_printf(shop_buf_t *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-/* xoshiro256** (Blackman & Vigna 2018), one state per thread seeded from getrandom(): event ids
- * must be unique, not secret, and a system call per id cost a fifth of the encode time. */
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+uint64_t shop_mix64(uint64_t x) {
+    return splitmix64(&x);
+}
+
+void shop_rng_seed(shop_rng_t *r, uint64_t seed) {
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&seed);
+}
+
 static uint64_t rotl(uint64_t x, int k) {
     return (x << k) | (x >> (64 - k));
 }
 
-static uint64_t next_random(void) {
-    static __thread uint64_t s[4];
-    static __thread int seeded;
-    if (!seeded) {
-        if (getrandom(s, sizeof(s), 0) != (ssize_t)sizeof(s)) {
-            uint64_t x = (uint64_t)shop_mono_us() ^ ((uint64_t)(uintptr_t)&s << 17);
-            for (int i = 0; i < 4; i++)
-                s[i] = (x += 0x9E3779B97F4A7C15ULL) * 0xBF58476D1CE4E5B9ULL;
-        }
-        seeded = 1;
-    }
-    uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+uint64_t shop_rng_next(shop_rng_t *r) {
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
     s[2] ^= s[0];
     s[3] ^= s[1];
     s[1] ^= s[2];
     s[0] ^= s[3];
     s[2] ^= t;
     s[3] = rotl(s[3], 45);
-    return r;
+    return result;
+}
+
+/* Event ids must be unique, not secret: one generator per thread seeded from getrandom(); a
+ * system call per id cost a fifth of the encode time. */
+static uint64_t next_random(void) {
+    static __thread shop_rng_t rng;
+    static __thread int seeded;
+    if (!seeded) {
+        uint64_t seed;
+        if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+            seed = (uint64_t)shop_mono_us() ^ ((uint64_t)(uintptr_t)&rng << 17);
+        shop_rng_seed(&rng, seed);
+        seeded = 1;
+    }
+    return shop_rng_next(&rng);
 }
 
 void shop_uuid4(char out[37]) {

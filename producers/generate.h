@@ -11,9 +11,7 @@
 /* ---- seeded PRNG: xoshiro256** (Blackman & Vigna, "Scrambled linear pseudorandom number
  * generators", 2018), seeded through splitmix64. Same seed, same sequence, on every platform. ----
  */
-typedef struct {
-    uint64_t s[4];
-} shop_gen_rng_t;
+typedef shop_rng_t shop_gen_rng_t; /* common/shop.h */
 
 void shop_gen_rng_seed(shop_gen_rng_t *r, uint64_t seed);
 uint64_t shop_gen_rng_next(shop_gen_rng_t *r);

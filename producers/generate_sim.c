@@ -5,36 +5,8 @@
 
 #include "generate_int.h"
 
-static const char *const type_names[SHOP_EV__COUNT] = {
-    [SHOP_EV_UNKNOWN] = "unknown",
-    [SHOP_EV_USER_SIGNUP] = "user.signup",
-    [SHOP_EV_USER_LOGIN] = "user.login",
-    [SHOP_EV_USER_PRODUCT_VIEWED] = "user.product_viewed",
-    [SHOP_EV_USER_CART_ADDED] = "user.cart_added",
-    [SHOP_EV_USER_CART_REMOVED] = "user.cart_removed",
-    [SHOP_EV_USER_WISHLIST_ADDED] = "user.wishlist_added",
-    [SHOP_EV_USER_POINTS_EARNED] = "user.points_earned",
-    [SHOP_EV_USER_POINTS_SPENT] = "user.points_spent",
-    [SHOP_EV_USER_LEVEL_UP] = "user.level_up",
-    [SHOP_EV_USER_NOTIFICATION_PREFS_CHANGED] = "user.notification_prefs_changed",
-    [SHOP_EV_ORDER_PLACED] = "order.placed",
-    [SHOP_EV_ORDER_PAID] = "order.paid",
-    [SHOP_EV_ORDER_PAYMENT_FAILED] = "order.payment_failed",
-    [SHOP_EV_ORDER_CANCELLED] = "order.cancelled",
-    [SHOP_EV_ORDER_REFUNDED] = "order.refunded",
-    [SHOP_EV_ORDER_CHARGEBACK] = "order.chargeback",
-    [SHOP_EV_ORDER_SHIPPED] = "order.shipped",
-    [SHOP_EV_ORDER_DELIVERED] = "order.delivered",
-    [SHOP_EV_SEARCH_QUERY] = "search.query",
-    [SHOP_EV_SEARCH_SUGGESTION_CLICKED] = "search.suggestion_clicked",
-    [SHOP_EV_SEARCH_RESULT_CLICKED] = "search.result_clicked",
-    [SHOP_EV_SEARCH_VISUAL] = "search.visual",
-    [SHOP_EV_INVENTORY_STOCK_LEVEL] = "inventory.stock_level",
-    [SHOP_EV_CATALOG_PRODUCT_UPSERTED] = "catalog.product_upserted",
-};
-
 const char *shop_gen_type_name(shop_event_kind_t kind) {
-    return kind > SHOP_EV_UNKNOWN && kind < SHOP_EV__COUNT ? type_names[kind] : "unknown";
+    return shop_event_kind_name(kind); /* the codec's table: one list of type names */
 }
 
 void shop_gen_conf_init(shop_gen_conf_t *conf) {

@@ -8,38 +8,16 @@
 
 /* ---- xoshiro256** ---- */
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 uint64_t shop_gen_mix64(uint64_t x) {
-    return splitmix64(&x);
+    return shop_mix64(x);
 }
 
 void shop_gen_rng_seed(shop_gen_rng_t *r, uint64_t seed) {
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&x);
-}
-
-static inline uint64_t rotl(uint64_t x, int k) {
-    return (x << k) | (x >> (64 - k));
+    shop_rng_seed(r, seed);
 }
 
 uint64_t shop_gen_rng_next(shop_gen_rng_t *r) {
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
+    return shop_rng_next(r);
 }
 
 double shop_gen_rng_unit(shop_gen_rng_t *r) {

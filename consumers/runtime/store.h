@@ -16,6 +16,21 @@ typedef struct shop_offset_entry {
     int64_t to;
 } shop_offset_entry_t;
 
+/* The fence both sinks apply before a commit: 0 when every stored offset equals its entry's
+ * `from` (go ahead), 1 when every one already equals `to` (an earlier commit landed but its reply
+ * was lost), -1 otherwise (another owner moved them: rewind). */
+static inline int shop_offsets_compare(const shop_offset_entry_t *entries, int n,
+                                       const int64_t *stored) {
+    int at_from = 1, at_to = 1;
+    for (int i = 0; i < n; i++) {
+        if (stored[i] != entries[i].from)
+            at_from = 0;
+        if (stored[i] != entries[i].to)
+            at_to = 0;
+    }
+    return at_from ? 0 : at_to ? 1 : -1;
+}
+
 /* ---- Redis ---- */
 typedef struct shop_redis_store shop_redis_store_t;
 

@@ -182,17 +182,6 @@ static int write_offsets(shop_pg_store_t *s, const shop_offset_entry_t *entries,
     return rc;
 }
 
-static int compare(const shop_offset_entry_t *entries, int n, const int64_t *stored) {
-    int at_from = 1, at_to = 1;
-    for (int i = 0; i < n; i++) {
-        if (stored[i] != entries[i].from)
-            at_from = 0;
-        if (stored[i] != entries[i].to)
-            at_to = 0;
-    }
-    return at_from ? 0 : at_to ? 1 : -1;
-}
-
 int shop_pg_store_commit(shop_pg_store_t *s, const shop_worker_ops_t *ops, void *w,
                          const shop_offset_entry_t *entries, int n, char *errstr,
                          size_t errstr_size) {
@@ -203,7 +192,7 @@ int shop_pg_store_commit(shop_pg_store_t *s, const shop_worker_ops_t *ops, void 
         goto fail;
     int64_t *stored = shop_xcalloc((size_t)n + 1, sizeof(int64_t));
     rc = read_offsets(s, entries, n, stored, 1, errstr, errstr_size);
-    int cmp = rc ? 0 : compare(entries, n, stored);
+    int cmp = rc ? 0 : shop_offsets_compare(entries, n, stored);
     free(stored);
     if (rc)
         goto fail;

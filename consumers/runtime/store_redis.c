@@ -202,19 +202,6 @@ int shop_redis_store_load(shop_redis_store_t *s, shop_offset_entry_t *entries, i
     return rc;
 }
 
-/* Compares stored offsets with the flush's: 0 = all at `from` (go), 1 = all at `to` (applied
- * before), -1 = anything else. */
-static int compare(const shop_offset_entry_t *entries, int n, const int64_t *stored) {
-    int at_from = 1, at_to = 1;
-    for (int i = 0; i < n; i++) {
-        if (stored[i] != entries[i].from)
-            at_from = 0;
-        if (stored[i] != entries[i].to)
-            at_to = 0;
-    }
-    return at_from ? 0 : at_to ? 1 : -1;
-}
-
 /* Sends MULTI, the batch, HSET offsets, EXEC in one write and reads the replies. */
 static int exec_batch(shop_redis_store_t *s, const shop_redis_batch_t *batch,
                       const shop_offset_entry_t *entries, int n, char *errstr, size_t errstr_size) {
@@ -278,7 +265,7 @@ int shop_redis_store_commit(shop_redis_store_t *s, const shop_redis_batch_t *bat
         free(stored);
         return rc;
     }
-    int cmp = compare(entries, n, stored);
+    int cmp = shop_offsets_compare(entries, n, stored);
     free(stored);
     if (cmp != 0) {
         if ((r = command(s, errstr, errstr_size, "UNWATCH")))
