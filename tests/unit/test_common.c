@@ -135,7 +135,24 @@ static void test_buf(void **state) {
     shop_buf_release(&b);
 }
 
+/* The stack exports SHOPSTREAM_* for the tools; these tests set their own. */
+static void clear_shopstream_env(void) {
+    extern char **environ;
+    for (int again = 1; again;) {
+        again = 0;
+        for (char **e = environ; *e; e++)
+            if (!strncmp(*e, "SHOPSTREAM_", 11)) {
+                char name[256];
+                snprintf(name, sizeof(name), "%.*s", (int)(strcspn(*e, "=")), *e);
+                unsetenv(name);
+                again = 1;
+                break;
+            }
+    }
+}
+
 int main(void) {
+    clear_shopstream_env();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_types), cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_bad_file_line),      cmocka_unit_test(test_time),
