@@ -119,7 +119,7 @@ static void on_assign(shop_runtime_t *rt, rd_kafka_topic_partition_list_t *parts
         e[i] = (shop_offset_entry_t){parts->elems[i].topic, parts->elems[i].partition, -1, -1};
     }
     char err[512] = "";
-    int loaded = shop_rt_load_entries(rt, e, n, err, sizeof(err)) == SHOP_OK;
+    int loaded = n == 0 || shop_rt_load_entries(rt, e, n, err, sizeof(err)) == SHOP_OK;
     for (int i = 0; i < n; i++) {
         part_t *p = shop_rt_part(rt, parts->elems[i].topic, parts->elems[i].partition, 0, NULL);
         if (loaded) {

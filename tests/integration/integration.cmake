@@ -11,3 +11,4 @@ add_test(NAME fault_sink_outage COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_outa
 set_tests_properties(fault_sink_outage PROPERTIES LABELS "fault;integration" TIMEOUT 900 RUN_SERIAL TRUE
                      ENVIRONMENT "SHOPSTREAM_BIN=$<TARGET_FILE:shopstream>")
 shop_integration_test(integration_emit test_emit.sh)
+shop_integration_test(integration_scale test_scale.sh)
