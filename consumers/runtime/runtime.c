@@ -459,6 +459,20 @@ static int refresh_lag(shop_runtime_t *rt, int query) {
     return caught_up && assigned > 0;
 }
 
+/* After "all brokers down", an idle worker learns that Kafka is back from a metadata request
+ * (a busy one from the next message). */
+static void check_kafka(shop_runtime_t *rt) {
+    const struct rd_kafka_metadata *md = NULL;
+    if (!atomic_load(&rt->metrics.kafka_down))
+        return;
+    if (!rd_kafka_metadata(rt->rk, 0, NULL, &md, 1000)) {
+        atomic_store(&rt->metrics.kafka_down, 0);
+        SHOP_INFO("msg=\"kafka answers again\"");
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
+}
+
 /* An idle worker still reports a sink outage on /readyz: one PING or SELECT 1 a second. */
 static void ping_sinks(shop_runtime_t *rt) {
     char err[512];
@@ -558,6 +572,7 @@ static void consume_loop(shop_runtime_t *rt) {
         int64_t now = shop_mono_us();
         if (now - last_lag_us > 1000000) {
             refresh_lag(rt, 0);
+            check_kafka(rt);
             if (!rt->paused)
                 ping_sinks(rt);
             last_lag_us = now;

@@ -56,7 +56,8 @@ typedef struct shop_worker_ops {
 
     /* Processes one event for the sinks in `sinks` (a sink whose stored offset is already past
      * this event is left out). Pure: time comes from the event. Returns 0 or SHOP_ERR_INVALID
-     * (the event goes to the dead-letter topic with errstr as the reason). */
+     * (the event goes to the dead-letter topic with errstr as the reason); an invalid event must
+     * leave the state untouched, so validate before updating. */
     int (*process)(void *w, const shop_event_t *ev, unsigned sinks, char *errstr,
                    size_t errstr_size);
 
