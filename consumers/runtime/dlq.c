@@ -24,6 +24,7 @@ rd_kafka_t *shop_rt_dlq_new(const shop_runtime_t *rt, char *errstr, size_t errst
     rd_kafka_conf_set(conf, "message.timeout.ms", "0", err, sizeof(err)); /* never give up */
     rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err));
     rd_kafka_conf_set_dr_msg_cb(conf, dlq_dr);
+    rd_kafka_conf_set_log_cb(conf, shop_rt_kafka_log_cb);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     if (!rk)
         shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "dead-letter producer: %s", err);

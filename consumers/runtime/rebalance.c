@@ -139,6 +139,10 @@ static void on_assign(shop_runtime_t *rt, rd_kafka_topic_partition_list_t *parts
         rt->any_loading = 1;
     } else if (rt->paused) {
         rd_kafka_pause_partitions(rt->rk, parts);
+    } else if (n) {
+        /* librdkafka keeps a partition's pause flag across unassign and assign: a partition
+         * paused by a rewind before it was lost would otherwise never fetch again. */
+        rd_kafka_resume_partitions(rt->rk, parts);
     }
     SHOP_INFO("msg=\"partitions assigned\" count=%d offsets=%s", n, loaded ? "loaded" : "pending");
     free(e);

@@ -312,7 +312,7 @@ static void set_kafka(const char *key, const char *value, void *opaque) {
         SHOP_WARN("msg=\"kafka.%s: %s\"", key, err);
 }
 
-static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+void shop_rt_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
     (void)rk;
     char q[1024];
     shop_log(level <= 3   ? SHOP_LOG_ERROR
@@ -365,7 +365,7 @@ static rd_kafka_t *consumer_new(shop_runtime_t *rt, char *errstr, size_t errstr_
     }
     shop_config_each_kafka(rt->cfg, set_kafka, conf);
     rd_kafka_conf_set_opaque(conf, rt);
-    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_log_cb(conf, shop_rt_kafka_log_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     if (!rt->replay)
         rd_kafka_conf_set_rebalance_cb(conf, shop_rt_rebalance_cb);

@@ -89,6 +89,9 @@ int64_t shop_rt_start_of(shop_runtime_t *rt, part_t *p);
 /* Smallest offset any sink still needs (or `fallback` when a sink has none stored). */
 int64_t shop_rt_start_offset(const shop_runtime_t *rt, const part_t *p, int64_t fallback);
 
+/* librdkafka's log lines as logfmt (every client of the runtime uses it). */
+void shop_rt_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+
 /* dlq.c */
 rd_kafka_t *shop_rt_dlq_new(const shop_runtime_t *rt, char *errstr, size_t errstr_size);
 void shop_rt_dlq_send(shop_runtime_t *rt, const rd_kafka_message_t *m, const char *reason);
