@@ -136,8 +136,8 @@ const char *flag_context_value(const shop_flag_context_t *ctx, const char *name,
     if (strcmp(name, "appName") == 0)
         return ctx->app_name;
     if (strcmp(name, "currentTime") == 0)
-        return shop_format_time_ms(ctx->current_time_ms ? ctx->current_time_ms : shop_now_ms(),
-                                   buf, size);
+        return shop_format_time_ms(ctx->current_time_ms ? ctx->current_time_ms : shop_now_ms(), buf,
+                                   size);
     for (size_t i = 0; i < ctx->n_properties; i++)
         if (ctx->properties[i].name && strcmp(ctx->properties[i].name, name) == 0)
             return ctx->properties[i].value;

@@ -18,7 +18,7 @@ typedef struct {
         char *context_name;
         char **values;
         size_t n_values;
-    } *overrides;
+    } * overrides;
     size_t n_overrides;
 } flag_variant_t;
 
@@ -258,7 +258,8 @@ static int apply_events(const json_t *events, json_t *features, json_t *segments
             }
             json_array_foreach(json_object_get(ev, "segments"), k, x) {
                 char key[32];
-                snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(json_object_get(x, "id")));
+                snprintf(key, sizeof(key), "%lld",
+                         (long long)json_integer_value(json_object_get(x, "id")));
                 json_object_set(segments, key, x);
             }
         } else if (strcmp(type, "feature-updated") == 0) {
@@ -561,8 +562,8 @@ static const flag_variant_t *variant_pick(const flag_variants_t *vs, const char 
     for (size_t i = 0; i < vs->n; i++) {
         const flag_variant_t *v = &vs->items[i];
         for (size_t o = 0; o < v->n_overrides; o++) {
-            const char *have = flag_context_value(ctx, v->overrides[o].context_name, buf,
-                                                  sizeof(buf));
+            const char *have =
+                flag_context_value(ctx, v->overrides[o].context_name, buf, sizeof(buf));
             for (size_t k = 0; have && k < v->overrides[o].n_values; k++)
                 if (strcmp(have, v->overrides[o].values[k]) == 0)
                     return v;
@@ -571,9 +572,8 @@ static const flag_variant_t *variant_pick(const flag_variants_t *vs, const char 
     if (vs->items[0].stickiness)
         stickiness = vs->items[0].stickiness;
     const char *id = sticky_value(ctx, stickiness, buf, sizeof(buf));
-    uint32_t target = shop_flags_normalized_hash(id ? id : "undefined", group,
-                                                 (uint32_t)vs->total_weight,
-                                                 SHOP_FLAGS_VARIANT_SEED);
+    uint32_t target = shop_flags_normalized_hash(
+        id ? id : "undefined", group, (uint32_t)vs->total_weight, SHOP_FLAGS_VARIANT_SEED);
     uint32_t acc = 0;
     for (size_t i = 0; i < vs->n; i++) {
         if (vs->items[i].weight <= 0)

@@ -104,7 +104,8 @@ static int semver_pre_cmp(const semver_t *a, const semver_t *b) {
         return a->pre ? -1 : (b->pre ? 1 : 0); /* a release outranks its pre-releases */
     const char *pa = a->pre, *pb = b->pre, *ea = a->pre + a->pre_len, *eb = b->pre + b->pre_len;
     while (pa < ea && pb < eb) {
-        const char *da = memchr(pa, '.', (size_t)(ea - pa)), *db = memchr(pb, '.', (size_t)(eb - pb));
+        const char *da = memchr(pa, '.', (size_t)(ea - pa)),
+                   *db = memchr(pb, '.', (size_t)(eb - pb));
         size_t la = (size_t)((da ? da : ea) - pa), lb = (size_t)((db ? db : eb) - pb);
         int c = semver_ident_cmp(pa, la, pb, lb);
         if (c != 0)
