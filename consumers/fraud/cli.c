@@ -1,4 +1,4 @@
-/* cli.c: `shopstream fraud eval-forest FILE.csv` and `shopstream fraud train --csv ... --out ...`. */
+/* cli.c: `shopstream fraud eval-forest FILE.csv` and `shopstream fraud train`. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -38,8 +38,8 @@ static int parse_num(const char *flag, const char *s, uint64_t lo, uint64_t hi, 
     errno = 0;
     unsigned long long v = s && *s != '-' ? strtoull(s, &end, 10) : 0;
     if (!s || *s == '-' || !*s || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "shopstream fraud: %s needs an integer in [%llu, %llu], got \"%s\"\n",
-                flag, (unsigned long long)lo, (unsigned long long)hi, s ? s : "");
+        fprintf(stderr, "shopstream fraud: %s needs an integer in [%llu, %llu], got \"%s\"\n", flag,
+                (unsigned long long)lo, (unsigned long long)hi, s ? s : "");
         return -1;
     }
     *out = v;
@@ -55,19 +55,26 @@ static int parse_opts(int argc, char **argv, int train, opts_t *o) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t n = 0;
         int rc = 0, takes = 1;
-        if (!strcmp(a, "--trees"))
-            rc = parse_num(a, v, 1, SHOP_IFOREST_MAX_TREES, &n), o->params.trees = n;
-        else if (!strcmp(a, "--sample"))
-            rc = parse_num(a, v, 2, UINT32_MAX, &n), o->params.sample = n;
-        else if (!strcmp(a, "--seed"))
-            rc = parse_num(a, v, 0, UINT64_MAX, &n), o->params.seed = n;
-        else if (!strcmp(a, "--runs") && !train)
-            rc = parse_num(a, v, 1, MAX_RUNS, &n), o->runs = n;
-        else if (train && (!strcmp(a, "--csv") || !strcmp(a, "--out")) && v)
-            *(a[2] == 'c' ? &o->csv : &o->out) = v;
-        else if (!train && a[0] != '-' && !o->csv)
-            o->csv = a, takes = 0;
-        else {
+        if (!strcmp(a, "--trees")) {
+            rc = parse_num(a, v, 1, SHOP_IFOREST_MAX_TREES, &n);
+            o->params.trees = (size_t)n;
+        } else if (!strcmp(a, "--sample")) {
+            rc = parse_num(a, v, 2, UINT32_MAX, &n);
+            o->params.sample = (size_t)n;
+        } else if (!strcmp(a, "--seed")) {
+            rc = parse_num(a, v, 0, UINT64_MAX, &n);
+            o->params.seed = n;
+        } else if (!strcmp(a, "--runs") && !train) {
+            rc = parse_num(a, v, 1, MAX_RUNS, &n);
+            o->runs = (size_t)n;
+        } else if (train && !strcmp(a, "--csv") && v) {
+            o->csv = v;
+        } else if (train && !strcmp(a, "--out") && v) {
+            o->out = v;
+        } else if (!train && a[0] != '-' && !o->csv) {
+            o->csv = a;
+            takes = 0;
+        } else {
             fprintf(stderr, "shopstream fraud %s: unexpected argument \"%s\"\n", argv[1], a);
             return -1;
         }
@@ -105,8 +112,8 @@ static int cmd_eval(const opts_t *o) {
     } else {
         double sum = 0.0;
         for (size_t r = 0; r < o->runs; r++) {
-            printf("run=%zu seed=%llu auc=%.4f\n", r + 1,
-                   (unsigned long long)(o->params.seed + r), auc[r]);
+            printf("run=%zu seed=%llu auc=%.4f\n", r + 1, (unsigned long long)(o->params.seed + r),
+                   auc[r]);
             sum += auc[r];
         }
         printf("auc=%.4f\n", sum / (double)o->runs);

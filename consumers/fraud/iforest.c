@@ -41,7 +41,8 @@ struct shop_iforest {
     size_t dims, trees, psi;
     uint64_t seed;
     double c_psi;
-    size_t *tree_off; /* trees + 1 offsets into nodes: tree t is nodes[tree_off[t], tree_off[t+1]) */
+    size_t
+        *tree_off; /* trees + 1 offsets into nodes: tree t is nodes[tree_off[t], tree_off[t+1]) */
     node_t *nodes;
 };
 
@@ -93,7 +94,7 @@ static void make_external(node_t *nd, size_t count, unsigned depth) {
     nd->value = (double)depth + shop_iforest_c(count);
 }
 
-/* Draws q among the attributes not constant on idx[0, count); returns -1 when all rows are equal. */
+/* Draws q among the attributes not constant on idx[0, count); -1 when all rows are equal. */
 static long pick_attribute(builder_t *b, const size_t *idx, size_t count) {
     const double *x0 = b->rows + idx[0] * b->dims;
     memcpy(b->lo, x0, b->dims * sizeof(double));
@@ -159,8 +160,8 @@ static int check_train_args(const double *rows, size_t n, size_t dims,
         return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
                            "feature count %zu out of range [1, %d]", dims, SHOP_IFOREST_MAX_DIMS);
     if (p->trees < 1 || p->trees > SHOP_IFOREST_MAX_TREES)
-        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
-                           "trees %zu out of range [1, %d]", p->trees, SHOP_IFOREST_MAX_TREES);
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "trees %zu out of range [1, %d]",
+                           p->trees, SHOP_IFOREST_MAX_TREES);
     if (p->sample < 2)
         return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
                            "sample %zu is too small (at least 2)", p->sample);
@@ -330,8 +331,7 @@ static void encode(const shop_iforest_t *f, shop_buf_t *b) {
     put_u64(b, fnv1a64((const unsigned char *)b->buf, b->len));
 }
 
-int shop_iforest_save(const shop_iforest_t *f, const char *path, char *errstr,
-                      size_t errstr_size) {
+int shop_iforest_save(const shop_iforest_t *f, const char *path, char *errstr, size_t errstr_size) {
     shop_buf_t b;
     shop_buf_init(&b);
     encode(f, &b);
@@ -396,8 +396,8 @@ static int decode_tree(node_t *tree, size_t count, const unsigned char *p, size_
             continue;
         }
         size_t left = nd->aux;
-        if (nd->feature < 0 || (size_t)nd->feature >= dims || !isfinite(nd->value) ||
-            left <= i || left + 1 >= count || depth[i] >= limit || seen[left] || seen[left + 1])
+        if (nd->feature < 0 || (size_t)nd->feature >= dims || !isfinite(nd->value) || left <= i ||
+            left + 1 >= count || depth[i] >= limit || seen[left] || seen[left + 1])
             return -1;
         seen[left] = seen[left + 1] = 1;
         depth[left] = depth[left + 1] = (unsigned char)(depth[i] + 1);
@@ -439,13 +439,12 @@ static shop_iforest_t *decode(const unsigned char *d, size_t len, const char *na
         return NULL;
     }
     if (len > want || get_u64(d + len - SUM_LEN) != fnv1a64(d, len - SUM_LEN)) {
-        shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
-                    "%s: corrupted model file (%s)", name,
+        shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "%s: corrupted model file (%s)", name,
                     len > want ? "trailing bytes after the checksum" : "checksum mismatch");
         return NULL;
     }
-    if (dims < 1 || dims > SHOP_IFOREST_MAX_DIMS || trees < 1 ||
-        trees > SHOP_IFOREST_MAX_TREES || psi < 2 || psi > MAX_SAMPLE) {
+    if (dims < 1 || dims > SHOP_IFOREST_MAX_DIMS || trees < 1 || trees > SHOP_IFOREST_MAX_TREES ||
+        psi < 2 || psi > MAX_SAMPLE) {
         shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
                     "%s: model header out of range (features %u, trees %u, sample %u)", name, dims,
                     trees, psi);
@@ -488,8 +487,7 @@ shop_iforest_t *shop_iforest_load(const char *path, char *errstr, size_t errstr_
     shop_buf_init(&b);
     shop_iforest_t *f = NULL;
     if (read_file(path, &b, errstr, errstr_size) == 0)
-        f = decode((const unsigned char *)(b.buf ? b.buf : ""), b.len, path, errstr,
-                   errstr_size);
+        f = decode((const unsigned char *)(b.buf ? b.buf : ""), b.len, path, errstr, errstr_size);
     shop_buf_release(&b);
     return f;
 }

@@ -2,18 +2,18 @@
  * trained on subsamples, stored as flat node arrays, saved as a versioned binary model file.
  *
  * The algorithm follows the paper: each of `trees` iTrees is grown on psi = min(sample, n) rows
- * drawn without replacement, to the height limit l = ceil(log2 psi); a node splits on an attribute q
- * chosen at random and a split value p drawn uniformly between q's min and max in the node
- * (x_q < p goes left). A node becomes external when it reaches l, holds at most one row, or all its
- * rows are identical (the paper's three stopping conditions). The paper does not say what to do when
- * the drawn attribute is constant in the node while others are not; we draw q among the attributes
- * that are not constant there, which is the paper's random choice conditioned on a split that
- * separates something (a split on a constant attribute isolates nothing and only adds depth).
+ * drawn without replacement, to the height limit l = ceil(log2 psi); a node splits on an attribute
+ * q chosen at random and a split value p drawn uniformly between q's min and max in the node (rows
+ * with x_q < p go left). A node becomes external when it reaches l, holds at most one row, or all
+ * its rows are identical (the paper's three stopping conditions). The paper does not say what to do
+ * when the drawn attribute is constant in the node while others are not; we draw q among the
+ * attributes that are not constant there, which is the paper's random choice conditioned on a split
+ * that separates something (a split on a constant attribute isolates nothing and only adds depth).
  *
  * Score (paper, section 2): s(x, psi) = 2^(-E(h(x)) / c(psi)), where h(x) counts the edges from
  * the root to x's external node plus c(size) for the training rows that ended there, and
- * c(n) = 2 H(n-1) - 2 (n-1) / n with H(i) estimated by ln(i) + 0.5772156649 (Euler's constant), as in
- * the paper; c(n) = 0 for n <= 1. Scores near 1 are anomalies, well below 0.5 normal. */
+ * c(n) = 2 H(n-1) - 2 (n-1) / n with H(i) estimated by ln(i) + 0.5772156649 (Euler's constant), as
+ * in the paper; c(n) = 0 for n <= 1. Scores near 1 are anomalies, well below 0.5 normal. */
 #ifndef SHOP_IFOREST_H
 #define SHOP_IFOREST_H
 
