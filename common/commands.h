@@ -12,5 +12,6 @@ int shop_cmd_replay(int argc, char **argv);   /* consumers/runtime/cli.c */
 int shop_cmd_query(int argc, char **argv);    /* consumers/runtime/cli.c */
 int shop_cmd_topics(int argc, char **argv);   /* consumers/runtime/admin.c */
 int shop_cmd_migrate(int argc, char **argv);  /* consumers/runtime/admin.c */
+int shop_cmd_fraud(int argc, char **argv);    /* consumers/fraud/cli.c */
 
 #endif

@@ -25,6 +25,7 @@ static const command_t commands[] = {
     {"schema", shop_cmd_schema, "canonical form, fingerprints and the compiled-in schemas"},
     {"topics", shop_cmd_topics, "create or list the contract's topics"},
     {"migrate", shop_cmd_migrate, "apply the SQL migrations to a schema"},
+    {"fraud", shop_cmd_fraud, "train and evaluate the fraud Isolation Forest"},
     {"demo", cmd_demo, "generate traffic, run the workers until caught up, print the views"},
     {NULL, NULL, NULL},
 };
