@@ -8,7 +8,7 @@
  * letters that sound alike. Errors on the first letter cost more, as people seldom get it wrong
  * (Yannakoudakis & Fawthrop, "The rules of spelling errors", 1983). A cost c stands for
  * P(typo | word) ~ exp(-lambda * c); symspell.c adds ln P(word). */
-#include <string.h>
+#include <stdint.h>
 
 #include "symspell_int.h"
 
@@ -18,20 +18,69 @@
 #define COST_SOUND     0.65 /* "sinse" for "since", "fysical" style pairs */
 #define COST_KEYBOARD  0.75 /* "thw" for "the": the key next door */
 #define COST_DOUBLE    0.4  /* "untill" for "until": a letter typed twice */
-#define COST_UNDOUBLE  0.35 /* "begining" for "beginning": a double typed once */
+#define COST_UNDOUBLE  SHOP_SPELL_MIN_COST /* "begining" for "beginning": a double typed once */
 #define COST_FAT_INS   0.8  /* an extra key next to the one beside it */
 #define COST_FIRST     0.35 /* surcharge for changing the first letter */
 
-/* QWERTY neighbours of each lower-case letter, 'a'..'z'. */
-static const char *const qwerty[26] = {
-    "qwsz", "vghn", "xdfv", "serfcx", "wrsd", "drtgvc", "ftyhbv", "gyujnb", "uojk",
-    "huikmn", "jiolm", "kop", "njk", "bhjm", "ipkl", "ol", "wa", "etdf",
-    "awedxz", "ryfg", "yihj", "cfgb", "qeas", "zsdc", "tugh", "asx",
+/* QWERTY neighbours of each lower-case letter 'a'..'z', as bit sets (bit 0 is 'a'). */
+static const uint32_t qwerty_adjacent[26] = {
+    0x2450000, /* a: qswz */
+    0x02020c0, /* b: ghnv */
+    0x0a00028, /* c: dfvx */
+    0x0860034, /* d: cefrsx */
+    0x0460008, /* e: drsw */
+    0x02a004c, /* f: cdgrtv */
+    0x12800a2, /* g: bfhtvy */
+    0x1102242, /* h: bgjnuy */
+    0x0104600, /* i: jkou */
+    0x0103580, /* j: hikmnu */
+    0x0005b00, /* k: ijlmo */
+    0x000c400, /* l: kop */
+    0x0002600, /* m: jkn */
+    0x0001282, /* n: bhjm */
+    0x0008d00, /* o: iklp */
+    0x0004800, /* p: lo */
+    0x0400001, /* q: aw */
+    0x0080038, /* r: deft */
+    0x2c00019, /* s: adewxz */
+    0x1020060, /* t: fgry */
+    0x1000380, /* u: hijy */
+    0x0000066, /* v: bcfg */
+    0x0050011, /* w: aeqs */
+    0x204000c, /* x: cdsz */
+    0x01800c0, /* y: ghtu */
+    0x0840001, /* z: asx */
 };
 
-/* Pairs that sound alike in English spelling (either order). */
-static const char *const sound_pairs[] = {"ck", "cs", "sz", "iy", "gj", "fv", "mn", "dt",
-                                          "bp", "kq", "xz", "ey", "sc", NULL};
+/* Letters that sound alike in English spelling, as bit sets. */
+static const uint32_t sound_alike_set[26] = {
+    0x0000000, /* a:  */
+    0x0008000, /* b: p */
+    0x0040400, /* c: ks */
+    0x0080000, /* d: t */
+    0x1000000, /* e: y */
+    0x0200000, /* f: v */
+    0x0000200, /* g: j */
+    0x0000000, /* h:  */
+    0x1000000, /* i: y */
+    0x0000040, /* j: g */
+    0x0010004, /* k: cq */
+    0x0000000, /* l:  */
+    0x0002000, /* m: n */
+    0x0001000, /* n: m */
+    0x0000000, /* o:  */
+    0x0000002, /* p: b */
+    0x0000400, /* q: k */
+    0x0000000, /* r:  */
+    0x2000004, /* s: cz */
+    0x0000008, /* t: d */
+    0x0000000, /* u:  */
+    0x0000020, /* v: f */
+    0x0000000, /* w:  */
+    0x2000000, /* x: z */
+    0x0000110, /* y: ei */
+    0x0840000, /* z: sx */
+};
 
 static int is_vowel(int32_t c) {
     return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u';
@@ -44,18 +93,13 @@ static int is_lower_ascii(int32_t c) {
 static int keyboard_adjacent(int32_t a, int32_t b) {
     if (!is_lower_ascii(a) || !is_lower_ascii(b))
         return 0;
-    return strchr(qwerty[a - 'a'], (int)b) != NULL;
+    return (qwerty_adjacent[a - 'a'] >> (b - 'a')) & 1;
 }
 
 static int sound_alike(int32_t a, int32_t b) {
     if (!is_lower_ascii(a) || !is_lower_ascii(b))
         return 0;
-    for (int i = 0; sound_pairs[i]; i++) {
-        const char *p = sound_pairs[i];
-        if ((p[0] == a && p[1] == b) || (p[0] == b && p[1] == a))
-            return 1;
-    }
-    return 0;
+    return (sound_alike_set[a - 'a'] >> (b - 'a')) & 1;
 }
 
 /* Cost of typing t_c where w_c was meant. */

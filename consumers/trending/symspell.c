@@ -30,12 +30,18 @@ typedef struct {
     uint32_t text_off; /* NUL-terminated UTF-8 in s->text */
     uint32_t cp_off;   /* code points in s->cps */
     uint32_t cp_len;
+    float lnc; /* ln(count + 1), the log prior */
 } word_t;
 
 typedef struct {
     uint64_t hash;
     uint32_t head; /* node index + 1; 0 marks an empty slot */
 } dslot_t;
+
+/* A node packs the word id (low 26 bits) with its length in code points - 1 (high 6 bits), so
+ * the length filter does not have to touch the word. */
+#define ID_BITS 26
+#define ID_MASK ((1u << ID_BITS) - 1)
 
 typedef struct {
     uint32_t word;
@@ -135,15 +141,16 @@ int shop_spell_osa(const int32_t *a, int m, const int32_t *b, int n, int max) {
     return (max >= 0 && prev[n] > max) ? -1 : prev[n];
 }
 
-/* Pushes the hash of every string left after deleting 1..left code points of c[0..n) at
+/* Pushes the hash of every string left after deleting exactly `left` code points of c[0..n) at
  * positions >= start (so each position set is produced once). */
 static void gen_deletes(const int32_t *c, int n, int start, int left, hashes_t *out) {
     int32_t buf[MAX_PREFIX];
     for (int i = start; i < n && out->n < MAX_DELETES; i++) {
         memcpy(buf, c, (size_t)i * sizeof(*c));
         memcpy(buf + i, c + i + 1, (size_t)(n - i - 1) * sizeof(*c));
-        out->h[out->n++] = hash_cps(buf, n - 1);
-        if (left > 1 && n > 1)
+        if (left == 1)
+            out->h[out->n++] = hash_cps(buf, n - 1);
+        else
             gen_deletes(buf, n - 1, i, left - 1, out);
     }
 }
@@ -153,18 +160,24 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* The prefix of c[0..n) itself and its deletes, hashed, sorted and unique. */
+/* The prefix of c[0..n) itself, then its deletes by number of code points deleted: nearer
+ * strings first, so that a lookup meets its likely winners early and prunes more. */
 static void prefix_deletes(const shop_symspell_t *s, const int32_t *c, int n, hashes_t *out) {
     int p = n < s->prefix_length ? n : s->prefix_length;
     out->n = 0;
     out->h[out->n++] = hash_cps(c, p);
-    gen_deletes(c, p, 0, s->max_distance, out);
-    qsort(out->h, (size_t)out->n, sizeof(out->h[0]), cmp_u64);
+    for (int d = 1; d <= s->max_distance && d <= p; d++)
+        gen_deletes(c, p, 0, d, out);
+}
+
+/* Sorts the hashes and drops repeats ("aab" gives "ab" twice). */
+static void unique_hashes(hashes_t *hs) {
+    qsort(hs->h, (size_t)hs->n, sizeof(hs->h[0]), cmp_u64);
     int k = 0;
-    for (int i = 0; i < out->n; i++)
-        if (!k || out->h[k - 1] != out->h[i])
-            out->h[k++] = out->h[i];
-    out->n = k;
+    for (int i = 0; i < hs->n; i++)
+        if (!k || hs->h[k - 1] != hs->h[i])
+            hs->h[k++] = hs->h[i];
+    hs->n = k;
 }
 
 shop_symspell_t *shop_symspell_new(int max_distance, int prefix_length) {
@@ -251,6 +264,7 @@ static void dslots_grow(shop_symspell_t *s) {
 static void index_deletes(shop_symspell_t *s, uint32_t id, const int32_t *c, int n) {
     hashes_t *hs = shop_xmalloc(sizeof(*hs));
     prefix_deletes(s, c, n, hs);
+    unique_hashes(hs);
     for (int i = 0; i < hs->n; i++) {
         if ((s->dslots_used + 1) * 10 > s->dslots_cap * 7)
             dslots_grow(s);
@@ -259,7 +273,8 @@ static void index_deletes(shop_symspell_t *s, uint32_t id, const int32_t *c, int
             s->nodes_cap = s->nodes_cap ? s->nodes_cap * 2 : 4096;
             s->nodes = shop_xrealloc(s->nodes, s->nodes_cap * sizeof(*s->nodes));
         }
-        s->nodes[s->nnodes] = (dnode_t){.word = id, .next = slot->head};
+        uint32_t packed = id | (uint32_t)(n - 1) << ID_BITS;
+        s->nodes[s->nnodes] = (dnode_t){.word = packed, .next = slot->head};
         if (!slot->head)
             s->dslots_used++;
         slot->hash = hs->h[i];
@@ -293,7 +308,8 @@ static void append_word(shop_symspell_t *s, const int32_t *c, int n, uint64_t h,
     }
     word_t *w = &s->words[s->nwords];
     *w = (word_t){.hash = h, .count = count, .text_off = (uint32_t)s->text_len,
-                  .cp_off = (uint32_t)s->cps_len, .cp_len = (uint32_t)n};
+                  .cp_off = (uint32_t)s->cps_len, .cp_len = (uint32_t)n,
+                  .lnc = (float)log((double)count + 1.0)};
     memcpy(s->cps + s->cps_len, c, (size_t)n * sizeof(*c));
     s->cps_len += (size_t)n;
     for (int i = 0; i < n; i++)
@@ -305,13 +321,14 @@ static void append_word(shop_symspell_t *s, const int32_t *c, int n, uint64_t h,
 int shop_symspell_add(shop_symspell_t *s, const char *word, uint64_t count) {
     int32_t c[MAXW];
     int n = word ? shop_spell_normalize(word, strlen(word), c, MAXW) : -1;
-    if (n <= 0 || has_space_or_control(c, n) || s->nwords >= UINT32_MAX - 1)
+    if (n <= 0 || has_space_or_control(c, n) || s->nwords >= ID_MASK)
         return SHOP_ERR_INVALID;
     uint64_t h = hash_cps(c, n);
     long id = find_word(s, c, n, h);
     if (id >= 0) {
         word_t *w = &s->words[id];
         w->count = w->count > UINT64_MAX - count ? UINT64_MAX : w->count + count;
+        w->lnc = (float)log((double)w->count + 1.0);
         return SHOP_OK;
     }
     if ((s->nwords + 1) * 2 > s->wslots_cap)
@@ -320,6 +337,28 @@ int shop_symspell_add(shop_symspell_t *s, const char *word, uint64_t count) {
     wslot_put(s->wslots, s->wslots_cap, h, (uint32_t)s->nwords);
     index_deletes(s, (uint32_t)s->nwords - 1, c, n);
     return SHOP_OK;
+}
+
+/* Lays every chain out contiguously, so that a lookup walks memory in order instead of chasing
+ * nodes scattered over the whole array (a bulk load interleaves all chains). */
+static void compact_chains(shop_symspell_t *s) {
+    dnode_t *nodes = shop_xmalloc((s->nnodes ? s->nnodes : 1) * sizeof(*nodes));
+    uint32_t o = 0;
+    for (size_t i = 0; i < s->dslots_cap; i++) {
+        dslot_t *slot = &s->dslots[i];
+        if (!slot->head)
+            continue;
+        uint32_t start = o;
+        for (uint32_t node = slot->head; node; node = s->nodes[node - 1].next) {
+            nodes[o] = (dnode_t){.word = s->nodes[node - 1].word, .next = o + 2};
+            o++;
+        }
+        nodes[o - 1].next = 0;
+        slot->head = start + 1;
+    }
+    free(s->nodes);
+    s->nodes = nodes;
+    s->nodes_cap = s->nnodes ? s->nnodes : 1;
 }
 
 /* Parses "word count" (space or tab separated) in place; returns 0 or -1. */
@@ -360,6 +399,7 @@ int shop_symspell_load_dictionary(shop_symspell_t *s, const char *path, char *er
             skipped++;
     }
     int err = ferror(fp);
+    compact_chains(s);
     free(line);
     fclose(fp);
     if (err)
@@ -370,24 +410,6 @@ int shop_symspell_load_dictionary(shop_symspell_t *s, const char *path, char *er
                   shop_log_quote(q, sizeof(q), path), lineno, skipped);
     }
     return SHOP_OK;
-}
-
-typedef struct {
-    uint32_t *ids;
-    size_t n, cap;
-} idvec_t;
-
-static void idvec_push(idvec_t *v, uint32_t id) {
-    if (v->n == v->cap) {
-        v->cap = v->cap ? v->cap * 2 : 256;
-        v->ids = shop_xrealloc(v->ids, v->cap * sizeof(*v->ids));
-    }
-    v->ids[v->n++] = id;
-}
-
-static int cmp_u32(const void *a, const void *b) {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* True when a ranks before b: the input itself first, then score, then frequency. */
@@ -416,39 +438,62 @@ static void keep_best(shop_symspell_candidate_t *out, int *n, int max,
     out[i] = *c;
 }
 
-/* Gathers the ids of the words indexed under any delete of t's prefix, sorted and unique. */
-static void gather(const shop_symspell_t *s, const int32_t *t, int n, idvec_t *ids) {
-    hashes_t *hs = shop_xmalloc(sizeof(*hs));
-    prefix_deletes(s, t, n, hs);
-    for (int i = 0; i < hs->n; i++) {
-        const dslot_t *slot = dslot_find(s->dslots, s->dslots_cap, hs->h[i]);
-        for (uint32_t node = slot->head; node; node = s->nodes[node - 1].next)
-            idvec_push(ids, s->nodes[node - 1].word);
-    }
-    free(hs);
-    qsort(ids->ids, ids->n, sizeof(*ids->ids), cmp_u32);
+static int already_kept(const shop_symspell_candidate_t *out, int n, const char *word) {
+    for (int i = 0; i < n; i++)
+        if (out[i].word == word)
+            return 1;
+    return 0;
+}
+
+/* True when w, at least `edits` edits away, cannot enter a full top list. */
+static int cannot_rank(const word_t *w, int edits, const shop_symspell_candidate_t *out, int k,
+                       int max) {
+    return k == max && out[max - 1].distance != 0 &&
+           (double)w->lnc - LAMBDA * SHOP_SPELL_MIN_COST * edits < out[max - 1].score;
+}
+
+/* Scores word `id` against t and keeps it when it is within reach and ranks high enough. A word
+ * whose prior, less the cheapest possible edit, cannot beat the last kept one is not verified:
+ * that bound skips most of the hundreds of words a short input reaches. */
+static void consider(const shop_symspell_t *s, uint32_t id, const int32_t *t, int n,
+                     shop_symspell_candidate_t *out, int *k, int max) {
+    const word_t *w = &s->words[id];
+    int m = (int)w->cp_len, least = abs(m - n) > 1 ? abs(m - n) : 1;
+    if (cannot_rank(w, least, out, *k, max))
+        return;
+    const char *text = s->text + w->text_off;
+    if (already_kept(out, *k, text))
+        return;
+    int d = shop_spell_osa(word_cps(s, w), m, t, n, s->max_distance);
+    if (d < 0 || (d > 0 && cannot_rank(w, d, out, *k, max)))
+        return;
+    shop_symspell_candidate_t c = {.word = text, .distance = d, .count = w->count};
+    c.cost = d ? shop_spell_cost(word_cps(s, w), m, t, n) : 0.0;
+    c.score = (double)w->lnc - LAMBDA * c.cost;
+    keep_best(out, k, max, &c);
 }
 
 static int lookup_cps(const shop_symspell_t *s, const int32_t *t, int n,
                       shop_symspell_candidate_t *out, int max) {
-    idvec_t ids = {0};
     int k = 0;
-    gather(s, t, n, &ids);
-    for (size_t i = 0; i < ids.n; i++) {
-        if (i && ids.ids[i] == ids.ids[i - 1])
-            continue;
-        const word_t *w = &s->words[ids.ids[i]];
-        int m = (int)w->cp_len;
-        int d = shop_spell_osa(word_cps(s, w), m, t, n, s->max_distance);
-        if (d < 0)
-            continue;
-        shop_symspell_candidate_t c = {.word = s->text + w->text_off, .distance = d,
-                                       .count = w->count};
-        c.cost = d ? shop_spell_cost(word_cps(s, w), m, t, n) : 0.0;
-        c.score = log((double)w->count + 1.0) - LAMBDA * c.cost;
-        keep_best(out, &k, max, &c);
+    long exact = find_word(s, t, n, hash_cps(t, n));
+    if (exact >= 0) {
+        consider(s, (uint32_t)exact, t, n, out, &k, max);
+        if (max == 1)
+            return k; /* nothing outranks the input itself */
     }
-    free(ids.ids);
+    hashes_t *hs = shop_xmalloc(sizeof(*hs));
+    prefix_deletes(s, t, n, hs); /* repeats only cost a second walk of a chain */
+    for (int i = 0; i < hs->n; i++) {
+        const dslot_t *slot = dslot_find(s->dslots, s->dslots_cap, hs->h[i]);
+        for (uint32_t node = slot->head; node; node = s->nodes[node - 1].next) {
+            uint32_t packed = s->nodes[node - 1].word;
+            int m = (int)(packed >> ID_BITS) + 1;
+            if (abs(m - n) <= s->max_distance && (long)(packed & ID_MASK) != exact)
+                consider(s, packed & ID_MASK, t, n, out, &k, max);
+        }
+    }
+    free(hs);
     return k;
 }
 
