@@ -1,4 +1,5 @@
-/* correct_cli.h: `shopstream query correct --dictionary FILE [TEXT]`, offline spelling correction. */
+/* correct_cli.h: `shopstream query correct --dictionary FILE [TEXT]`, offline spelling correction.
+ */
 #ifndef SHOP_CORRECT_CLI_H
 #define SHOP_CORRECT_CLI_H
 

@@ -12,15 +12,15 @@
 
 #include "symspell_int.h"
 
-#define COST_FULL      1.0  /* an unexplained insertion, deletion or substitution */
-#define COST_TRANSPOSE 0.65 /* "teh" for "the" */
-#define COST_VOWEL     0.6  /* "seperate" for "separate" */
-#define COST_SOUND     0.65 /* "sinse" for "since", "fysical" style pairs */
-#define COST_KEYBOARD  0.75 /* "thw" for "the": the key next door */
-#define COST_DOUBLE    0.4  /* "untill" for "until": a letter typed twice */
+#define COST_FULL      1.0                 /* an unexplained insertion, deletion or substitution */
+#define COST_TRANSPOSE 0.65                /* "teh" for "the" */
+#define COST_VOWEL     0.6                 /* "seperate" for "separate" */
+#define COST_SOUND     0.65                /* "sinse" for "since", "fysical" style pairs */
+#define COST_KEYBOARD  0.75                /* "thw" for "the": the key next door */
+#define COST_DOUBLE    0.4                 /* "untill" for "until": a letter typed twice */
 #define COST_UNDOUBLE  SHOP_SPELL_MIN_COST /* "begining" for "beginning": a double typed once */
-#define COST_FAT_INS   0.8  /* an extra key next to the one beside it */
-#define COST_FIRST     0.35 /* surcharge for changing the first letter */
+#define COST_FAT_INS   0.8                 /* an extra key next to the one beside it */
+#define COST_FIRST     0.35                /* surcharge for changing the first letter */
 
 /* QWERTY neighbours of each lower-case letter 'a'..'z', as bit sets (bit 0 is 'a'). */
 static const uint32_t qwerty_adjacent[26] = {

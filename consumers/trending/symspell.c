@@ -62,6 +62,7 @@ struct shop_symspell {
     size_t dslots_cap, dslots_used;
     dnode_t *nodes;
     size_t nnodes, nodes_cap;
+    size_t nsorted; /* nodes [0, nsorted) hold whole chains sorted by falling prior */
 };
 
 typedef struct {
@@ -109,7 +110,8 @@ int shop_spell_normalize(const char *s, size_t len, int32_t *out, int cap) {
 
 int shop_spell_osa(const int32_t *a, int m, const int32_t *b, int n, int max) {
     int rows[3][MAXW + 1];
-    rows[0][0] = 0; /* read only once i > 1, when it holds row 0; this quiets -Wmaybe-uninitialized */
+    rows[0][0] =
+        0; /* read only once i > 1, when it holds row 0; this quiets -Wmaybe-uninitialized */
     if (m > MAXW || n > MAXW || (max >= 0 && abs(m - n) > max))
         return -1;
     int *pp = rows[0], *prev = rows[1], *cur = rows[2];
@@ -307,13 +309,17 @@ static void append_word(shop_symspell_t *s, const int32_t *c, int n, uint64_t h,
         s->text = shop_xrealloc(s->text, s->text_cap);
     }
     word_t *w = &s->words[s->nwords];
-    *w = (word_t){.hash = h, .count = count, .text_off = (uint32_t)s->text_len,
-                  .cp_off = (uint32_t)s->cps_len, .cp_len = (uint32_t)n,
+    *w = (word_t){.hash = h,
+                  .count = count,
+                  .text_off = (uint32_t)s->text_len,
+                  .cp_off = (uint32_t)s->cps_len,
+                  .cp_len = (uint32_t)n,
                   .lnc = (float)log((double)count + 1.0)};
     memcpy(s->cps + s->cps_len, c, (size_t)n * sizeof(*c));
     s->cps_len += (size_t)n;
     for (int i = 0; i < n; i++)
-        s->text_len += (size_t)utf8proc_encode_char(c[i], (utf8proc_uint8_t *)s->text + s->text_len);
+        s->text_len +=
+            (size_t)utf8proc_encode_char(c[i], (utf8proc_uint8_t *)s->text + s->text_len);
     s->text[s->text_len++] = '\0';
     s->nwords++;
 }
@@ -329,6 +335,7 @@ int shop_symspell_add(shop_symspell_t *s, const char *word, uint64_t count) {
         word_t *w = &s->words[id];
         w->count = w->count > UINT64_MAX - count ? UINT64_MAX : w->count + count;
         w->lnc = (float)log((double)w->count + 1.0);
+        s->nsorted = 0; /* the chains' order by prior may no longer hold */
         return SHOP_OK;
     }
     if ((s->nwords + 1) * 2 > s->wslots_cap)
@@ -339,26 +346,48 @@ int shop_symspell_add(shop_symspell_t *s, const char *word, uint64_t count) {
     return SHOP_OK;
 }
 
-/* Lays every chain out contiguously, so that a lookup walks memory in order instead of chasing
- * nodes scattered over the whole array (a bulk load interleaves all chains). */
-static void compact_chains(shop_symspell_t *s) {
+typedef struct {
+    float lnc;
+    uint32_t word;
+} ranked_node_t;
+
+static int cmp_ranked(const void *a, const void *b) {
+    const ranked_node_t *x = a, *y = b;
+    if (x->lnc != y->lnc)
+        return x->lnc > y->lnc ? -1 : 1;
+    return x->word < y->word ? -1 : x->word > y->word;
+}
+
+void shop_symspell_optimize(shop_symspell_t *s) {
+    if (!s || s->nsorted == s->nnodes)
+        return;
     dnode_t *nodes = shop_xmalloc((s->nnodes ? s->nnodes : 1) * sizeof(*nodes));
+    ranked_node_t *tmp = NULL;
+    size_t tmp_cap = 0;
     uint32_t o = 0;
     for (size_t i = 0; i < s->dslots_cap; i++) {
         dslot_t *slot = &s->dslots[i];
+        size_t len = 0;
         if (!slot->head)
             continue;
-        uint32_t start = o;
         for (uint32_t node = slot->head; node; node = s->nodes[node - 1].next) {
-            nodes[o] = (dnode_t){.word = s->nodes[node - 1].word, .next = o + 2};
-            o++;
+            if (len == tmp_cap) {
+                tmp_cap = tmp_cap ? tmp_cap * 2 : 1024;
+                tmp = shop_xrealloc(tmp, tmp_cap * sizeof(*tmp));
+            }
+            uint32_t packed = s->nodes[node - 1].word;
+            tmp[len++] = (ranked_node_t){.lnc = s->words[packed & ID_MASK].lnc, .word = packed};
         }
-        nodes[o - 1].next = 0;
-        slot->head = start + 1;
+        qsort(tmp, len, sizeof(*tmp), cmp_ranked);
+        slot->head = o + 1;
+        for (size_t j = 0; j < len; j++, o++)
+            nodes[o] = (dnode_t){.word = tmp[j].word, .next = j + 1 < len ? o + 2 : 0};
     }
+    free(tmp);
     free(s->nodes);
     s->nodes = nodes;
     s->nodes_cap = s->nnodes ? s->nnodes : 1;
+    s->nsorted = s->nnodes;
 }
 
 /* Parses "word count" (space or tab separated) in place; returns 0 or -1. */
@@ -399,7 +428,7 @@ int shop_symspell_load_dictionary(shop_symspell_t *s, const char *path, char *er
             skipped++;
     }
     int err = ferror(fp);
-    compact_chains(s);
+    shop_symspell_optimize(s);
     free(line);
     fclose(fp);
     if (err)
@@ -452,11 +481,39 @@ static int cannot_rank(const word_t *w, int edits, const shop_symspell_candidate
            (double)w->lnc - LAMBDA * SHOP_SPELL_MIN_COST * edits < out[max - 1].score;
 }
 
+/* Code points hashed into 32 bins ('a'..'z' each get their own): a word within d edits of the
+ * input has at most d code points the input lacks and the input at most d it lacks, bin-wise too
+ * (each edit adds at most one to either side). A cheap test that spares most doomed OSA runs. */
+typedef struct {
+    int8_t bins[32];
+} bag_t;
+
+static void bag_fill(bag_t *b, const int32_t *c, int n) {
+    memset(b, 0, sizeof(*b));
+    for (int i = 0; i < n; i++)
+        if (b->bins[c[i] & 31] < INT8_MAX)
+            b->bins[c[i] & 31]++;
+}
+
+static int bag_within(const bag_t *input, int n, const int32_t *w, int m, int max) {
+    bag_t b = *input;
+    int missing = 0, unmatched = n;
+    for (int i = 0; i < m; i++) {
+        if (b.bins[w[i] & 31] > 0) {
+            b.bins[w[i] & 31]--;
+            unmatched--;
+        } else if (++missing > max) {
+            return 0;
+        }
+    }
+    return unmatched <= max;
+}
+
 /* Scores word `id` against t and keeps it when it is within reach and ranks high enough. A word
  * whose prior, less the cheapest possible edit, cannot beat the last kept one is not verified:
  * that bound skips most of the hundreds of words a short input reaches. */
 static void consider(const shop_symspell_t *s, uint32_t id, const int32_t *t, int n,
-                     shop_symspell_candidate_t *out, int *k, int max) {
+                     const bag_t *bag, shop_symspell_candidate_t *out, int *k, int max) {
     const word_t *w = &s->words[id];
     int m = (int)w->cp_len, least = abs(m - n) > 1 ? abs(m - n) : 1;
     if (cannot_rank(w, least, out, *k, max))
@@ -464,7 +521,11 @@ static void consider(const shop_symspell_t *s, uint32_t id, const int32_t *t, in
     const char *text = s->text + w->text_off;
     if (already_kept(out, *k, text))
         return;
-    int d = shop_spell_osa(word_cps(s, w), m, t, n, s->max_distance);
+    if (!bag_within(bag, n, word_cps(s, w), m, s->max_distance))
+        return;
+    /* At least one code point of the input must survive: "au" is not a typo of "선물". */
+    int reach = s->max_distance < n - 1 ? s->max_distance : n - 1;
+    int d = shop_spell_osa(word_cps(s, w), m, t, n, reach);
     if (d < 0 || (d > 0 && cannot_rank(w, d, out, *k, max)))
         return;
     shop_symspell_candidate_t c = {.word = text, .distance = d, .count = w->count};
@@ -476,9 +537,11 @@ static void consider(const shop_symspell_t *s, uint32_t id, const int32_t *t, in
 static int lookup_cps(const shop_symspell_t *s, const int32_t *t, int n,
                       shop_symspell_candidate_t *out, int max) {
     int k = 0;
+    bag_t bag;
+    bag_fill(&bag, t, n);
     long exact = find_word(s, t, n, hash_cps(t, n));
     if (exact >= 0) {
-        consider(s, (uint32_t)exact, t, n, out, &k, max);
+        consider(s, (uint32_t)exact, t, n, &bag, out, &k, max);
         if (max == 1)
             return k; /* nothing outranks the input itself */
     }
@@ -487,10 +550,16 @@ static int lookup_cps(const shop_symspell_t *s, const int32_t *t, int n,
     for (int i = 0; i < hs->n; i++) {
         const dslot_t *slot = dslot_find(s->dslots, s->dslots_cap, hs->h[i]);
         for (uint32_t node = slot->head; node; node = s->nodes[node - 1].next) {
-            uint32_t packed = s->nodes[node - 1].word;
+            uint32_t packed = s->nodes[node - 1].word, id = packed & ID_MASK;
             int m = (int)(packed >> ID_BITS) + 1;
-            if (abs(m - n) <= s->max_distance && (long)(packed & ID_MASK) != exact)
-                consider(s, packed & ID_MASK, t, n, out, &k, max);
+            if (abs(m - n) > s->max_distance || (long)id == exact)
+                continue;
+            if (cannot_rank(&s->words[id], 1, out, k, max)) {
+                if (node - 1 < s->nsorted)
+                    break; /* the rest of this chain has lower priors still */
+                continue;
+            }
+            consider(s, id, t, n, &bag, out, &k, max);
         }
     }
     free(hs);
@@ -619,6 +688,7 @@ char *shop_symspell_correct_text(const shop_symspell_t *s, const char *text, cha
     shop_buf_t out;
     shop_buf_init(&out);
     shop_buf_grow(&out, len + 1);
+    shop_buf_append(&out, "", 0); /* NUL-terminated even when text is empty */
     for (size_t pos = 0; pos < len;) {
         int32_t c;
         utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)text + pos,

@@ -25,18 +25,24 @@ typedef struct {
 
 /* max_distance 1..3 (2 is usual); prefix_length >= max_distance + 1 (7 is usual): deletes are
  * generated from that many leading code points only, which keeps memory small. Returns a heap
- * object the caller releases with shop_symspell_destroy; NULL when the arguments are out of range. */
+ * object the caller releases with shop_symspell_destroy; NULL when the arguments are out of range.
+ */
 shop_symspell_t *shop_symspell_new(int max_distance, int prefix_length);
 void shop_symspell_destroy(shop_symspell_t *s);
 
-/* Adds `word` (UTF-8, borrowed) with `count`, or adds `count` to it when already present. Returns 0,
- * or SHOP_ERR_INVALID for empty, over-long, invalid UTF-8 or whitespace-containing words. */
+/* Adds `word` (UTF-8, borrowed) with `count`, or adds `count` to it when already present. Returns
+ * 0, or SHOP_ERR_INVALID for empty, over-long, invalid UTF-8 or whitespace-containing words. */
 int shop_symspell_add(shop_symspell_t *s, const char *word, uint64_t count);
 
 /* Loads SymSpell's dictionary format, `word count` per line (a leading UTF-8 BOM is skipped; lines
  * without a valid count are skipped and counted). Returns 0 or SHOP_ERR_IO with errstr. */
 int shop_symspell_load_dictionary(shop_symspell_t *s, const char *path, char *errstr,
                                   size_t errstr_size);
+
+/* Lays the index out for fast lookups (each delete's words contiguous, most frequent first);
+ * _load_dictionary does it at the end. Call it after a batch of _add calls: lookups stay correct
+ * without it, only slower. */
+void shop_symspell_optimize(shop_symspell_t *s);
 
 /* Number of distinct words. */
 size_t shop_symspell_size(const shop_symspell_t *s);

@@ -1,0 +1,4 @@
+# Unit tests of the search worker (issue 3): so far the "did you mean" corrector (SymSpell, its
+# error model, word-by-word correction, the offline `correct` command).
+shop_unit_test(test_symspell SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_symspell.c
+               LIBS shop_trending_correct)
