@@ -82,28 +82,28 @@ static const uint32_t sound_alike_set[26] = {
     0x0840000, /* z: sx */
 };
 
-static int is_vowel(int32_t c) {
+static inline int is_vowel(int32_t c) {
     return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u';
 }
 
-static int is_lower_ascii(int32_t c) {
+static inline int is_lower_ascii(int32_t c) {
     return c >= 'a' && c <= 'z';
 }
 
-static int keyboard_adjacent(int32_t a, int32_t b) {
+static inline int keyboard_adjacent(int32_t a, int32_t b) {
     if (!is_lower_ascii(a) || !is_lower_ascii(b))
         return 0;
     return (qwerty_adjacent[a - 'a'] >> (b - 'a')) & 1;
 }
 
-static int sound_alike(int32_t a, int32_t b) {
+static inline int sound_alike(int32_t a, int32_t b) {
     if (!is_lower_ascii(a) || !is_lower_ascii(b))
         return 0;
     return (sound_alike_set[a - 'a'] >> (b - 'a')) & 1;
 }
 
 /* Cost of typing t_c where w_c was meant. */
-static double sub_cost(int32_t w_c, int32_t t_c) {
+static inline double sub_cost(int32_t w_c, int32_t t_c) {
     if (w_c == t_c)
         return 0.0;
     if (is_vowel(w_c) && is_vowel(t_c))
@@ -116,14 +116,14 @@ static double sub_cost(int32_t w_c, int32_t t_c) {
 }
 
 /* Cost of leaving out w[i] of the intended word. */
-static double del_cost(const int32_t *w, int m, int i) {
+static inline double del_cost(const int32_t *w, int m, int i) {
     if ((i > 0 && w[i - 1] == w[i]) || (i + 1 < m && w[i + 1] == w[i]))
         return COST_UNDOUBLE;
     return COST_FULL + (i == 0 ? COST_FIRST : 0.0);
 }
 
 /* Cost of typing the extra t[j]. */
-static double ins_cost(const int32_t *t, int n, int j) {
+static inline double ins_cost(const int32_t *t, int n, int j) {
     if ((j > 0 && t[j - 1] == t[j]) || (j + 1 < n && t[j + 1] == t[j]))
         return COST_DOUBLE;
     if ((j > 0 && keyboard_adjacent(t[j - 1], t[j])) ||
@@ -132,7 +132,7 @@ static double ins_cost(const int32_t *t, int n, int j) {
     return COST_FULL + (j == 0 ? COST_FIRST : 0.0);
 }
 
-static double min2(double a, double b) {
+static inline double min2(double a, double b) {
     return a < b ? a : b;
 }
 

@@ -545,8 +545,8 @@ static int lookup_cps(const shop_symspell_t *s, const int32_t *t, int n,
         if (max == 1)
             return k; /* nothing outranks the input itself */
     }
-    hashes_t *hs = shop_xmalloc(sizeof(*hs));
-    prefix_deletes(s, t, n, hs); /* repeats only cost a second walk of a chain */
+    hashes_t hs_buf, *hs = &hs_buf; /* 8 KB on the stack: no allocation per lookup */
+    prefix_deletes(s, t, n, hs);    /* repeats only cost a second walk of a chain */
     for (int i = 0; i < hs->n; i++) {
         const dslot_t *slot = dslot_find(s->dslots, s->dslots_cap, hs->h[i]);
         for (uint32_t node = slot->head; node; node = s->nodes[node - 1].next) {
@@ -562,7 +562,6 @@ static int lookup_cps(const shop_symspell_t *s, const int32_t *t, int n,
             consider(s, id, t, n, &bag, out, &k, max);
         }
     }
-    free(hs);
     return k;
 }
 

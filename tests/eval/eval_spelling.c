@@ -8,11 +8,12 @@
 #include "shop.h"
 #include "symspell.h"
 
-#define SKIP_CODE     77
-#define FLOOR_PCT     74.0 /* Norvig's algorithm with this dictionary */
-#define TARGET_PCT    78.0
-#define MAX_PAIRS     4096
-#define TIMING_ROUNDS 200
+#define SKIP_CODE      77
+#define FLOOR_PCT      74.0 /* Norvig's algorithm with this dictionary */
+#define TARGET_PCT     78.0
+#define MAX_PAIRS      4096
+#define TIMING_ROUNDS  40
+#define TIMING_BATCHES 5
 
 typedef struct {
     char *right, *wrong;
@@ -74,21 +75,26 @@ int main(int argc, char **argv) {
         if (shop_symspell_lookup(s, pairs[i].right, &r, 1) < 1 || r.distance != 0)
             unknown++;
     }
-    /* Speed: the same misspellings looked up again and again, best of the whole run. */
-    t0 = shop_mono_us();
-    long lookups = 0;
-    for (int round = 0; round < TIMING_ROUNDS; round++)
-        for (int i = 0; i < n; i++, lookups++) {
-            shop_symspell_candidate_t c;
-            shop_symspell_lookup(s, pairs[i].wrong, &c, 1);
-        }
-    double secs = (double)(shop_mono_us() - t0) / 1e6;
+    /* Speed: all the misspellings looked up TIMING_ROUNDS times per batch; the best of
+     * TIMING_BATCHES batches, as other work on a shared machine only ever slows a batch down. */
+    double best = 0.0;
+    for (int batch = 0; batch < TIMING_BATCHES; batch++) {
+        t0 = shop_mono_us();
+        for (int round = 0; round < TIMING_ROUNDS; round++)
+            for (int i = 0; i < n; i++) {
+                shop_symspell_candidate_t c;
+                shop_symspell_lookup(s, pairs[i].wrong, &c, 1);
+            }
+        double secs = (double)(shop_mono_us() - t0) / 1e6;
+        double rate = (double)TIMING_ROUNDS * n / (secs > 0 ? secs : 1e-9);
+        best = rate > best ? rate : best;
+    }
     double pct = 100.0 * good / n;
     printf(
         "spelling: %d/%d pairs correct (one pair per misspelled word, right: wrong; correct when "
         "the top suggestion is the right word; %d right words not in the dictionary) "
         "accuracy=%.1f%% words_per_s=%.0f dictionary_words=%zu load_ms=%.0f\n",
-        good, n, unknown, pct, lookups / secs, shop_symspell_size(s), load_us / 1e3);
+        good, n, unknown, pct, best, shop_symspell_size(s), load_us / 1e3);
     printf("spelling: target 78%% %s; floor %.0f%% (Norvig's algorithm, same dictionary) %s\n",
            pct >= TARGET_PCT ? "reached" : "NOT reached", FLOOR_PCT,
            pct >= FLOOR_PCT ? "passed" : "FAILED");
