@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "correct_cli.h"
 #include "redis_keys.h"
 #include "runtime.h"
 #include "store.h"
@@ -213,9 +214,11 @@ static void print_stats(json_t *redis, json_t *pg) {
 
 int shop_cmd_query(int argc, char **argv) {
     const char *what = argc > 1 ? argv[1] : "";
+    if (!strcmp(what, "correct"))
+        return shop_cmd_correct(argc - 1, argv + 1);
     if (strcmp(what, "stats")) {
-        fprintf(stderr,
-                "usage: shopstream query stats [--namespace NAME] [--minutes N] [--json]\n");
+        fprintf(stderr, "usage: shopstream query stats [--namespace NAME] [--minutes N] [--json]\n"
+                        "       shopstream query correct --dictionary FILE [TEXT]\n");
         return 2;
     }
     shop_config_t *cfg = shop_config_new(shop_runtime_conf);
