@@ -3,8 +3,9 @@
 #ifndef SHOP_REDIS_KEYS_H
 #define SHOP_REDIS_KEYS_H
 
-/* Hash: field "<topic>:<partition>" -> next offset to consume, written in the same MULTI/EXEC
- * as the worker's results. One hash per worker. */
+/* String per partition: "<prefix>offsets:<worker>:<topic>:<partition>" -> next offset to consume,
+ * written in the same MULTI/EXEC as the worker's results, WATCHed per partition. This is the base
+ * (prefix, worker); the store appends ":<topic>:<partition>". */
 #define SHOP_KEY_OFFSETS "%soffsets:%s" /* prefix, worker */
 
 /* Analytics, per event-time minute "YYYYMMDDHHMM" (UTC). Hash fields: orders, items,

@@ -92,6 +92,9 @@ void shop_metrics_render(shop_metrics_t *m, shop_buf_t *o) {
     counter(o, "shopstream_rewinds_total", "Rewinds to the stored offsets after a lost flush.");
     shop_buf_printf(o, "shopstream_rewinds_total{worker=\"%s\"} %lld\n", m->worker,
                     atomic_load(&m->rewinds));
+    counter(o, "shopstream_gap_rereads_total", "Offset gaps re-read from the expected offset.");
+    shop_buf_printf(o, "shopstream_gap_rereads_total{worker=\"%s\"} %lld\n", m->worker,
+                    atomic_load(&m->gap_rereads));
     counter(o, "shopstream_rebalances_total", "Partition assignment changes.");
     shop_buf_printf(o, "shopstream_rebalances_total{worker=\"%s\"} %lld\n", m->worker,
                     atomic_load(&m->rebalances));

@@ -29,6 +29,7 @@ typedef struct shop_metrics {
     atomic_llong flushes[2];
     atomic_llong flush_failures[2];
     atomic_llong rewinds;
+    atomic_llong gap_rereads;
     atomic_llong rebalances;
     shop_histogram_t flush_latency[2];
     atomic_llong pending;

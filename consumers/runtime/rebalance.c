@@ -61,6 +61,8 @@ int64_t shop_rt_start_of(shop_runtime_t *rt, part_t *p) {
     if (rt->replay && start < p->begin)
         start = p->begin;
     p->expect = start >= 0 ? start : 0;
+    p->exact = start >= 0;
+    p->gap_state = 0;
     return start;
 }
 
@@ -84,6 +86,10 @@ int shop_rt_load_offsets(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
             rd_kafka_topic_partition_list_add(l, e[i].topic, e[i].partition)->offset =
                 shop_rt_start_of(rt, p);
         }
+        /* Resume before seeking: a resume restarts fetching where the application last read,
+         * which would override an earlier seek and skip [start, last read). */
+        if (!rt->paused)
+            rd_kafka_resume_partitions(rt->rk, l);
         rd_kafka_error_t *err = rd_kafka_seek_partitions(rt->rk, l, 5000);
         int bad = err != NULL;
         for (int i = 0; !bad && i < l->cnt; i++)
@@ -95,8 +101,6 @@ int shop_rt_load_offsets(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
         } else {
             for (int i = 0; i < n; i++)
                 shop_rt_part(rt, e[i].topic, e[i].partition, 0, NULL)->loading = 0;
-            if (!rt->paused)
-                rd_kafka_resume_partitions(rt->rk, l);
             SHOP_INFO("msg=\"resumed from stored offsets\" partitions=%d", n);
         }
         if (err)

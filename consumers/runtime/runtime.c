@@ -2,6 +2,7 @@
  * offsets to each sink atomically, back off and pause while a sink is down, drain on SIGTERM. */
 #define _GNU_SOURCE
 #include "runtime_int.h"
+#include "redis_keys.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -112,15 +113,24 @@ void shop_rt_pause_all(shop_runtime_t *rt, int pause) {
         if (pause)
             rd_kafka_pause_partitions(rt->rk, l);
         else {
-            /* Partitions still waiting for offsets stay paused. */
+            /* Partitions still waiting for offsets stay paused. The others restart at exactly the
+             * next offset the worker needs: a resume alone restarts where the application last
+             * read, which is not that after a rewind or a seek made while paused. */
             rd_kafka_topic_partition_list_t *r = rd_kafka_topic_partition_list_new(l->cnt);
             for (int i = 0; i < l->cnt; i++) {
                 part_t *p = shop_rt_part(rt, l->elems[i].topic, l->elems[i].partition, 0, NULL);
                 if (p && !p->loading)
-                    rd_kafka_topic_partition_list_add(r, l->elems[i].topic, l->elems[i].partition);
+                    rd_kafka_topic_partition_list_add(r, l->elems[i].topic, l->elems[i].partition)
+                        ->offset = p->expect;
             }
-            if (r->cnt)
+            if (r->cnt) {
                 rd_kafka_resume_partitions(rt->rk, r);
+                rd_kafka_error_t *err = rd_kafka_seek_partitions(rt->rk, r, 5000);
+                if (err) {
+                    SHOP_WARN("msg=\"seek after resume: %s\"", rd_kafka_error_string(err));
+                    rd_kafka_error_destroy(err);
+                }
+            }
             rd_kafka_topic_partition_list_destroy(r);
         }
     }
@@ -128,6 +138,48 @@ void shop_rt_pause_all(shop_runtime_t *rt, int pause) {
 }
 
 /* ---- dispatch ---- */
+
+static void seek_one(shop_runtime_t *rt, const char *topic, int32_t partition, int64_t offset) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
+    rd_kafka_error_t *err = rd_kafka_seek_partitions(rt->rk, l, 5000);
+    if (err) {
+        SHOP_WARN("topic=%s partition=%d msg=\"seek: %s\"", topic, (int)partition,
+                  rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* A message past the next expected offset. librdkafka can drop the queued messages of a
+ * partition that stays assigned through a cooperative rebalance while its fetch position moves
+ * on, so the worker re-reads from the offset it expects and drops what arrives past it for a
+ * second (what was already queued); if a re-read from the same offset after that still starts
+ * past it, the offsets are really missing (compaction, aborted transactions, retention).
+ * Returns 1 when the message is to be dropped. */
+static int gap(shop_runtime_t *rt, const rd_kafka_message_t *m, part_t *p) {
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    int64_t now = shop_mono_us();
+    if (p->gap_state == 2) {
+        SHOP_WARN("topic=%s partition=%d offset=%lld expected=%lld msg=\"offsets missing from the "
+                  "log; going on\"",
+                  topic, (int)m->partition, (long long)m->offset, (long long)p->expect);
+        p->gap_state = 0;
+        return 0;
+    }
+    if (p->gap_state == 1 && now < p->gap_deadline_us)
+        return 1;
+    if (p->gap_state == 0) {
+        atomic_fetch_add(&rt->metrics.gap_rereads, 1);
+        SHOP_WARN("topic=%s partition=%d offset=%lld expected=%lld msg=\"offset gap: re-reading "
+                  "from the expected offset\"",
+                  topic, (int)m->partition, (long long)m->offset, (long long)p->expect);
+    }
+    p->gap_state = p->gap_state == 0 ? 1 : 2;
+    p->gap_deadline_us = now + 1000000;
+    seek_one(rt, topic, m->partition, p->expect);
+    return 1;
+}
 
 static void dispatch(shop_runtime_t *rt, rd_kafka_message_t *m) {
     int tidx = -1;
@@ -143,12 +195,16 @@ static void dispatch(shop_runtime_t *rt, rd_kafka_message_t *m) {
         p->done = 1;
         return;
     }
+    if (m->offset > p->expect && p->exact && gap(rt, m, p))
+        return;
+    p->gap_state = 0;
     unsigned mask = 0;
     for (int s = 0; s < SHOP_SINK_COUNT; s++)
         if ((rt->ops->sinks & SHOP_SINK_BIT(s)) && m->offset >= p->pend[s])
             mask |= SHOP_SINK_BIT(s);
     if (!mask) { /* every sink stored it before a restart: already counted (and dead-lettered) */
         p->expect = m->offset + 1;
+        p->exact = 1;
         return;
     }
     const shop_event_t *ev = NULL;
@@ -176,6 +232,7 @@ static void dispatch(shop_runtime_t *rt, rd_kafka_message_t *m) {
         if (mask & SHOP_SINK_BIT(s))
             p->pend[s] = m->offset + 1;
     p->expect = m->offset + 1;
+    p->exact = 1;
     if (p->expect >= p->end)
         p->done = 1;
     rt->pending_events++;
@@ -382,7 +439,7 @@ static rd_kafka_t *consumer_new(shop_runtime_t *rt, char *errstr, size_t errstr_
 static int setup_sinks(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
     char key[256];
     if (rt->ops->sinks & SHOP_SINK_BIT(SHOP_SINK_REDIS)) {
-        snprintf(key, sizeof(key), "%soffsets:%s", rt->redis_prefix, rt->ops->name);
+        snprintf(key, sizeof(key), SHOP_KEY_OFFSETS, rt->redis_prefix, rt->ops->name);
         rt->redis = shop_redis_store_new(shop_config_get(rt->cfg, "redis.url"), key,
                                          (int)shop_config_get_int(rt->cfg, "redis.timeout.ms"),
                                          errstr, errstr_size);

@@ -19,9 +19,12 @@ typedef struct part {
     int64_t stored[SHOP_SINK_COUNT]; /* next offset committed in each sink, -1 none */
     int64_t pend[SHOP_SINK_COUNT];   /* next offset covered by pending state, per sink */
     int64_t expect;                  /* next offset to process; lower ones are duplicates */
-    int64_t begin;                   /* replay: first offset of the range */
-    int64_t end;                     /* replay: exclusive end; INT64_MAX live */
-    int64_t hw;                      /* high watermark last seen */
+    int exact;     /* expect is a real offset (read or stored), not a logical start */
+    int gap_state; /* 0 normal, 1 re-reading after a gap, 2 re-read twice: accept */
+    int64_t gap_deadline_us;
+    int64_t begin; /* replay: first offset of the range */
+    int64_t end;   /* replay: exclusive end; INT64_MAX live */
+    int64_t hw;    /* high watermark last seen */
 } part_t;
 
 typedef struct topic_state {

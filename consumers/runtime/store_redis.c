@@ -152,29 +152,44 @@ int shop_redis_store_ping(shop_redis_store_t *s, char *errstr, size_t errstr_siz
     return ok ? SHOP_OK : SHOP_ERR_RETRYABLE;
 }
 
-static void field_name(const shop_offset_entry_t *e, char *buf, size_t size) {
-    snprintf(buf, size, "%s:%d", e->topic, (int)e->partition);
+/* One key per partition, so that instances owning different partitions never WATCH the same key
+ * (one shared hash made every concurrent flush of another instance abort this one's EXEC). */
+static void field_name(const shop_redis_store_t *s, const shop_offset_entry_t *e, char *buf,
+                       size_t size) {
+    snprintf(buf, size, "%s:%s:%d", s->offsets_key, e->topic, (int)e->partition);
 }
 
-/* HMGET of every entry's field; out[i] = stored offset or -1. */
+/* MGET of every entry's key; out[i] = stored offset or -1. */
 static int read_offsets(shop_redis_store_t *s, const shop_offset_entry_t *entries, int n,
-                        int64_t *out, char *errstr, size_t errstr_size) {
+                        int64_t *out, int watch, char *errstr, size_t errstr_size) {
     const char **argv = shop_xcalloc((size_t)n + 2, sizeof(char *));
-    char(*fields)[300] = shop_xcalloc((size_t)n + 1, sizeof(*fields));
-    argv[0] = "HMGET";
-    argv[1] = s->offsets_key;
+    char(*fields)[512] = shop_xcalloc((size_t)n + 1, sizeof(*fields));
+    argv[0] = watch ? "WATCH" : "MGET";
     for (int i = 0; i < n; i++) {
-        field_name(&entries[i], fields[i], sizeof(fields[i]));
-        argv[i + 2] = fields[i];
+        field_name(s, &entries[i], fields[i], sizeof(fields[i]));
+        argv[i + 1] = fields[i];
     }
-    redisReply *r = redisCommandArgv(s->c, n + 2, argv, NULL);
+    redisReply *r = NULL;
+    if (watch) { /* WATCH the same keys first, then read them */
+        r = redisCommandArgv(s->c, n + 1, argv, NULL);
+        if (r && r->type == REDIS_REPLY_ERROR) {
+            freeReplyObject(r);
+            r = NULL;
+        } else if (r) {
+            freeReplyObject(r);
+            argv[0] = "MGET";
+            r = redisCommandArgv(s->c, n + 1, argv, NULL);
+        }
+    } else {
+        r = redisCommandArgv(s->c, n + 1, argv, NULL);
+    }
     int rc = SHOP_OK;
     if (!r) {
-        rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis HMGET: %s",
+        rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis MGET: %s",
                          s->c->errstr[0] ? s->c->errstr : "connection lost");
         disconnect(s);
     } else if (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)n) {
-        rc = shop_seterr(errstr, errstr_size, SHOP_ERR_FATAL, "redis HMGET: unexpected reply (%s)",
+        rc = shop_seterr(errstr, errstr_size, SHOP_ERR_FATAL, "redis MGET: unexpected reply (%s)",
                          r->type == REDIS_REPLY_ERROR ? r->str : "not an array");
     } else {
         for (int i = 0; i < n; i++) {
@@ -194,7 +209,7 @@ int shop_redis_store_load(shop_redis_store_t *s, shop_offset_entry_t *entries, i
     if (!shop_redis_store_conn(s, errstr, errstr_size))
         return SHOP_ERR_RETRYABLE;
     int64_t *vals = shop_xcalloc((size_t)n + 1, sizeof(int64_t));
-    int rc = read_offsets(s, entries, n, vals, errstr, errstr_size);
+    int rc = read_offsets(s, entries, n, vals, 0, errstr, errstr_size);
     if (!rc)
         for (int i = 0; i < n; i++)
             entries[i].from = vals[i];
@@ -202,23 +217,22 @@ int shop_redis_store_load(shop_redis_store_t *s, shop_offset_entry_t *entries, i
     return rc;
 }
 
-/* Sends MULTI, the batch, HSET offsets, EXEC in one write and reads the replies. */
+/* Sends MULTI, the batch, MSET offsets, EXEC in one write and reads the replies. */
 static int exec_batch(shop_redis_store_t *s, const shop_redis_batch_t *batch,
                       const shop_offset_entry_t *entries, int n, char *errstr, size_t errstr_size) {
     redisAppendCommand(s->c, "MULTI");
     if (batch->resp.len)
         redisAppendFormattedCommand(s->c, batch->resp.buf, batch->resp.len);
     const char **argv = shop_xcalloc((size_t)n * 2 + 2, sizeof(char *));
-    char(*vals)[300] = shop_xcalloc((size_t)n * 2 + 1, sizeof(*vals));
-    argv[0] = "HSET";
-    argv[1] = s->offsets_key;
+    char(*vals)[512] = shop_xcalloc((size_t)n * 2 + 1, sizeof(*vals));
+    argv[0] = "MSET";
     for (int i = 0; i < n; i++) {
-        field_name(&entries[i], vals[2 * i], sizeof(vals[0]));
+        field_name(s, &entries[i], vals[2 * i], sizeof(vals[0]));
         snprintf(vals[2 * i + 1], sizeof(vals[0]), "%lld", (long long)entries[i].to);
-        argv[2 + 2 * i] = vals[2 * i];
-        argv[3 + 2 * i] = vals[2 * i + 1];
+        argv[1 + 2 * i] = vals[2 * i];
+        argv[2 + 2 * i] = vals[2 * i + 1];
     }
-    redisAppendCommandArgv(s->c, 2 + 2 * n, argv, NULL);
+    redisAppendCommandArgv(s->c, 1 + 2 * n, argv, NULL);
     free(argv);
     free(vals);
     redisAppendCommand(s->c, "EXEC");
@@ -255,12 +269,9 @@ int shop_redis_store_commit(shop_redis_store_t *s, const shop_redis_batch_t *bat
                             size_t errstr_size) {
     if (!shop_redis_store_conn(s, errstr, errstr_size))
         return SHOP_ERR_RETRYABLE;
-    redisReply *r = command(s, errstr, errstr_size, "WATCH %s", s->offsets_key);
-    if (!r)
-        return SHOP_ERR_RETRYABLE;
-    freeReplyObject(r);
+    redisReply *r;
     int64_t *stored = shop_xcalloc((size_t)n + 1, sizeof(int64_t));
-    int rc = read_offsets(s, entries, n, stored, errstr, errstr_size);
+    int rc = read_offsets(s, entries, n, stored, 1, errstr, errstr_size);
     if (rc) {
         free(stored);
         return rc;
@@ -273,7 +284,7 @@ int shop_redis_store_commit(shop_redis_store_t *s, const shop_redis_batch_t *bat
         if (cmp == 1)
             return SHOP_OK; /* our previous EXEC went through; its reply was lost */
         return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFLICT,
-                           "redis offsets in %s are not where this worker left them",
+                           "redis offsets under %s:* are not where this worker left them",
                            s->offsets_key);
     }
     return exec_batch(s, batch, entries, n, errstr, errstr_size);
