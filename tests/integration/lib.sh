@@ -75,3 +75,27 @@ wait_metric() {
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+
+# emit_in_slices FILE PAUSE_S: emits FILE in 20 slices in the background, PAUSE_S apart, so that a
+# test can act mid-stream; sets EMITTER (its pid). emit_wait checks that every slice went.
+emit_in_slices() {
+  local file=$1 pause=$2
+  split -n l/20 -d -a 2 "$file" "$WORK/slice."
+  (
+    for f in "$WORK"/slice.*; do
+      "$BIN" emit --set "topic.prefix=$PREFIX" "$f" >>"$WORK/emit.out" 2>>"$WORK/emit.err" ||
+        echo "emit $f failed" >>"$WORK/emit.err"
+      sleep "$pause"
+    done
+  ) &
+  EMITTER=$!
+}
+
+emit_wait() {
+  wait "$EMITTER"
+  if grep -q failed "$WORK/emit.err"; then fail "emit: $(cat "$WORK/emit.err")"; fi
+  local sent
+  sent=$(awk -F'[= ]' '/sent=/ {s += $2} END {print s}' "$WORK/emit.out")
+  [ "$sent" = "$(wc -l <"$1")" ] || fail "emit sent $sent of $(wc -l <"$1") events"
+  log "emit: $sent events sent in 20 slices"
+}

@@ -26,14 +26,7 @@ common=(--set "namespace=$NS" --set flush.events=500 --set flush.ms=20 --set "ht
   --set "instance.id=$RUN_ID-a" --set log.level=warn)
 
 # The stream arrives in 20 slices while the worker runs, so that the kills land mid-stream.
-split -n l/20 -d -a 2 "$WORK/gen.jsonl" "$WORK/slice."
-(
-  for f in "$WORK"/slice.*; do
-    "$BIN" emit --set "topic.prefix=$PREFIX" "$f" >>"$WORK/emit.out" 2>>"$WORK/emit.err" || echo "emit $f failed" >>"$WORK/emit.err"
-    sleep 0.4
-  done
-) &
-EMITTER=$!
+emit_in_slices "$WORK/gen.jsonl" 0.4
 orders=$(grep -c '"type":"order\.' "$WORK/gen.jsonl")
 for kill_no in 1 2; do
   start_worker analytics "$WORK/worker.log" "${common[@]}"
@@ -43,11 +36,7 @@ for kill_no in 1 2; do
   wait "$WORKER_PID" 2>/dev/null || true
   log "kill $kill_no: SIGKILL after about $seen events (of $orders order events)"
 done
-wait "$EMITTER"
-grep -q failed "$WORK/emit.err" && fail "emit: $(cat "$WORK/emit.err")"
-sent=$(awk -F'[= ]' '/sent=/ {s += $2} END {print s}' "$WORK/emit.out")
-[ "$sent" = "$(wc -l <"$WORK/gen.jsonl")" ] || fail "emit sent $sent events"
-log "emit: $sent events sent in 20 slices"
+emit_wait "$WORK/gen.jsonl"
 "$BIN" run analytics --set "topic.prefix=$PREFIX" "${common[@]}" --until-caught-up >>"$WORK/worker.log" 2>&1 ||
   fail "worker failed: $(tail -5 "$WORK/worker.log")"
 

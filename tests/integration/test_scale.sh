@@ -10,14 +10,7 @@ require_stack
 python3 "$HERE/expected_totals.py" "$WORK/gen.jsonl" >"$WORK/expected.json"
 NS=$RUN_ID
 NAMESPACES+=("$NS")
-split -n l/20 -d -a 2 "$WORK/gen.jsonl" "$WORK/slice."
-(
-  for f in "$WORK"/slice.*; do
-    "$BIN" emit --set "topic.prefix=$PREFIX" "$f" >>"$WORK/emit.out" 2>>"$WORK/emit.err" || echo "emit $f failed" >>"$WORK/emit.err"
-    sleep 0.5
-  done
-) &
-EMITTER=$!
+emit_in_slices "$WORK/gen.jsonl" 0.5
 common=(--set "namespace=$NS" --set flush.events=500 --set flush.ms=20 --set log.level=info
   --set kafka.session.timeout.ms=6000)
 PA=$(free_port)
@@ -40,8 +33,7 @@ wait_metric "$PC" shopstream_events_total 400 60 "$C"
 kill -9 "$C"
 wait "$C" 2>/dev/null || true
 log "C killed (SIGKILL)"
-wait "$EMITTER"
-grep -q failed "$WORK/emit.err" && fail "emit: $(cat "$WORK/emit.err")"
+emit_wait "$WORK/gen.jsonl"
 # B must end up with every partition (C's come back after its session times out) and catch up.
 orders=$(grep -c '"type":"order\.' "$WORK/gen.jsonl")
 for ((i = 0; i < 600; i++)); do
