@@ -12,3 +12,9 @@ set_tests_properties(fault_sink_outage PROPERTIES LABELS "fault;integration" TIM
                      ENVIRONMENT "SHOPSTREAM_BIN=$<TARGET_FILE:shopstream>")
 shop_integration_test(integration_emit test_emit.sh)
 shop_integration_test(integration_scale test_scale.sh)
+
+add_executable(kafka_raw ${CMAKE_CURRENT_LIST_DIR}/kafka_raw.c)
+target_link_libraries(kafka_raw PRIVATE PkgConfig::RDKAFKA)
+add_test(NAME fault_hostile_input COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_hostile.sh)
+set_tests_properties(fault_hostile_input PROPERTIES LABELS "fault;integration" TIMEOUT 600 RUN_SERIAL TRUE
+                     ENVIRONMENT "SHOPSTREAM_BIN=$<TARGET_FILE:shopstream>;KAFKA_RAW=$<TARGET_FILE:kafka_raw>")
