@@ -125,57 +125,90 @@ int shop_cmd_replay(int argc, char **argv) {
 
 /* ---- query stats ---- */
 
-static json_t *hash_to_json(redisContext *c, const char *key) {
-    json_t *o = json_object();
-    redisReply *r = redisCommand(c, "HGETALL %s", key);
+/* Runs a command expecting an array; NULL with errstr on a connection or command error. */
+static redisReply *array_reply(redisContext *c, char *errstr, size_t errstr_size, const char *fmt,
+                               const char *key, int n) {
+    redisReply *r = n ? redisCommand(c, fmt, key, n) : redisCommand(c, fmt, key);
     if (r && r->type == REDIS_REPLY_ARRAY)
-        for (size_t i = 0; i + 1 < r->elements; i += 2)
-            json_object_set_new(o, r->element[i]->str,
-                                json_integer(strtoll(r->element[i + 1]->str, NULL, 10)));
+        return r;
+    shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis: %s",
+                !r                             ? c->errstr
+                : r->type == REDIS_REPLY_ERROR ? r->str
+                                               : "unexpected reply");
     if (r)
         freeReplyObject(r);
+    return NULL;
+}
+
+/* A hash of integers as a JSON object (caller owns it), or NULL with errstr. */
+static json_t *hash_to_json(redisContext *c, const char *key, char *errstr, size_t errstr_size) {
+    redisReply *r = array_reply(c, errstr, errstr_size, "HGETALL %s", key, 0);
+    if (!r)
+        return NULL;
+    json_t *o = json_object();
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+        json_object_set_new(o, r->element[i]->str,
+                            json_integer(strtoll(r->element[i + 1]->str, NULL, 10)));
+    freeReplyObject(r);
     return o;
 }
 
-static json_t *stats_redis(redisContext *c, const char *prefix, int minutes) {
+/* {"total": {...}, "minutes": [...]} (caller owns it), or NULL with errstr. */
+static json_t *stats_redis(redisContext *c, const char *prefix, int minutes, char *errstr,
+                           size_t errstr_size) {
     char key[256];
-    json_t *out = json_object();
     snprintf(key, sizeof(key), SHOP_KEY_AN_TOTAL, prefix);
-    json_object_set_new(out, "total", hash_to_json(c, key));
-    json_t *arr = json_array();
+    json_t *total = hash_to_json(c, key, errstr, errstr_size);
     snprintf(key, sizeof(key), SHOP_KEY_AN_MINUTES, prefix);
-    redisReply *r = redisCommand(c, "ZRANGE %s -%d -1", key, minutes);
-    if (r && r->type == REDIS_REPLY_ARRAY)
-        for (size_t i = 0; i < r->elements; i++) {
-            char mk[256];
-            snprintf(mk, sizeof(mk), SHOP_KEY_AN_MINUTE, prefix, r->element[i]->str);
-            json_t *m = hash_to_json(c, mk);
-            json_object_set_new(m, "minute", json_string(r->element[i]->str));
-            json_array_append_new(arr, m);
+    redisReply *r =
+        total ? array_reply(c, errstr, errstr_size, "ZRANGE %s -%d -1", key, minutes) : NULL;
+    if (!r) {
+        json_decref(total);
+        return NULL;
+    }
+    json_t *out = json_pack("{so}", "total", total), *arr = json_array();
+    for (size_t i = 0; i < r->elements && arr; i++) {
+        char mk[256];
+        snprintf(mk, sizeof(mk), SHOP_KEY_AN_MINUTE, prefix, r->element[i]->str);
+        json_t *m = hash_to_json(c, mk, errstr, errstr_size);
+        if (!m) {
+            json_decref(arr);
+            arr = NULL;
+            break;
         }
-    if (r)
-        freeReplyObject(r);
+        json_object_set_new(m, "minute", json_string(r->element[i]->str));
+        json_array_append_new(arr, m);
+    }
+    freeReplyObject(r);
+    if (!arr) {
+        json_decref(out);
+        return NULL;
+    }
     json_object_set_new(out, "minutes", arr);
     return out;
 }
 
-static json_t *stats_pg(PGconn *c) {
-    json_t *out = json_object();
+/* Sums per currency from analytics_minute (caller owns it), or NULL with errstr. */
+static json_t *stats_pg(PGconn *c, char *errstr, size_t errstr_size) {
     PGresult *r = PQexec(
         c, "SELECT currency, sum(orders), sum(revenue_minor), sum(items), sum(refunds), "
            "sum(refund_minor), count(*) FROM analytics_minute GROUP BY currency ORDER BY currency");
-    if (PQresultStatus(r) == PGRES_TUPLES_OK)
-        for (int i = 0; i < PQntuples(r); i++) {
-            json_t *row = json_object();
-            static const char *names[] = {"orders",  "revenue_minor", "items",
-                                          "refunds", "refund_minor",  "minutes"};
-            for (int f = 0; f < 6; f++)
-                json_object_set_new(row, names[f],
-                                    json_integer(strtoll(PQgetvalue(r, i, f + 1), NULL, 10)));
-            json_object_set_new(out, PQgetvalue(r, i, 0), row);
-        }
-    else
-        json_object_set_new(out, "error", json_string(PQresultErrorMessage(r)));
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "postgresql: %s",
+                    PQresultErrorMessage(r));
+        PQclear(r);
+        return NULL;
+    }
+    json_t *out = json_object();
+    static const char *names[] = {"orders",  "revenue_minor", "items",
+                                  "refunds", "refund_minor",  "minutes"};
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_t *row = json_object();
+        for (int f = 0; f < 6; f++)
+            json_object_set_new(row, names[f],
+                                json_integer(strtoll(PQgetvalue(r, i, f + 1), NULL, 10)));
+        json_object_set_new(out, PQgetvalue(r, i, 0), row);
+    }
     PQclear(r);
     return out;
 }
@@ -192,8 +225,6 @@ static void print_stats(json_t *redis, json_t *pg) {
         printf("  revenue %s %lld (minor units)\n", k + 8, (long long)json_integer_value(v));
     printf("PostgreSQL analytics_minute by currency:\n");
     json_object_foreach(pg, k, v) {
-        if (!json_is_object(v))
-            continue;
         printf("  %s orders=%lld revenue_minor=%lld items=%lld minutes=%lld\n", k,
                (long long)json_integer_value(json_object_get(v, "orders")),
                (long long)json_integer_value(json_object_get(v, "revenue_minor")),
@@ -247,10 +278,13 @@ int shop_cmd_query(int argc, char **argv) {
         shop_pg_store_new(shop_config_get(cfg, "pg.url"), schema, "-", 3000, err, sizeof(err));
     redisContext *rc = rs ? shop_redis_store_conn(rs, err, sizeof(err)) : NULL;
     PGconn *pc = rc ? shop_pg_store_conn(ps, err, sizeof(err)) : NULL;
-    if (rc && pc) {
-        json_t *all = json_object();
-        json_object_set_new(all, "redis", stats_redis(rc, prefix, minutes < 1 ? 1 : minutes));
-        json_object_set_new(all, "postgresql", stats_pg(pc));
+    json_t *redis =
+        rc && pc ? stats_redis(rc, prefix, minutes < 1 ? 1 : minutes, err, sizeof(err)) : NULL;
+    json_t *pg = redis ? stats_pg(pc, err, sizeof(err)) : NULL;
+    if (!pg)
+        json_decref(redis);
+    if (pg) {
+        json_t *all = json_pack("{soso}", "redis", redis, "postgresql", pg);
         if (json_out) {
             char *s = json_dumps(all, JSON_SORT_KEYS | JSON_COMPACT);
             printf("%s\n", s);

@@ -6,15 +6,18 @@
 
 #include "runtime_int.h"
 
+/* A dead letter Kafka will not take is an event that would be lost: remembered, so that the
+ * next flush refuses to store offsets past it and the worker stops (a restart retries it). */
 static void dlq_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
-    (void)opaque;
-    if (m->err)
-        SHOP_ERROR("component=dlq msg=\"dead-letter delivery failed: %s\"",
-                   rd_kafka_err2str(m->err));
+    shop_runtime_t *rt = opaque;
+    if (!m->err)
+        return;
+    SHOP_ERROR("component=dlq msg=\"dead-letter delivery failed: %s\"", rd_kafka_err2str(m->err));
+    rt->dlq_failed = 1;
 }
 
-rd_kafka_t *shop_rt_dlq_new(const shop_runtime_t *rt, char *errstr, size_t errstr_size) {
+rd_kafka_t *shop_rt_dlq_new(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[512];
     const char *brokers = shop_config_get(rt->cfg, "kafka.bootstrap.servers");
@@ -23,6 +26,7 @@ rd_kafka_t *shop_rt_dlq_new(const shop_runtime_t *rt, char *errstr, size_t errst
     rd_kafka_conf_set(conf, "acks", "all", err, sizeof(err));
     rd_kafka_conf_set(conf, "message.timeout.ms", "0", err, sizeof(err)); /* never give up */
     rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err));
+    rd_kafka_conf_set_opaque(conf, rt);
     rd_kafka_conf_set_dr_msg_cb(conf, dlq_dr);
     rd_kafka_conf_set_log_cb(conf, shop_rt_kafka_log_cb);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
@@ -74,6 +78,7 @@ void shop_rt_dlq_send(shop_runtime_t *rt, const rd_kafka_message_t *m, const cha
             SHOP_ERROR("component=dlq msg=\"cannot produce to %s: %s\"", dtopic,
                        rd_kafka_err2str(e));
             rd_kafka_headers_destroy(h);
+            rt->dlq_failed = 1;
             return;
         }
         rd_kafka_poll(rt->dlq, 100);
@@ -83,11 +88,14 @@ void shop_rt_dlq_send(shop_runtime_t *rt, const rd_kafka_message_t *m, const cha
 int shop_rt_dlq_drain(shop_runtime_t *rt, int timeout_ms, char *errstr, size_t errstr_size) {
     if (!rt->dlq)
         return SHOP_OK;
-    if (rd_kafka_outq_len(rt->dlq) == 0) {
-        rd_kafka_poll(rt->dlq, 0);
-        return SHOP_OK;
-    }
-    rd_kafka_flush(rt->dlq, timeout_ms);
+    if (rd_kafka_outq_len(rt->dlq) == 0)
+        rd_kafka_poll(rt->dlq, 0); /* serves the last delivery reports */
+    else
+        rd_kafka_flush(rt->dlq, timeout_ms);
+    if (rt->dlq_failed)
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_FATAL,
+                           "a dead letter could not be produced (see above); stopping without "
+                           "storing offsets past it, so a restart dead-letters it again");
     if (rd_kafka_outq_len(rt->dlq) == 0)
         return SHOP_OK;
     return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE,

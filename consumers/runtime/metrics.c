@@ -89,6 +89,10 @@ void shop_metrics_render(shop_metrics_t *m, shop_buf_t *o) {
     for (int s = 0; s < 2; s++)
         shop_buf_printf(o, "shopstream_flush_failures_total{worker=\"%s\",sink=\"%s\"} %lld\n",
                         m->worker, sink_names[s], atomic_load(&m->flush_failures[s]));
+    counter(o, "shopstream_duplicates_skipped_total",
+            "Messages below the next expected offset (already processed), skipped.");
+    shop_buf_printf(o, "shopstream_duplicates_skipped_total{worker=\"%s\"} %lld\n", m->worker,
+                    atomic_load(&m->skipped_dupes));
     counter(o, "shopstream_rewinds_total", "Rewinds to the stored offsets after a lost flush.");
     shop_buf_printf(o, "shopstream_rewinds_total{worker=\"%s\"} %lld\n", m->worker,
                     atomic_load(&m->rewinds));

@@ -26,7 +26,6 @@ typedef struct shop_metrics {
     atomic_llong events[SHOP_METRICS_MAX_TOPICS];
     atomic_llong dlq[SHOP_METRICS_MAX_TOPICS];
     atomic_llong skipped_dupes;
-    atomic_llong flushes[2];
     atomic_llong flush_failures[2];
     atomic_llong rewinds;
     atomic_llong gap_rereads;

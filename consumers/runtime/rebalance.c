@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime_int.h"
 
@@ -159,11 +160,14 @@ static int flush_before_revoke(shop_runtime_t *rt) {
     char err[512];
     for (;;) {
         int rc = shop_rt_flush(rt, err, sizeof(err));
-        if (rc == SHOP_OK)
+        if (rc == SHOP_OK || rc == SHOP_ERR_CONFLICT) /* a conflict has already rewound */
             return 1;
         if (rc != SHOP_ERR_RETRYABLE || shop_mono_us() > deadline)
             return 0;
-        rd_kafka_poll(rt->dlq ? rt->dlq : rt->rk, 200);
+        if (rt->dlq)
+            rd_kafka_poll(rt->dlq, 200); /* never the consumer: it would serve its queue here */
+        else
+            usleep(200 * 1000);
     }
 }
 

@@ -12,16 +12,18 @@
  * millis, which are larger than any offset we expect). */
 static int parse_bound(const char *s, int *is_time, int64_t *v) {
     if (!strncmp(s, "o:", 2) || !strncmp(s, "offset:", 7)) {
+        const char *digits = strchr(s, ':') + 1;
+        char *end;
         *is_time = 0;
-        *v = strtoll(strchr(s, ':') + 1, NULL, 10);
-        return SHOP_OK;
+        *v = strtoll(digits, &end, 10);
+        return *digits && !*end && *v >= 0 ? SHOP_OK : SHOP_ERR_INVALID;
     }
     if (!strncmp(s, "t:", 2))
         s += 2;
     else {
         char *end;
         long long x = strtoll(s, &end, 10);
-        if (!*end && x < 100000000000LL) {
+        if (!*end && x >= 0 && x < 100000000000LL) {
             *is_time = 0;
             *v = x;
             return SHOP_OK;

@@ -139,6 +139,20 @@ void shop_rt_pause_all(shop_runtime_t *rt, int pause) {
 
 /* ---- dispatch ---- */
 
+/* Exponential backoff with jitter up to retry.backoff.max.ms, for every retry of the loop (a sink
+ * down at flush or at offset loading, the schema registry unreachable). */
+static void schedule_retry(shop_runtime_t *rt, const char *why) {
+    rt->backoff_ms = rt->backoff_ms ? rt->backoff_ms * 2 : 100;
+    int64_t max = shop_config_get_int(rt->cfg, "retry.backoff.max.ms");
+    if (rt->backoff_ms > max)
+        rt->backoff_ms = max;
+    int64_t jitter = rt->backoff_ms / 4 ? rand() % (rt->backoff_ms / 4) : 0;
+    rt->next_retry_us = shop_mono_us() + (rt->backoff_ms + jitter) * 1000;
+    char q[600];
+    SHOP_WARN("msg=%s retry_in_ms=%lld", shop_log_quote(q, sizeof(q), why),
+              (long long)rt->backoff_ms);
+}
+
 static void seek_one(shop_runtime_t *rt, const char *topic, int32_t partition, int64_t offset) {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
@@ -181,10 +195,25 @@ static int gap(shop_runtime_t *rt, const rd_kafka_message_t *m, part_t *p) {
     return 1;
 }
 
+/* The partition of a message: the topic handle is compared first, the name only when it differs
+ * (per message, so no string compares in the common case). */
+static part_t *msg_part(shop_runtime_t *rt, const rd_kafka_message_t *m, int *tidx) {
+    for (int t = 0; t < rt->ntopics; t++) {
+        topic_state_t *ts = &rt->topics[t];
+        if (ts->rkt != m->rkt) {
+            if (strcmp(ts->name, rd_kafka_topic_name(m->rkt)))
+                continue;
+            ts->rkt = m->rkt;
+        }
+        *tidx = t;
+        return m->partition >= 0 && m->partition < ts->nparts ? &ts->parts[m->partition] : NULL;
+    }
+    return NULL;
+}
+
 static void dispatch(shop_runtime_t *rt, rd_kafka_message_t *m) {
     int tidx = -1;
-    const char *topic = rd_kafka_topic_name(m->rkt);
-    part_t *p = shop_rt_part(rt, topic, m->partition, 0, &tidx);
+    part_t *p = msg_part(rt, m, &tidx);
     if (!p || !p->assigned || p->loading)
         return; /* refetched after the seek */
     if (m->offset < p->expect) {
@@ -195,6 +224,7 @@ static void dispatch(shop_runtime_t *rt, rd_kafka_message_t *m) {
         p->done = 1;
         return;
     }
+    const char *topic = rt->topics[tidx].name;
     if (m->offset > p->expect && p->exact && gap(rt, m, p))
         return;
     p->gap_state = 0;
@@ -216,6 +246,7 @@ static void dispatch(shop_runtime_t *rt, rd_kafka_message_t *m) {
         SHOP_WARN("topic=%s partition=%d offset=%lld msg=\"decode needs the schema registry: %s\"",
                   topic, (int)m->partition, (long long)m->offset, err);
         shop_rt_rewind(rt, "schema registry unreachable");
+        schedule_retry(rt, err); /* reload (and decode again) after a backoff, not at once */
         return;
     }
     /* Envelope sanity shared by every worker; fixed bounds keep replays deterministic. */
@@ -290,7 +321,6 @@ static int flush_sink(shop_runtime_t *rt, int s, char *errstr, size_t errstr_siz
     }
     if (rc == SHOP_OK) {
         shop_metrics_observe_flush(&rt->metrics, s, shop_mono_us() - t0);
-        atomic_fetch_add(&rt->metrics.flushes[s], 1);
         for (int i = 0; i < n; i++)
             shop_rt_part(rt, e[i].topic, e[i].partition, 0, NULL)->stored[s] = e[i].to;
         rt->ops->flushed(rt->w, s);
@@ -567,15 +597,7 @@ static void maybe_flush(shop_runtime_t *rt, int force) {
         shop_runtime_stop = 1;
         return;
     }
-    rt->backoff_ms = rt->backoff_ms ? rt->backoff_ms * 2 : 100;
-    int64_t max = shop_config_get_int(rt->cfg, "retry.backoff.max.ms");
-    if (rt->backoff_ms > max)
-        rt->backoff_ms = max;
-    int64_t jitter = rt->backoff_ms / 4 ? rand() % (rt->backoff_ms / 4) : 0;
-    rt->next_retry_us = shop_mono_us() + (rt->backoff_ms + jitter) * 1000;
-    char q[600];
-    SHOP_WARN("msg=%s retry_in_ms=%lld", shop_log_quote(q, sizeof(q), err),
-              (long long)rt->backoff_ms);
+    schedule_retry(rt, err);
     if (!rt->paused) {
         rt->paused = 1;
         shop_rt_pause_all(rt, 1);
@@ -583,22 +605,15 @@ static void maybe_flush(shop_runtime_t *rt, int force) {
 }
 
 static void retry_loading(shop_runtime_t *rt) {
-    int64_t now = shop_mono_us();
-    if (!rt->any_loading || now < rt->next_retry_us)
+    if (!rt->any_loading || shop_mono_us() < rt->next_retry_us)
         return;
     char err[512] = "";
     if (shop_rt_load_offsets(rt, err, sizeof(err)) == SHOP_OK) {
         rt->any_loading = 0;
+        rt->backoff_ms = 0;
         return;
     }
-    rt->backoff_ms = rt->backoff_ms ? rt->backoff_ms * 2 : 100;
-    int64_t max = shop_config_get_int(rt->cfg, "retry.backoff.max.ms");
-    if (rt->backoff_ms > max)
-        rt->backoff_ms = max;
-    rt->next_retry_us = now + rt->backoff_ms * 1000;
-    char q[600];
-    SHOP_WARN("msg=%s retry_in_ms=%lld", shop_log_quote(q, sizeof(q), err),
-              (long long)rt->backoff_ms);
+    schedule_retry(rt, err);
 }
 
 static void consume_loop(shop_runtime_t *rt) {

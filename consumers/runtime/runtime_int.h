@@ -29,6 +29,7 @@ typedef struct part {
 
 typedef struct topic_state {
     const char *name;
+    const rd_kafka_topic_t *rkt; /* handle last seen on its messages (a cache; may change) */
     part_t *parts;
     int nparts;
 } topic_state_t;
@@ -57,6 +58,7 @@ typedef struct shop_runtime {
     int replay;
     int paused; /* all partitions paused because a flush failed */
     int any_loading;
+    int dlq_failed; /* a dead letter was refused: never store offsets past it */
     int fatal;
     int64_t pending_events;
     int64_t last_flush_us;
@@ -96,7 +98,7 @@ int64_t shop_rt_start_offset(const shop_runtime_t *rt, const part_t *p, int64_t 
 void shop_rt_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 
 /* dlq.c */
-rd_kafka_t *shop_rt_dlq_new(const shop_runtime_t *rt, char *errstr, size_t errstr_size);
+rd_kafka_t *shop_rt_dlq_new(shop_runtime_t *rt, char *errstr, size_t errstr_size);
 void shop_rt_dlq_send(shop_runtime_t *rt, const rd_kafka_message_t *m, const char *reason);
 /* 0 when every dead-letter message is acknowledged by the broker, else RETRYABLE. */
 int shop_rt_dlq_drain(shop_runtime_t *rt, int timeout_ms, char *errstr, size_t errstr_size);
