@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "cli_producer.h"
 #include "emit_int.h"
 
 static const shop_conf_def_t emit_conf[] = {
@@ -98,25 +99,17 @@ static int parse_args(int argc, char **argv, shop_emit_run_t *run, shop_config_t
     return 0;
 }
 
-static void conf_kafka(const char *key, const char *value, void *opaque) {
-    char err[512];
-    if (shop_producer_conf_set(opaque, key, value, err, sizeof(err)))
-        fprintf(stderr, "emit: %s\n", err);
-}
-
 static shop_producer_t *make_producer(shop_config_t *cfg, shop_codec_t *codec,
                                       shop_emit_run_t *run) {
     char err[512];
-    shop_producer_conf_t *pc = shop_producer_conf_new();
-    shop_config_each_kafka(cfg, conf_kafka, pc);
-    const char *reg = shop_config_get(cfg, "schema.registry.url");
-    if (reg)
-        shop_producer_conf_set(pc, "schema.registry.url", reg, NULL, 0);
-    shop_producer_conf_set(pc, "topic.prefix", shop_config_get(cfg, "topic.prefix"), NULL, 0);
-    shop_producer_conf_set_codec(pc, codec);
-    shop_producer_conf_set_report_cb(pc, on_report, run);
-    shop_producer_t *p = shop_producer_new(pc, err, sizeof(err));
-    shop_producer_conf_destroy(pc);
+    shop_producer_conf_t *pc = shop_cli_producer_conf(cfg, err, sizeof(err));
+    shop_producer_t *p = NULL;
+    if (pc) {
+        shop_producer_conf_set_codec(pc, codec);
+        shop_producer_conf_set_report_cb(pc, on_report, run);
+        p = shop_producer_new(pc, err, sizeof(err));
+        shop_producer_conf_destroy(pc);
+    }
     if (!p)
         fprintf(stderr, "emit: %s\n", err);
     return p;

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "cli_producer.h"
 #include "generate.h"
 #include "shop_producer.h"
 
@@ -150,12 +151,6 @@ static int parse_args(int argc, char **argv, gen_run_t *run, shop_config_t *cfg)
     return 0;
 }
 
-static void conf_kafka(const char *key, const char *value, void *opaque) {
-    char err[512];
-    if (shop_producer_conf_set(opaque, key, value, err, sizeof(err)))
-        fprintf(stderr, "generate: %s\n", err);
-}
-
 static int open_sink(gen_run_t *run, shop_config_t *cfg) {
     if (!run->produce) {
         run->fp = run->out ? fopen(run->out, "w") : stdout;
@@ -164,12 +159,9 @@ static int open_sink(gen_run_t *run, shop_config_t *cfg) {
         return 0;
     }
     char err[512];
-    shop_producer_conf_t *pc = shop_producer_conf_new();
-    shop_config_each_kafka(cfg, conf_kafka, pc);
-    const char *reg = shop_config_get(cfg, "schema.registry.url");
-    if (reg)
-        shop_producer_conf_set(pc, "schema.registry.url", reg, NULL, 0);
-    shop_producer_conf_set(pc, "topic.prefix", shop_config_get(cfg, "topic.prefix"), NULL, 0);
+    shop_producer_conf_t *pc = shop_cli_producer_conf(cfg, err, sizeof(err));
+    if (!pc)
+        return fprintf(stderr, "generate: %s\n", err), 1;
     run->producer = shop_producer_new(pc, err, sizeof(err));
     shop_producer_conf_destroy(pc);
     if (!run->producer)
