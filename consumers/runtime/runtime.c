@@ -733,6 +733,10 @@ static int init(shop_runtime_t *rt, const shop_runtime_opts_t *o, char *errstr,
     else
         snprintf(rt->group, sizeof(rt->group), "shopstream-%s%s%s", rt->ops->name,
                  ns && *ns ? "-" : "", ns ? ns : "");
+    const char *from = shop_config_get(rt->cfg, "start.from");
+    if (strcmp(from, "earliest") && strcmp(from, "latest"))
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG,
+                           "start.from: expected earliest or latest, got \"%s\"", from);
     rt->flush_events = shop_config_get_int(rt->cfg, "flush.events");
     rt->flush_ms = shop_config_get_int(rt->cfg, "flush.ms");
     for (rt->ntopics = 0; rt->ops->topics[rt->ntopics]; rt->ntopics++) {
