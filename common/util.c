@@ -3,6 +3,7 @@
 #include "shop.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,8 +181,9 @@ int shop_parse_time_ms(const char *s, int64_t *out_ms) {
     if (!s || !*s)
         return SHOP_ERR_INVALID;
     if (all_digits(s)) {
+        errno = 0;
         *out_ms = strtoll(s, NULL, 10);
-        return SHOP_OK;
+        return errno == ERANGE ? SHOP_ERR_INVALID : SHOP_OK;
     }
     int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
     if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
@@ -220,12 +222,17 @@ int shop_parse_time_ms(const char *s, int64_t *out_ms) {
             if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) != 2)
                 return SHOP_ERR_INVALID;
             p += 1 + n;
+            if (oh > 23 || om > 59)
+                return SHOP_ERR_INVALID;
             off_s = sign * (oh * 3600 + om * 60);
         }
     }
     if (*p)
         return SHOP_ERR_INVALID;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+        h > 23 || mi > 59 || sec > 60) /* timegm would move 02-31 to 03-03 silently */
         return SHOP_ERR_INVALID;
     struct tm tm = {0};
     tm.tm_year = y - 1900;

@@ -17,11 +17,18 @@ static void dlq_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     rt->dlq_failed = 1;
 }
 
+static void dlq_conf_set(const char *key, const char *value, void *opaque) {
+    char err[256];
+    rd_kafka_conf_set(opaque, key, value, err, sizeof(err));
+}
+
 rd_kafka_t *shop_rt_dlq_new(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[512];
-    const char *brokers = shop_config_get(rt->cfg, "kafka.bootstrap.servers");
-    rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err));
+    /* The user's kafka.* keys (brokers, security settings for a managed cluster) (security settings
+     * for a managed cluster, say); the consumer has already refused unknown ones, and consumer-only
+     * keys are ignored by a producer. */
+    shop_config_each_kafka(rt->cfg, dlq_conf_set, conf);
     rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err));
     rd_kafka_conf_set(conf, "acks", "all", err, sizeof(err));
     rd_kafka_conf_set(conf, "message.timeout.ms", "0", err, sizeof(err)); /* never give up */
@@ -30,6 +37,8 @@ rd_kafka_t *shop_rt_dlq_new(shop_runtime_t *rt, char *errstr, size_t errstr_size
     rd_kafka_conf_set_dr_msg_cb(conf, dlq_dr);
     rd_kafka_conf_set_log_cb(conf, shop_rt_kafka_log_cb);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (!rk)
+        rd_kafka_conf_destroy(conf);
     if (!rk)
         shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "dead-letter producer: %s", err);
     return rk;

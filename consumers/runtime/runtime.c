@@ -393,10 +393,18 @@ void shop_rt_rewind(shop_runtime_t *rt, const char *why) {
 
 /* ---- set-up ---- */
 
-static void set_kafka(const char *key, const char *value, void *opaque) {
+/* librdkafka properties: the runtime's own and the user's kafka.* keys; the first one refused is
+ * kept, so that a typo stops the worker at start instead of being logged and ignored. */
+typedef struct {
+    rd_kafka_conf_t *conf;
     char err[512];
-    if (rd_kafka_conf_set(opaque, key, value, err, sizeof(err)) != RD_KAFKA_CONF_OK)
-        SHOP_WARN("msg=\"kafka.%s: %s\"", key, err);
+} kafka_conf_t;
+
+static void set_kafka(const char *key, const char *value, void *opaque) {
+    kafka_conf_t *k = opaque;
+    char err[400];
+    if (rd_kafka_conf_set(k->conf, key, value, err, sizeof(err)) != RD_KAFKA_CONF_OK && !k->err[0])
+        snprintf(k->err, sizeof(k->err), "kafka.%s: %s", key, err);
 }
 
 void shop_rt_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
@@ -429,36 +437,43 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
 }
 
 static rd_kafka_t *consumer_new(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* Offsets live in the sinks: Kafka's are written by the runtime, advisory only. */
+    static const char *const defaults[][2] = {
+        {"enable.auto.commit", "false"},   {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"}, {"partition.assignment.strategy", "cooperative-sticky"},
+        {"fetch.wait.max.ms", "100"},      {"queued.min.messages", "200000"},
+        {"session.timeout.ms", "10000"},   {"heartbeat.interval.ms", "1000"},
+    };
+    kafka_conf_t k = {.conf = rd_kafka_conf_new()};
     char host[128] = "localhost", inst[300];
     gethostname(host, sizeof(host) - 1);
     const char *iid = shop_config_get(rt->cfg, "instance.id");
-    set_kafka("group.id", rt->group, conf);
-    set_kafka("enable.auto.commit", "false", conf);
-    set_kafka("enable.auto.offset.store", "false", conf);
-    set_kafka("auto.offset.reset", "earliest", conf);
-    set_kafka("partition.assignment.strategy", "cooperative-sticky", conf);
-    set_kafka("enable.partition.eof", rt->replay ? "true" : "false", conf);
-    set_kafka("fetch.wait.max.ms", "100", conf);
-    set_kafka("queued.min.messages", "200000", conf);
-    set_kafka("session.timeout.ms", "10000", conf);
-    set_kafka("heartbeat.interval.ms", "1000", conf);
+    set_kafka("group.id", rt->group, &k);
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+        set_kafka(defaults[i][0], defaults[i][1], &k);
+    set_kafka("enable.partition.eof", rt->replay ? "true" : "false", &k);
     if (!rt->replay && iid && strcmp(iid, "none")) {
         if (!strcmp(iid, "auto"))
             snprintf(inst, sizeof(inst), "%s@%s", rt->ops->name, host);
         else
             snprintf(inst, sizeof(inst), "%s", iid);
-        set_kafka("group.instance.id", inst, conf);
+        set_kafka("group.instance.id", inst, &k);
     }
-    shop_config_each_kafka(rt->cfg, set_kafka, conf);
-    rd_kafka_conf_set_opaque(conf, rt);
-    rd_kafka_conf_set_log_cb(conf, shop_rt_kafka_log_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
+    shop_config_each_kafka(rt->cfg, set_kafka, &k);
+    if (k.err[0]) {
+        rd_kafka_conf_destroy(k.conf);
+        shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "%s", k.err);
+        return NULL;
+    }
+    rd_kafka_conf_set_opaque(k.conf, rt);
+    rd_kafka_conf_set_log_cb(k.conf, shop_rt_kafka_log_cb);
+    rd_kafka_conf_set_error_cb(k.conf, error_cb);
     if (!rt->replay)
-        rd_kafka_conf_set_rebalance_cb(conf, shop_rt_rebalance_cb);
+        rd_kafka_conf_set_rebalance_cb(k.conf, shop_rt_rebalance_cb);
     char err[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, k.conf, err, sizeof(err));
     if (!rk) {
+        rd_kafka_conf_destroy(k.conf);
         shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "kafka consumer: %s", err);
         return NULL;
     }

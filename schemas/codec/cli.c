@@ -294,10 +294,15 @@ static int decode_input(decode_run_t *run, const decode_opts_t *o) {
     return 0;
 }
 
+/* A property librdkafka refuses is a typo to report, not to ignore: the first one is kept in
+ * bad_property and the command stops. */
+static char bad_property[512];
+
 static void set_kafka(const char *key, const char *value, void *opaque) {
     char err[256];
-    if (rd_kafka_conf_set(opaque, key, value, err, sizeof(err)) != RD_KAFKA_CONF_OK)
-        SHOP_WARN("msg=\"ignoring kafka.%s: %s\"", key, err);
+    if (rd_kafka_conf_set(opaque, key, value, err, sizeof(err)) != RD_KAFKA_CONF_OK &&
+        !bad_property[0])
+        snprintf(bad_property, sizeof(bad_property), "kafka.%s: %s", key, err);
 }
 
 static int64_t parse_offset(const char *s) {
@@ -320,6 +325,11 @@ static rd_kafka_t *kafka_open(const decode_opts_t *o, const shop_config_t *cfg) 
     set_kafka("enable.auto.commit", "false", conf);
     set_kafka("enable.auto.offset.store", "false", conf);
     set_kafka("enable.partition.eof", "true", conf);
+    if (bad_property[0]) {
+        fprintf(stderr, "shopstream decode: %s\n", bad_property);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
     if (!rk) {
         fprintf(stderr, "shopstream decode: kafka: %s\n", err);

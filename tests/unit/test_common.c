@@ -106,6 +106,11 @@ static void test_time(void **state) {
     assert_int_equal(shop_parse_time_ms("1795514400000", &ms), SHOP_OK);
     assert_int_equal(ms, 1795514400000LL);
     assert_int_equal(shop_parse_time_ms("2026-13-01", &ms), SHOP_ERR_INVALID);
+    assert_int_equal(shop_parse_time_ms("2026-02-31", &ms), SHOP_ERR_INVALID);
+    assert_int_equal(shop_parse_time_ms("2026-02-29", &ms), SHOP_ERR_INVALID);
+    assert_int_equal(shop_parse_time_ms("2028-02-29", &ms), SHOP_OK);
+    assert_int_equal(shop_parse_time_ms("2026-11-24T10:00:00+99:99", &ms), SHOP_ERR_INVALID);
+    assert_int_equal(shop_parse_time_ms("99999999999999999999999", &ms), SHOP_ERR_INVALID);
     assert_int_equal(shop_parse_time_ms("yesterday", &ms), SHOP_ERR_INVALID);
     assert_int_equal(shop_parse_time_ms("2026-11-24T10:00:00Zjunk", &ms), SHOP_ERR_INVALID);
     char buf[40];
