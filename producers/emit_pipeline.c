@@ -62,7 +62,7 @@ static int is_blank(const char *s, size_t n) {
 static void encode_line(emit_pipe_t *ep, emit_batch_t *b, size_t i, shop_encoded_t *enc) {
     const char *line = b->text.buf + b->line_off[i];
     size_t len = (i + 1 < b->nlines ? b->line_off[i + 1] : b->text.len) - b->line_off[i] - 1;
-    char err[1024];
+    char err[1024] = "encoding failed"; /* in case a failure leaves no message */
     json_error_t jerr;
     json_t *obj = shop_producer_json_parse(line, len, &jerr);
     if (!obj) {
@@ -149,8 +149,9 @@ static size_t fill(emit_pipe_t *ep, emit_batch_t *b, FILE *in, char **line, size
     return b->nlines;
 }
 
-/* Prints a finished batch's errors and produces its events; returns SHOP_ERR_FATAL to stop. */
-static int deliver(emit_pipe_t *ep, emit_batch_t *b, shop_producer_t *p) {
+/* Prints a finished batch's errors and produces its events; returns SHOP_ERR_FATAL once the
+ * producer is gone, after which (`dead`) batches are still reported and counted, as failed. */
+static int deliver(emit_pipe_t *ep, emit_batch_t *b, shop_producer_t *p, int dead) {
     shop_emit_run_t *run = ep->run;
     if (b->errors.len)
         fwrite(b->errors.buf, 1, b->errors.len, stderr);
@@ -166,6 +167,10 @@ static int deliver(emit_pipe_t *ep, emit_batch_t *b, shop_producer_t *p) {
     if (!p) {
         run->valid += b->nmsgs;
         return SHOP_OK;
+    }
+    if (dead) {
+        run->failed += b->nmsgs;
+        return SHOP_ERR_FATAL;
     }
     for (size_t i = 0; i < b->nmsgs; i++) {
         emit_msg_t *m = &b->msgs[i];
@@ -207,8 +212,16 @@ int shop_emit_pipeline(shop_emit_run_t *run, FILE *in, shop_codec_t *codec, shop
     pthread_cond_init(&ep.work, NULL);
     pthread_cond_init(&ep.done, NULL);
     pthread_t *tids = shop_xcalloc((size_t)nthreads, sizeof(pthread_t));
-    for (int i = 0; i < nthreads; i++)
-        pthread_create(&tids[i], NULL, worker, &ep);
+    int started = 0, perr = 0;
+    while (started < nthreads && !(perr = pthread_create(&tids[started], NULL, worker, &ep)))
+        started++;
+    if (!started) {
+        fprintf(stderr, "emit: cannot start an encoding thread: %s\n", strerror(perr));
+        free(tids);
+        free(ep.b);
+        return SHOP_ERR_FATAL;
+    }
+    nthreads = started;
     char *line = NULL;
     size_t cap = 0;
     uint64_t consumed = 0;
@@ -234,12 +247,10 @@ int shop_emit_pipeline(shop_emit_run_t *run, FILE *in, shop_codec_t *codec, shop
         while (b->state != B_DONE)
             pthread_cond_wait(&ep.done, &ep.mu);
         pthread_mutex_unlock(&ep.mu);
-        if (r == SHOP_OK)
-            r = deliver(&ep, b, p);
-        else
-            run->failed += b->nmsgs; /* the producer is gone: count the rest as failed */
-        if (r == SHOP_ERR_FATAL)
-            eof = 1;
+        /* After a fatal producer error the rest of the input is still read, reported and
+         * counted (as failed), so that sent + rejected + failed adds up to the lines. */
+        if (deliver(&ep, b, p, r == SHOP_ERR_FATAL) == SHOP_ERR_FATAL)
+            r = SHOP_ERR_FATAL;
         b->state = B_FREE;
         consumed++;
     }

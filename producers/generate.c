@@ -36,7 +36,7 @@ typedef struct {
     const char *out, *retail;
     shop_producer_t *producer;
     FILE *fp;
-    uint64_t counts[SHOP_EV__COUNT], bad_lines;
+    uint64_t counts[SHOP_EV__COUNT], bad_lines, failed_lines;
     int64_t first_ms, last_ms, skipped_us;
 } gen_run_t;
 
@@ -196,9 +196,14 @@ static int drain(gen_run_t *run, shop_buf_t *buf) {
     for (char *s = buf->buf, *end = buf->buf + buf->len; s < end;) {
         char *nl = memchr(s, '\n', (size_t)(end - s));
         size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
-        if (shop_producer_emit_json_text(run->producer, s, n, err, sizeof(err))) {
-            if (run->bad_lines++ < 10)
-                fprintf(stderr, "generate: %s\n", err);
+        int r = shop_producer_emit_json_text(run->producer, s, n, err, sizeof(err));
+        /* Invalid: a generator bug (rejected); anything else failed, and fatal stops. */
+        uint64_t *count = r == SHOP_ERR_INVALID ? &run->bad_lines : &run->failed_lines;
+        if (r && (*count)++ < 10)
+            fprintf(stderr, "generate: %s\n", err);
+        if (r == SHOP_ERR_FATAL) {
+            shop_buf_reset(buf);
+            return 1;
         }
         s += n + 1;
     }
@@ -283,9 +288,10 @@ static int finish_produce(gen_run_t *run) {
     fprintf(stderr,
             "generate: produced=%" PRIu64 " delivered=%" PRIu64 " failed=%" PRIu64
             " rejected=%" PRIu64 "\n",
-            st.produced, st.delivered, st.failed + (uint64_t)(st.in_flight > 0 ? st.in_flight : 0),
+            st.produced, st.delivered,
+            st.failed + (uint64_t)(st.in_flight > 0 ? st.in_flight : 0) + run->failed_lines,
             run->bad_lines);
-    return st.delivered == st.produced && !run->bad_lines ? 0 : 1;
+    return st.delivered == st.produced && !run->bad_lines && !run->failed_lines ? 0 : 1;
 }
 
 int shop_cmd_generate(int argc, char **argv) {

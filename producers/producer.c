@@ -329,7 +329,8 @@ void shop_producer_stats(const shop_producer_t *p, shop_producer_stats_t *out) {
     out->produced = atomic_load(&((shop_producer_t *)p)->produced);
     out->delivered = atomic_load(&((shop_producer_t *)p)->delivered);
     out->failed = atomic_load(&((shop_producer_t *)p)->failed);
-    out->in_flight = rd_kafka_outq_len(p->rk);
+    /* Derived: rd_kafka_outq_len() also counts requests and unserved delivery reports. */
+    out->in_flight = (int64_t)(out->produced - out->delivered - out->failed);
 }
 
 shop_codec_t *shop_producer_codec(shop_producer_t *p) {
