@@ -27,7 +27,7 @@ static const shop_conf_def_t emit_conf[] = {
      "Confluent Schema Registry; when set, events use its framing"},
     {"emit.flush.timeout.ms", SHOP_CONF_INT, "120000",
      "wait this long at the end for outstanding deliveries"},
-    {"emit.threads", SHOP_CONF_INT, "0", "parse-and-encode threads; 0: one per CPU"},
+    {"emit.threads", SHOP_CONF_INT, "0", "parse-and-encode threads; 0: one per CPU, at most 8"},
     {NULL, SHOP_CONF_STRING, NULL, NULL},
 };
 

@@ -98,7 +98,7 @@ uint64_t shop_gen_fraud_chargebacks(const shop_gen_t *g);
  * "선글라스" -> "tjsrmffktm". Other characters are copied. */
 void shop_gen_hangul_to_qwerty(const char *ko, char *out, size_t size);
 
-/* "order.placed" for SHOP_EV_ORDER_PLACED, without needing the codec library; static storage. */
+/* "order.placed" for SHOP_EV_ORDER_PLACED (the codec's table); static storage. */
 const char *shop_gen_type_name(shop_event_kind_t kind);
 
 /* ---- UCI Online Retail (Chen, Sain & Guo 2012, CC BY 4.0) as real order events ---- */

@@ -287,7 +287,7 @@ static int64_t days_from_civil(int64_t y, int m, int d) {
     return era * 146097 + doe - 719468;
 }
 
-/* "2026-11-01T00:00:00.005Z", the generator's form, becomes epoch millis here, which the codec
+/* "2026-11-01T00:00:00.005Z" (RFC 3339 as apps write it) becomes epoch millis here, which the codec
  * takes without a sscanf. Anything else, or any impossible date, stays for the codec to judge. */
 void shop_producer_json_fast_time(json_t *obj) {
     static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
