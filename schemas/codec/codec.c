@@ -561,8 +561,32 @@ static shop_registry_slot_t *reg_find(shop_codec_t *c, int32_t id) {
     return NULL;
 }
 
+/* At most this many "not found" ids are remembered: hostile input with random schema ids must
+ * not grow the cache without bound. */
+#define REGISTRY_MAX_NEGATIVE 1024
+
+/* A negative slot to reuse: an expired one, or the oldest once the cap is reached; else NULL. */
+static shop_registry_slot_t *reg_negative_victim(shop_codec_t *c) {
+    shop_registry_slot_t *oldest = NULL;
+    size_t n = 0;
+    int64_t now = shop_now_ms();
+    for (size_t i = 0; i < c->nreg; i++) {
+        shop_registry_slot_t *s = &c->reg[i];
+        if (s->entry)
+            continue;
+        if (s->neg_until_ms <= now)
+            return s;
+        n++;
+        if (!oldest || s->neg_until_ms < oldest->neg_until_ms)
+            oldest = s;
+    }
+    return n >= REGISTRY_MAX_NEGATIVE ? oldest : NULL;
+}
+
 static void reg_put(shop_codec_t *c, int32_t id, shop_schema_entry_t *e, int64_t neg_until) {
     shop_registry_slot_t *s = reg_find(c, id);
+    if (!s && !e)
+        s = reg_negative_victim(c);
     if (!s) {
         if (c->nreg == c->capreg) {
             c->capreg = c->capreg ? c->capreg * 2 : 16;
