@@ -3,15 +3,16 @@
 #ifndef SHOP_COMMANDS_H
 #define SHOP_COMMANDS_H
 
-int shop_cmd_schema(int argc, char **argv);   /* schemas/codec/cli.c */
-int shop_cmd_decode(int argc, char **argv);   /* schemas/codec/cli.c */
-int shop_cmd_emit(int argc, char **argv);     /* producers/emit.c */
-int shop_cmd_generate(int argc, char **argv); /* producers/generate.c */
-int shop_cmd_run(int argc, char **argv);      /* consumers/runtime/cli.c */
-int shop_cmd_replay(int argc, char **argv);   /* consumers/runtime/cli.c */
-int shop_cmd_query(int argc, char **argv);    /* consumers/runtime/cli.c */
-int shop_cmd_topics(int argc, char **argv);   /* consumers/runtime/admin.c */
-int shop_cmd_migrate(int argc, char **argv);  /* consumers/runtime/admin.c */
-int shop_cmd_fraud(int argc, char **argv);    /* consumers/fraud/cli.c */
+int shop_cmd_schema(int argc, char **argv);      /* schemas/codec/cli.c */
+int shop_cmd_decode(int argc, char **argv);      /* schemas/codec/cli.c */
+int shop_cmd_emit(int argc, char **argv);        /* producers/emit.c */
+int shop_cmd_generate(int argc, char **argv);    /* producers/generate.c */
+int shop_cmd_run(int argc, char **argv);         /* consumers/runtime/cli.c */
+int shop_cmd_replay(int argc, char **argv);      /* consumers/runtime/cli.c */
+int shop_cmd_query(int argc, char **argv);       /* consumers/runtime/cli.c */
+int shop_cmd_query_views(int argc, char **argv); /* consumers/workers.c: query + search views */
+int shop_cmd_topics(int argc, char **argv);      /* consumers/runtime/admin.c */
+int shop_cmd_migrate(int argc, char **argv);     /* consumers/runtime/admin.c */
+int shop_cmd_fraud(int argc, char **argv);       /* consumers/fraud/cli.c */
 
 #endif

@@ -20,7 +20,7 @@ static const command_t commands[] = {
     {"generate", shop_cmd_generate, "write a realistic, seeded shop event stream"},
     {"run", shop_cmd_run, "run a worker (consumer group member)"},
     {"replay", shop_cmd_replay, "replay a topic range through a worker into a namespace"},
-    {"query", shop_cmd_query, "read the materialized views"},
+    {"query", shop_cmd_query_views, "read the materialized views"},
     {"decode", shop_cmd_decode, "print raw or Kafka-stored events as JSON"},
     {"schema", shop_cmd_schema, "canonical form, fingerprints and the compiled-in schemas"},
     {"topics", shop_cmd_topics, "create or list the contract's topics"},

@@ -2,8 +2,11 @@
  * (decode and store offsets only) that measures the runtime itself. */
 #include <string.h>
 
+#include "commands.h"
+
 #include "analytics/analytics.h"
 #include "runtime/worker.h"
+#include "trending/search_query.h"
 
 static const char *const noop_topics[] = {"shop.user.events",    "shop.order.events",
                                           "shop.search.events",  "shop.inventory.events",
@@ -53,7 +56,8 @@ static const shop_worker_ops_t shop_worker_noop = {
     .pending = noop_pending,
 };
 
-static const shop_worker_ops_t *const all[] = {&shop_worker_analytics, &shop_worker_noop, NULL};
+static const shop_worker_ops_t *const all[] = {&shop_worker_analytics, &shop_worker_search,
+                                               &shop_worker_noop, NULL};
 
 const shop_worker_ops_t *const *shop_worker_all(void) {
     return all;
@@ -64,4 +68,16 @@ const shop_worker_ops_t *shop_worker_find(const char *name) {
         if (!strcmp(all[i]->name, name))
             return all[i];
     return NULL;
+}
+
+/* `shopstream query`: the search worker's views, or the runtime's stats. */
+int shop_cmd_query_views(int argc, char **argv) {
+    const char *what = argc > 1 ? argv[1] : "";
+    int offline = 0;
+    for (int i = 2; i < argc; i++)
+        offline |= !strcmp(argv[i], "--dictionary");
+    if (!strcmp(what, "suggest") || !strcmp(what, "trending") ||
+        (!strcmp(what, "correct") && !offline))
+        return search_cmd_query(argc, argv);
+    return shop_cmd_query(argc, argv);
 }

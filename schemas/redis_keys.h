@@ -16,4 +16,39 @@
 /* Sorted set of minutes that have data: member "YYYYMMDDHHMM", score epoch minute. */
 #define SHOP_KEY_AN_MINUTES "%san:minutes" /* prefix */
 
+/* ---- Search worker (consumers/trending). Authoritative, per partition, written with its offset:
+ * <tag> is 's' (shop.search.events) or 'c' (shop.catalog.events). ---- */
+/* Space-Saving summary of one event-time bucket: sorted set query -> count; "<key>:err" is a
+ * hash query -> overestimation bound (members with a non-zero one). Levels: 1m, 5m, 1h, cat
+ * (members "<category>\t<query>"). Bucket start in ms. */
+#define SHOP_KEY_SRCH_BUCKET "%ssrch:ss:%s:%lld:%c%d" /* prefix, level, start, tag, partition */
+/* Recency-weighted summary (forward decay): levels pop (finished queries and catalog titles),
+ * zero (zero-result queries), few (queries with few results). Same layout. */
+#define SHOP_KEY_SRCH_DECAYED "%ssrch:ss:%s:%c%d" /* prefix, level, tag, partition */
+/* Hash "<tag><partition>" -> largest event time seen in that partition, ms. */
+#define SHOP_KEY_SRCH_WM "%ssrch:wm" /* prefix */
+/* A user's recent searches: sorted set query -> last search time (ms), newest search.recent.n. */
+#define SHOP_KEY_SRCH_USER "%ssrch:user:%s" /* prefix, user id */
+
+/* ---- Search worker: views derived from the above (rewritten by every refresh) ---- */
+/* Sorted sets query -> searches in the window (5m, 1h, 24h), top search.top.n. */
+#define SHOP_KEY_TREND "%strend:%s" /* prefix, window */
+/* Sorted set query -> rising score (recent + 1) / (baseline + prior). */
+#define SHOP_KEY_TREND_RISING "%strend:rising" /* prefix */
+/* Sorted set query -> searches in the last hour for one category. */
+#define SHOP_KEY_TREND_CAT "%strend:cat:%s" /* prefix, category */
+/* Set of the categories that have a trend:cat key. */
+#define SHOP_KEY_TREND_CATS "%strend:cats" /* prefix */
+/* Sorted set query -> recency-weighted count of zero-result searches. */
+#define SHOP_KEY_TREND_ZERO "%strend:zero" /* prefix */
+/* Hash: watermark (ms), refreshed (wall clock ms), partitions, members of the summaries read. */
+#define SHOP_KEY_TREND_META "%strend:meta" /* prefix */
+/* Sorted set completion -> recency-weighted popularity, for one suggestion key (see text.h:
+ * folded, keystroke-jamo form of a prefix, or initial consonants). */
+#define SHOP_KEY_SUGGEST "%ssugg:%s" /* prefix, key */
+/* Set of the suggestion keys that exist (so that keys left without completions are deleted). */
+#define SHOP_KEY_SUGGEST_KEYS "%ssugg:keys" /* prefix */
+/* Hash: misspelt query (zero or few results) -> suggested correction. */
+#define SHOP_KEY_DYM "%sdym" /* prefix */
+
 #endif

@@ -102,6 +102,11 @@ void shop_metrics_render(shop_metrics_t *m, shop_buf_t *o) {
     counter(o, "shopstream_rebalances_total", "Partition assignment changes.");
     shop_buf_printf(o, "shopstream_rebalances_total{worker=\"%s\"} %lld\n", m->worker,
                     atomic_load(&m->rebalances));
+    counter(o, "shopstream_refreshes_total", "Recomputations of the derived views, by result.");
+    shop_buf_printf(o, "shopstream_refreshes_total{worker=\"%s\",result=\"ok\"} %lld\n", m->worker,
+                    atomic_load(&m->refreshes));
+    shop_buf_printf(o, "shopstream_refreshes_total{worker=\"%s\",result=\"failed\"} %lld\n",
+                    m->worker, atomic_load(&m->refresh_failures));
     render_histograms(m, o);
     gauge(o, "shopstream_state_pending", "Pending state entries not yet flushed.");
     shop_buf_printf(o, "shopstream_state_pending{worker=\"%s\"} %lld\n", m->worker,

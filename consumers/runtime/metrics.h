@@ -30,6 +30,8 @@ typedef struct shop_metrics {
     atomic_llong rewinds;
     atomic_llong gap_rereads;
     atomic_llong rebalances;
+    atomic_llong refreshes;        /* derived-view recomputations that committed */
+    atomic_llong refresh_failures; /* and those that failed (retried) */
     shop_histogram_t flush_latency[2];
     atomic_llong pending;
     atomic_int ready; /* 1 when sinks and broker answer */

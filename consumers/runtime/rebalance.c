@@ -21,7 +21,31 @@ int64_t shop_rt_start_offset(const shop_runtime_t *rt, const part_t *p, int64_t 
     return lo == INT64_MAX ? fallback : lo;
 }
 
-/* Reads the stored offsets of `n` partitions from every sink into their part_t. */
+/* The worker's per-partition state, read back from the sinks with the offsets. */
+static int restore_state(shop_runtime_t *rt, const shop_offset_entry_t *e, int n, char *errstr,
+                         size_t errstr_size) {
+    const char **topics = shop_xcalloc((size_t)n, sizeof(*topics));
+    int32_t *parts = shop_xcalloc((size_t)n, sizeof(*parts));
+    for (int i = 0; i < n; i++) {
+        topics[i] = e[i].topic;
+        parts[i] = e[i].partition;
+    }
+    struct redisContext *rc = NULL;
+    PGconn *pg = NULL;
+    int err = SHOP_OK;
+    if (rt->redis && !(rc = shop_redis_store_conn(rt->redis, errstr, errstr_size)))
+        err = SHOP_ERR_RETRYABLE;
+    if (!err && rt->pg && !(pg = shop_pg_store_conn(rt->pg, errstr, errstr_size)))
+        err = SHOP_ERR_RETRYABLE;
+    if (!err)
+        err = rt->ops->restore(rt->w, topics, parts, n, rc, pg, errstr, errstr_size);
+    free(topics);
+    free(parts);
+    return err;
+}
+
+/* Reads the stored offsets of `n` partitions from every sink into their part_t, then has the
+ * worker restore its state for them. */
 int shop_rt_load_entries(shop_runtime_t *rt, shop_offset_entry_t *e, int n, char *errstr,
                          size_t errstr_size) {
     int64_t *vals[SHOP_SINK_COUNT] = {0};
@@ -40,6 +64,8 @@ int shop_rt_load_entries(shop_runtime_t *rt, shop_offset_entry_t *e, int n, char
         for (int i = 0; i < n; i++)
             vals[s][i] = e[i].from;
     }
+    if (!rc && rt->ops->restore && n)
+        rc = restore_state(rt, e, n, errstr, errstr_size);
     if (!rc)
         for (int i = 0; i < n; i++) {
             part_t *p = shop_rt_part(rt, e[i].topic, e[i].partition, 0, NULL);
@@ -182,6 +208,8 @@ static void on_revoke(shop_runtime_t *rt, rd_kafka_topic_partition_list_t *parts
         part_t *p = shop_rt_part(rt, parts->elems[i].topic, parts->elems[i].partition, 0, &tidx);
         if (p)
             memset(p, 0, sizeof(*p));
+        if (rt->ops->release)
+            rt->ops->release(rt->w, parts->elems[i].topic, parts->elems[i].partition);
         shop_metrics_set_lag(&rt->metrics, tidx, parts->elems[i].partition, -1);
     }
     if (cooperative)

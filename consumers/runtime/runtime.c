@@ -30,6 +30,8 @@ const shop_conf_def_t shop_runtime_conf[] = {
      "where a partition with no stored offset starts: earliest or latest"},
     {"flush.events", SHOP_CONF_INT, "20000", "flush after this many events"},
     {"flush.ms", SHOP_CONF_INT, "500", "flush at least this often (ms)"},
+    {"refresh.ms", SHOP_CONF_INT, "1000",
+     "recompute derived views (windows, rankings) at most this often (ms)"},
     {"consume.batch", SHOP_CONF_INT, "2000", "messages per batch consume"},
     {"retry.backoff.max.ms", SHOP_CONF_INT, "10000",
      "longest wait between retries while a sink is down"},
@@ -255,8 +257,13 @@ static void dispatch(shop_runtime_t *rt, rd_kafka_message_t *m) {
         rc = shop_seterr(err, sizeof(err), SHOP_ERR_INVALID,
                          "%s: occurred_at %lld is outside 2000-01-01..2100-01-01",
                          ev->type ? ev->type : "event", (long long)ev->occurred_at);
-    if (rc == SHOP_OK)
+    if (rc == SHOP_OK) {
+        shop_event_t *e = (shop_event_t *)ev; /* the decoder's; it leaves these to us */
+        e->topic = topic;
+        e->partition = m->partition;
+        e->offset = m->offset;
         rc = rt->ops->process(rt->w, ev, mask, err, sizeof(err));
+    }
     if (rc != SHOP_OK)
         shop_rt_dlq_send(rt, m, err[0] ? err : shop_err_name(rc));
     for (int s = 0; s < SHOP_SINK_COUNT; s++)
@@ -371,6 +378,7 @@ int shop_rt_flush(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
     }
     if (rc == SHOP_OK) {
         rt->pending_events = 0;
+        rt->refresh_due = 1;
         commit_kafka(rt);
     }
     atomic_store(&rt->metrics.pending, (long long)rt->ops->pending(rt->w));
@@ -619,6 +627,29 @@ static void maybe_flush(shop_runtime_t *rt, int force) {
     }
 }
 
+/* Derived views: recomputed from the committed state about once a second after a flush (or at
+ * once when `force`); a failure is retried on the next tick. */
+static void maybe_refresh(shop_runtime_t *rt, int force) {
+    if (!rt->ops->refresh || !rt->redis || rt->paused || (!rt->refresh_due && !force))
+        return;
+    int64_t now = shop_mono_us();
+    if (!force && now - rt->last_refresh_us < rt->refresh_ms * 1000)
+        return;
+    char err[512] = "";
+    struct redisContext *c = shop_redis_store_conn(rt->redis, err, sizeof(err));
+    int rc = c ? rt->ops->refresh(rt->w, c, err, sizeof(err)) : SHOP_ERR_RETRYABLE;
+    rt->last_refresh_us = shop_mono_us();
+    if (rc == SHOP_OK) {
+        rt->refresh_due = 0;
+        atomic_fetch_add(&rt->metrics.refreshes, 1);
+    } else {
+        atomic_fetch_add(&rt->metrics.refresh_failures, 1);
+        char q[600];
+        SHOP_WARN("msg=%s action=\"derived views retried on the next tick\"",
+                  shop_log_quote(q, sizeof(q), err[0] ? err : shop_err_name(rc)));
+    }
+}
+
 static void retry_loading(shop_runtime_t *rt) {
     if (!rt->any_loading || shop_mono_us() < rt->next_retry_us)
         return;
@@ -655,6 +686,7 @@ static void consume_loop(shop_runtime_t *rt) {
         }
         int idle = n <= 0;
         maybe_flush(rt, idle && rt->pending_events > 0); /* a quiet stream is flushed at once */
+        maybe_refresh(rt, 0);
         update_ready(rt);
         int64_t now = shop_mono_us();
         if (now - last_lag_us > 1000000) {
@@ -705,8 +737,8 @@ static int start_http(shop_runtime_t *rt, int default_port) {
     if (port == 0)
         port = default_port;
     char err[256];
-    rt->http = shop_http_start(shop_config_get(rt->cfg, "http.bind"), port, &rt->metrics, NULL, rt,
-                               err, sizeof(err));
+    rt->http = shop_http_start(shop_config_get(rt->cfg, "http.bind"), port, &rt->metrics,
+                               rt->ops->route, rt->w, err, sizeof(err));
     if (!rt->http) {
         SHOP_ERROR("msg=\"%s\"", err);
         return SHOP_ERR_CONFIG;
@@ -754,6 +786,7 @@ static int init(shop_runtime_t *rt, const shop_runtime_opts_t *o, char *errstr,
                            "start.from: expected earliest or latest, got \"%s\"", from);
     rt->flush_events = shop_config_get_int(rt->cfg, "flush.events");
     rt->flush_ms = shop_config_get_int(rt->cfg, "flush.ms");
+    rt->refresh_ms = shop_config_get_int(rt->cfg, "refresh.ms");
     for (rt->ntopics = 0; rt->ops->topics[rt->ntopics]; rt->ntopics++) {
     }
     rt->topics = shop_xcalloc((size_t)rt->ntopics, sizeof(*rt->topics));
@@ -836,8 +869,11 @@ int shop_runtime_run(const shop_runtime_opts_t *o) {
               rt.redis_prefix, rt.pg_schema, rt.replay ? "replay" : "live");
     rt.last_flush_us = shop_mono_us();
     consume_loop(&rt);
-    if (!rt.fatal)
+    if (!rt.fatal) {
         drain(&rt);
+        if (rt.refresh_due)
+            maybe_refresh(&rt, 1);
+    }
     if (o->progress)
         shop_rt_progress(&rt, 1);
     double secs =

@@ -70,6 +70,9 @@ typedef struct shop_runtime {
     int64_t replay_total;
     int64_t flush_events;
     int64_t flush_ms;
+    int64_t refresh_ms; /* derived views at most this often */
+    int64_t last_refresh_us;
+    int refresh_due; /* a flush committed since the last refresh */
 } shop_runtime_t;
 
 extern volatile sig_atomic_t shop_runtime_stop;

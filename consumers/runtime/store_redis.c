@@ -114,6 +114,8 @@ static redisReply *command(shop_redis_store_t *s, char *errstr, size_t errstr_si
 
 struct redisContext *shop_redis_store_conn(shop_redis_store_t *s, char *errstr,
                                            size_t errstr_size) {
+    if (s->c && s->c->err) /* a caller's command failed on it: reconnect */
+        disconnect(s);
     if (s->c)
         return s->c;
     struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};

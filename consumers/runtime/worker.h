@@ -8,8 +8,11 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "http.h"
 #include "shop.h"
 #include "shop_codec.h"
+
+struct redisContext;
 
 #define SHOP_SINK_REDIS  0
 #define SHOP_SINK_PG     1
@@ -73,6 +76,23 @@ typedef struct shop_worker_ops {
     void (*discard)(void *w);
     /* Pending entries (for flush triggers and the state-size metric). */
     size_t (*pending)(void *w);
+
+    /* Optional hooks for workers that keep state per partition (NULL when unused). */
+
+    /* The stored offsets of these partitions were just read (at assignment, and again after a
+     * rewind): replace any state held for them by what is committed in the sinks, which is
+     * consistent with those offsets. Returns 0 or SHOP_ERR_RETRYABLE (a sink is down: the
+     * runtime retries later with the partitions paused). */
+    int (*restore)(void *w, const char *const *topics, const int32_t *partitions, int n,
+                   struct redisContext *redis, PGconn *pg, char *errstr, size_t errstr_size);
+    /* The partition was revoked after its state was flushed (or rewound): forget it. */
+    void (*release)(void *w, const char *topic, int32_t partition);
+    /* Recomputes views derived from the committed state (called about once a second while
+     * something changed, and once before a replay or --until-caught-up run ends). Idempotent;
+     * a failure is logged and retried on the next call. Returns 0 or an error code. */
+    int (*refresh)(void *w, struct redisContext *redis, char *errstr, size_t errstr_size);
+    /* The worker's own HTTP routes (runs on the HTTP thread, with its own connections). */
+    shop_http_route_fn route;
 } shop_worker_ops_t;
 
 /* The registry of workers compiled into the binary (consumers/workers.c). */

@@ -117,6 +117,11 @@ typedef struct shop_event {
     const char *key;      /* user_id or product_id, borrowed */
     avro_value_t *value;  /* the whole record (reader schema), borrowed */
     avro_value_t payload; /* the payload branch record, borrowed */
+    /* Where the message came from: set by the worker runtime before process() (NULL/-1 when
+     * the event was not read from Kafka). */
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
 } shop_event_t;
 
 typedef struct shop_decoder shop_decoder_t;
