@@ -60,8 +60,16 @@ shop_conf_def_t *shop_runtime_conf_table(const shop_worker_ops_t *ops) {
         m++;
     shop_conf_def_t *t = shop_xcalloc(n + m + 1, sizeof(*t));
     memcpy(t, shop_runtime_conf, n * sizeof(*t));
-    if (m)
-        memcpy(t + n, ops->conf, m * sizeof(*t));
+    size_t k = n;
+    for (size_t i = 0; i < m; i++) { /* a worker's row for a runtime key sets its default */
+        size_t j = 0;
+        while (j < n && strcmp(t[j].name, ops->conf[i].name))
+            j++;
+        if (j < n)
+            t[j].def = ops->conf[i].def;
+        else
+            t[k++] = ops->conf[i];
+    }
     return t;
 }
 
@@ -378,7 +386,7 @@ int shop_rt_flush(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
     }
     if (rc == SHOP_OK) {
         rt->pending_events = 0;
-        rt->refresh_due = 1;
+        shop_rt_refresh_request(rt);
         commit_kafka(rt);
     }
     atomic_store(&rt->metrics.pending, (long long)rt->ops->pending(rt->w));
@@ -627,29 +635,6 @@ static void maybe_flush(shop_runtime_t *rt, int force) {
     }
 }
 
-/* Derived views: recomputed from the committed state about once a second after a flush (or at
- * once when `force`); a failure is retried on the next tick. */
-static void maybe_refresh(shop_runtime_t *rt, int force) {
-    if (!rt->ops->refresh || !rt->redis || rt->paused || (!rt->refresh_due && !force))
-        return;
-    int64_t now = shop_mono_us();
-    if (!force && now - rt->last_refresh_us < rt->refresh_ms * 1000)
-        return;
-    char err[512] = "";
-    struct redisContext *c = shop_redis_store_conn(rt->redis, err, sizeof(err));
-    int rc = c ? rt->ops->refresh(rt->w, c, err, sizeof(err)) : SHOP_ERR_RETRYABLE;
-    rt->last_refresh_us = shop_mono_us();
-    if (rc == SHOP_OK) {
-        rt->refresh_due = 0;
-        atomic_fetch_add(&rt->metrics.refreshes, 1);
-    } else {
-        atomic_fetch_add(&rt->metrics.refresh_failures, 1);
-        char q[600];
-        SHOP_WARN("msg=%s action=\"derived views retried on the next tick\"",
-                  shop_log_quote(q, sizeof(q), err[0] ? err : shop_err_name(rc)));
-    }
-}
-
 static void retry_loading(shop_runtime_t *rt) {
     if (!rt->any_loading || shop_mono_us() < rt->next_retry_us)
         return;
@@ -686,7 +671,6 @@ static void consume_loop(shop_runtime_t *rt) {
         }
         int idle = n <= 0;
         maybe_flush(rt, idle && rt->pending_events > 0); /* a quiet stream is flushed at once */
-        maybe_refresh(rt, 0);
         update_ready(rt);
         int64_t now = shop_mono_us();
         if (now - last_lag_us > 1000000) {
@@ -786,7 +770,6 @@ static int init(shop_runtime_t *rt, const shop_runtime_opts_t *o, char *errstr,
                            "start.from: expected earliest or latest, got \"%s\"", from);
     rt->flush_events = shop_config_get_int(rt->cfg, "flush.events");
     rt->flush_ms = shop_config_get_int(rt->cfg, "flush.ms");
-    rt->refresh_ms = shop_config_get_int(rt->cfg, "refresh.ms");
     for (rt->ntopics = 0; rt->ops->topics[rt->ntopics]; rt->ntopics++) {
     }
     rt->topics = shop_xcalloc((size_t)rt->ntopics, sizeof(*rt->topics));
@@ -854,6 +837,8 @@ int shop_runtime_run(const shop_runtime_opts_t *o) {
     signal(SIGPIPE, SIG_IGN);
     int rc = init(&rt, o, err, sizeof(err));
     if (!rc)
+        rc = shop_rt_refresh_start(&rt, err, sizeof(err));
+    if (!rc)
         rc = start_http(&rt, o->ops->default_port);
     if (!rc)
         rc = rt.replay ? shop_rt_replay_assign(&rt, err, sizeof(err))
@@ -871,9 +856,12 @@ int shop_runtime_run(const shop_runtime_opts_t *o) {
     consume_loop(&rt);
     if (!rt.fatal) {
         drain(&rt);
-        if (rt.refresh_due)
-            maybe_refresh(&rt, 1);
+        /* the views of a replay or a caught-up run reflect everything it stored */
+        if ((rt.replay || o->until_caught_up) && !shop_runtime_stop &&
+            shop_rt_refresh_wait(&rt, 60000))
+            SHOP_WARN("msg=\"the derived views were not refreshed after the last flush\"");
     }
+    shop_rt_refresh_stop(&rt);
     if (o->progress)
         shop_rt_progress(&rt, 1);
     double secs =

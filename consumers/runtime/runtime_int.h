@@ -3,6 +3,7 @@
 #define SHOP_RUNTIME_INT_H
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <signal.h>
 
 #include "http.h"
@@ -33,6 +34,19 @@ typedef struct topic_state {
     part_t *parts;
     int nparts;
 } topic_state_t;
+
+/* The derived-views thread (refresh.c). Generations: `requested` counts requests, `done` the
+ * last one a successful run covered. */
+typedef struct shop_refresher {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    shop_redis_store_t *redis; /* its own connection */
+    int64_t interval_ms;
+    int64_t requested, done;
+    int failed, stop, running;
+    int urgent; /* a waiter wants the next run now, not after refresh.ms */
+} shop_refresher_t;
 
 typedef struct shop_runtime {
     const shop_runtime_opts_t *opts;
@@ -70,9 +84,7 @@ typedef struct shop_runtime {
     int64_t replay_total;
     int64_t flush_events;
     int64_t flush_ms;
-    int64_t refresh_ms; /* derived views at most this often */
-    int64_t last_refresh_us;
-    int refresh_due; /* a flush committed since the last refresh */
+    shop_refresher_t refresher;
 } shop_runtime_t;
 
 extern volatile sig_atomic_t shop_runtime_stop;
@@ -83,6 +95,12 @@ void shop_rt_rewind(shop_runtime_t *rt, const char *why);
 part_t *shop_rt_part(shop_runtime_t *rt, const char *topic, int32_t partition, int create,
                      int *topic_idx);
 void shop_rt_pause_all(shop_runtime_t *rt, int pause);
+
+/* refresh.c */
+int shop_rt_refresh_start(shop_runtime_t *rt, char *errstr, size_t errstr_size);
+void shop_rt_refresh_request(shop_runtime_t *rt);
+int shop_rt_refresh_wait(shop_runtime_t *rt, int64_t timeout_ms);
+void shop_rt_refresh_stop(shop_runtime_t *rt);
 
 /* rebalance.c */
 void shop_rt_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,

@@ -19,13 +19,30 @@ struct shop_redis_store {
     redisContext *c;
 };
 
+/* Appends a decimal number (the RESP lengths) without going through printf. */
+static void put_num(shop_buf_t *b, char type, size_t n) {
+    char tmp[24];
+    int i = (int)sizeof(tmp);
+    tmp[--i] = '\n';
+    tmp[--i] = '\r';
+    do {
+        tmp[--i] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    tmp[--i] = type;
+    shop_buf_append(b, tmp + i, sizeof(tmp) - (size_t)i);
+}
+
+/* RESP framing written in place (the same bytes as redisFormatCommandArgv, without its
+ * allocations: a flush can hold hundreds of thousands of arguments). */
 void shop_redis_batch_argv(shop_redis_batch_t *b, int argc, const char **argv, const size_t *lens) {
-    char *cmd = NULL;
-    int n = redisFormatCommandArgv(&cmd, argc, argv, lens);
-    if (n < 0)
-        abort(); /* only fails on allocation */
-    shop_buf_append(&b->resp, cmd, (size_t)n);
-    free(cmd);
+    put_num(&b->resp, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        size_t n = lens ? lens[i] : strlen(argv[i]);
+        put_num(&b->resp, '$', n);
+        shop_buf_append(&b->resp, argv[i], n);
+        shop_buf_append(&b->resp, "\r\n", 2);
+    }
     b->ncmds++;
 }
 

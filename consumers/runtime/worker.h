@@ -19,6 +19,8 @@ struct redisContext;
 #define SHOP_SINK_COUNT  2
 #define SHOP_SINK_BIT(s) (1u << (s))
 
+#define SHOP_REFRESH_PARTIAL 1 /* a refresh left work for a later call */
+
 /* Where a worker writes: the live namespace or a backtest's. */
 typedef struct shop_worker_env {
     const shop_config_t *cfg; /* the worker's configuration (borrowed) */
@@ -87,10 +89,13 @@ typedef struct shop_worker_ops {
                    struct redisContext *redis, PGconn *pg, char *errstr, size_t errstr_size);
     /* The partition was revoked after its state was flushed (or rewound): forget it. */
     void (*release)(void *w, const char *topic, int32_t partition);
-    /* Recomputes views derived from the committed state (called about once a second while
-     * something changed, and once before a replay or --until-caught-up run ends). Idempotent;
-     * a failure is logged and retried on the next call. Returns 0 or an error code. */
-    int (*refresh)(void *w, struct redisContext *redis, char *errstr, size_t errstr_size);
+    /* Recomputes views derived from the committed state, on a thread of its own with its own
+     * connection (so it may only touch state no other hook touches). Called at most once per
+     * refresh.ms while flushes commit, and with `full` set once before a replay or an
+     * --until-caught-up run ends. Idempotent. Returns 0, SHOP_REFRESH_PARTIAL when it left its
+     * costlier views for a later call (the runtime calls again after refresh.ms; `full` forbids
+     * it), or an error code (logged, retried on the next turn). */
+    int (*refresh)(void *w, struct redisContext *redis, int full, char *errstr, size_t errstr_size);
     /* The worker's own HTTP routes (runs on the HTTP thread, with its own connections). */
     shop_http_route_fn route;
 } shop_worker_ops_t;

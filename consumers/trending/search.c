@@ -24,6 +24,10 @@ const char *const search_decayed_names[DK_N] = {"pop", "zero", "few"};
 static const char *const topics[] = {"shop.search.events", "shop.catalog.events", NULL};
 
 static const shop_conf_def_t conf[] = {
+    /* a flush rewrites every summary that changed: bigger batches amortise it */
+    {"flush.events", SHOP_CONF_INT, "100000", "flush after this many events"},
+    {"search.suggest.refresh.ms", SHOP_CONF_INT, "5000",
+     "recompute suggestions and corrections at most this often (trends: refresh.ms)"},
     {"search.k", SHOP_CONF_INT, "1000",
      "Space-Saving counters per partition and trending bucket (memory bound)"},
     {"search.suggest.k", SHOP_CONF_INT, "2000",
@@ -443,8 +447,71 @@ static int process(void *w, const shop_event_t *ev, unsigned sinks, char *errstr
 
 /* ---- Redis flush: absolute values (ZADD count), so a retried flush writes the same ---- */
 
+/* Exact text of a count: integers (the windowed counts) without printf, others round-trip. */
 static void fmt_double(char *out, size_t size, double v) {
+    if (v >= 0 && v < 9007199254740992.0 && v == (double)(int64_t)v) {
+        char tmp[24];
+        int i = (int)sizeof(tmp);
+        uint64_t n = (uint64_t)v;
+        tmp[--i] = '\0';
+        do {
+            tmp[--i] = (char)('0' + n % 10);
+            n /= 10;
+        } while (n);
+        memcpy(out, tmp + i, sizeof(tmp) - (size_t)i);
+        return;
+    }
     snprintf(out, size, "%.17g", v);
+}
+
+static int recent_cmp(const void *a, const void *b) {
+    const search_recent_t *x = a, *y = b;
+    int c = strcmp(x->user, y->user);
+    if (c)
+        return c;
+    return x->at < y->at ? -1 : x->at > y->at; /* ZADD GT keeps the latest of equal queries */
+}
+
+/* Users' recent searches: one ZADD GT, one trim and one EXPIRE per user per flush. */
+static void flush_recent(shop_search_t *s, shop_redis_batch_t *b) {
+    if (!s->nrecent)
+        return;
+    qsort(s->recent, s->nrecent, sizeof(*s->recent), recent_cmp);
+    char key[512], trim[16], ttl[24];
+    snprintf(trim, sizeof(trim), "%d", -(s->recent_n + 1));
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)s->recent_ttl_s);
+    size_t cap = 16;
+    const char **argv = shop_xcalloc(2 * cap + 3, sizeof(char *));
+    char(*num)[24] = shop_xcalloc(cap, sizeof(*num));
+    for (size_t i = 0, j; i < s->nrecent; i = j) {
+        for (j = i; j < s->nrecent && !strcmp(s->recent[j].user, s->recent[i].user); j++) {
+        }
+        size_t n = j - i;
+        if (n > cap) {
+            cap = n;
+            argv = shop_xrealloc(argv, (2 * cap + 3) * sizeof(char *));
+            num = shop_xrealloc(num, cap * sizeof(*num));
+        }
+        snprintf(key, sizeof(key), SHOP_KEY_SRCH_USER, s->prefix, s->recent[i].user);
+        int argc = 0;
+        argv[argc++] = "ZADD";
+        argv[argc++] = key;
+        argv[argc++] = "GT";
+        for (size_t k = 0; k < n; k++) {
+            snprintf(num[k], sizeof(num[k]), "%lld", (long long)s->recent[i + k].at);
+            argv[argc++] = num[k];
+            argv[argc++] = s->recent[i + k].query;
+        }
+        shop_redis_batch_argv(b, argc, argv, NULL);
+        const char *tr[] = {"ZREMRANGEBYRANK", key, "0", trim};
+        shop_redis_batch_argv(b, 4, tr, NULL);
+        if (s->recent_ttl_s > 0) {
+            const char *ex[] = {"EXPIRE", key, ttl};
+            shop_redis_batch_argv(b, 3, ex, NULL);
+        }
+    }
+    free(argv);
+    free(num);
 }
 
 /* Writes a summary's changes (or all of it) to `key` (counts) and `key`:err (errors > 0). */
@@ -572,14 +639,7 @@ static void flush_redis(void *w, shop_redis_batch_t *b) {
             }
         }
     }
-    for (size_t i = 0; i < s->nrecent; i++) {
-        const search_recent_t *r = &s->recent[i];
-        snprintf(key, sizeof(key), SHOP_KEY_SRCH_USER, s->prefix, r->user);
-        shop_redis_batch_cmd(b, "ZADD %s GT %lld %s", key, (long long)r->at, r->query);
-        shop_redis_batch_cmd(b, "ZREMRANGEBYRANK %s 0 %d", key, -(s->recent_n + 1));
-        if (s->recent_ttl_s > 0)
-            shop_redis_batch_cmd(b, "EXPIRE %s %lld", key, (long long)s->recent_ttl_s);
-    }
+    flush_recent(s, b);
 }
 
 /* ---- PostgreSQL flush: increments, in the runtime's transaction ---- */
@@ -829,6 +889,7 @@ static void *create(const shop_worker_env_t *env, char *errstr, size_t errstr_si
     s->recent_n = (int)shop_config_get_int(cfg, "search.recent.n");
     s->recent_ttl_s = shop_config_get_int(cfg, "search.recent.ttl.s");
     s->few_results = (int)shop_config_get_int(cfg, "search.few.results");
+    s->heavy_interval_ms = shop_config_get_int(cfg, "search.suggest.refresh.ms");
     s->rising_min = (int)shop_config_get_int(cfg, "search.rising.min");
     s->halflife_ms = (double)shop_config_get_int(cfg, "search.decay.halflife.h") * 3600000.0;
     s->rising_prior = strtod(shop_config_get(cfg, "search.rising.prior"), NULL);

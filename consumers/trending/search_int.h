@@ -122,9 +122,11 @@ typedef struct shop_search {
 
     /* refresh state (the consume thread only) */
     search_written_t written;
-    int written_loaded;       /* the set of suggestion keys was read from Redis */
-    size_t last_rewritten;    /* suggestion keys rewritten by the last refresh */
-    pthread_mutex_t lex_lock; /* lex is swapped by refreshes, read by /correct */
+    int64_t heavy_interval_ms; /* suggestions and corrections at most this often */
+    int64_t last_heavy_ms;     /* monotonic */
+    int written_loaded;        /* the set of suggestion keys was read from Redis */
+    size_t last_rewritten;     /* suggestion keys rewritten by the last refresh */
+    pthread_mutex_t lex_lock;  /* lex is swapped by refreshes, read by /correct */
     struct search_lex *lex;
     char **cats; /* categories whose trend:cat:<c> keys exist */
     size_t ncats;
@@ -144,7 +146,7 @@ void search_ss_key(const shop_search_t *s, char *out, size_t size, const char *l
                    char tag, int32_t partition);
 
 /* search_views.c */
-int search_refresh(void *w, struct redisContext *c, char *errstr, size_t errstr_size);
+int search_refresh(void *w, struct redisContext *c, int full, char *errstr, size_t errstr_size);
 /* The lexicon built from the committed popularity summaries (for one-off use). */
 struct search_lex *search_lex_from_redis(shop_search_t *s, struct redisContext *c, char *errstr,
                                          size_t errstr_size);

@@ -712,7 +712,7 @@ static int write_trends(shop_search_t *s, redisContext *c, const wm_entry_t *wm,
     return rc;
 }
 
-int search_refresh(void *w, struct redisContext *c, char *errstr, size_t errstr_size) {
+int search_refresh(void *w, struct redisContext *c, int full, char *errstr, size_t errstr_size) {
     shop_search_t *s = w;
     int n = 0;
     int64_t first = 0;
@@ -729,6 +729,13 @@ int search_refresh(void *w, struct redisContext *c, char *errstr, size_t errstr_
     int rc = SHOP_OK;
     if (g > 0)
         rc = write_trends(s, c, wm, n, g, first, errstr, errstr_size);
+    /* The trends are cheap and always current; suggestions and corrections (the lexicon costs
+     * a SymSpell lookup per popular query) at most every search.suggest.refresh.ms. */
+    int64_t now = shop_mono_us() / 1000;
+    if (!rc && !full && now - s->last_heavy_ms < s->heavy_interval_ms) {
+        free(wm);
+        return SHOP_REFRESH_PARTIAL;
+    }
     merged_map_t pop = {0}, zero = {0}, few = {0};
     if (!rc && n)
         rc = read_decayed(s, c, DK_POP, wm, n, &pop, errstr, errstr_size);
@@ -759,6 +766,8 @@ int search_refresh(void *w, struct redisContext *c, char *errstr, size_t errstr_
         rc = write_corrections(s, c, &pop, &zero, &few, lex, errstr, errstr_size);
     if (lex)
         swap_lex(s, lex);
+    if (!rc)
+        s->last_heavy_ms = now;
     merged_release(&pop);
     merged_release(&zero);
     merged_release(&few);
