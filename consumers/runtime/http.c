@@ -69,7 +69,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return ret;
 }
 
-shop_http_t *shop_http_start(const char *bind_addr, int port, shop_metrics_t *metrics,
+shop_http_t *shop_http_start(const char *bind_addr, int port, int threads, shop_metrics_t *metrics,
                              shop_http_route_fn route, void *opaque, char *errstr,
                              size_t errstr_size) {
     shop_http_t *h = shop_xcalloc(1, sizeof(*h));
@@ -86,8 +86,9 @@ shop_http_t *shop_http_start(const char *bind_addr, int port, shop_metrics_t *me
         free(h);
         return NULL;
     }
-    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
-                            NULL, NULL, &handle, h, MHD_OPTION_SOCK_ADDR, &sa,
+    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+                            (uint16_t)port, NULL, NULL, &handle, h, MHD_OPTION_SOCK_ADDR, &sa,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 1),
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     if (!h->d) {
         shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG,

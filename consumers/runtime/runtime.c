@@ -48,6 +48,7 @@ const shop_conf_def_t shop_runtime_conf[] = {
     {"http.port", SHOP_CONF_INT, "0",
      "metrics/health/query port: 0 = the worker's default, -1 = off"},
     {"http.bind", SHOP_CONF_STRING, "0.0.0.0", "address the HTTP server binds"},
+    {"http.threads", SHOP_CONF_INT, "2", "threads answering HTTP requests"},
     {"log.level", SHOP_CONF_STRING, "info", "debug, info, warn or error"},
     {NULL, 0, NULL, NULL},
 };
@@ -721,7 +722,8 @@ static int start_http(shop_runtime_t *rt, int default_port) {
     if (port == 0)
         port = default_port;
     char err[256];
-    rt->http = shop_http_start(shop_config_get(rt->cfg, "http.bind"), port, &rt->metrics,
+    rt->http = shop_http_start(shop_config_get(rt->cfg, "http.bind"), port,
+                               (int)shop_config_get_int(rt->cfg, "http.threads"), &rt->metrics,
                                rt->ops->route, rt->w, err, sizeof(err));
     if (!rt->http) {
         SHOP_ERROR("msg=\"%s\"", err);

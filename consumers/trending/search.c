@@ -871,7 +871,6 @@ static void destroy(void *w) {
     free(s->cats);
     free(s->dictionary);
     free(s->redis_url);
-    shop_redis_store_destroy(s->http_store);
     pthread_mutex_destroy(&s->lex_lock);
     free(s);
 }

@@ -131,10 +131,9 @@ typedef struct shop_search {
     char **cats; /* categories whose trend:cat:<c> keys exist */
     size_t ncats;
 
-    /* HTTP side: its own Redis connection (the HTTP thread only) */
+    /* HTTP side: every HTTP thread opens its own connection to this Redis */
     char *redis_url;
     int redis_timeout_ms;
-    struct shop_redis_store *http_store;
 } shop_search_t;
 
 /* search.c */

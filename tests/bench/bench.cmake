@@ -4,3 +4,6 @@ target_link_libraries(raw_consume PRIVATE PkgConfig::RDKAFKA)
 add_test(NAME bench_foundation_smoke COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/bench_foundation.sh 20000)
 set_tests_properties(bench_foundation_smoke PROPERTIES LABELS "bench;integration" TIMEOUT 600 RUN_SERIAL TRUE
                      ENVIRONMENT "SHOPSTREAM_BIN=$<TARGET_FILE:shopstream>;RAW_CONSUME=$<TARGET_FILE:raw_consume>")
+add_test(NAME bench_search_smoke COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/bench_search.sh 20000)
+set_tests_properties(bench_search_smoke PROPERTIES LABELS "bench;integration" TIMEOUT 600 RUN_SERIAL TRUE
+                     ENVIRONMENT "SHOPSTREAM_BIN=$<TARGET_FILE:shopstream>;RAW_CONSUME=$<TARGET_FILE:raw_consume>;WRK_SECONDS=3")

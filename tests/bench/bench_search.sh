@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# bench_search.sh: the search worker's figures on the local stack, side by side in one run:
+#   - catch-up rate on pre-filled search and catalog topics next to raw librdkafka consume of the
+#     same topics (the ceiling) and the no-op runtime (decode + offsets) on them;
+#   - CPU seconds per million events and peak RSS of the worker;
+#   - HTTP /suggest latency (p50, p99) and throughput under load from wrk.
+# usage: SHOPSTREAM_BIN=build/shopstream RAW_CONSUME=build/tests/raw_consume bench_search.sh [EVENTS]
+# EVENTS is the generator's total (about a quarter are search and catalog events).
+source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+N=${1:-${EVENTS:-2000000}}
+WRK_SECONDS=${WRK_SECONDS:-10}
+RAW=${RAW_CONSUME:?set RAW_CONSUME to the raw_consume binary}
+require_stack
+command -v wrk >/dev/null || fail "wrk is missing: run deploy/stack deps"
+NAMESPACES+=("$RUN_ID" "${RUN_ID}n")
+"$BIN" topics create --prefix "$PREFIX" --partitions 6 >/dev/null
+"$BIN" generate --events "$N" --seed 3 --set "topic.prefix=$PREFIX" --produce >"$WORK/gen.out" 2>&1 ||
+  fail "generate: $(tail -3 "$WORK/gen.out")"
+topics=("${PREFIX}shop.search.events" "${PREFIX}shop.catalog.events")
+raw=$("$RAW" "${SHOPSTREAM_KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:19092}" "${topics[@]}")
+raw_rate=${raw##*events_per_s=}
+raw_events=$(sed 's/.*events=\([0-9]*\).*/\1/' <<<"$raw")
+
+# The worker catches up, then stays up for the HTTP load.
+port=$(free_port)
+  "$BIN" run search --set "topic.prefix=$PREFIX" --set "namespace=$RUN_ID" --set "http.port=$port" \
+  --set instance.id=none >"$WORK/search.log" 2>&1 &
+WPID=$!
+WORKER_PIDS+=("$WPID")
+deadline=$((SECONDS + 600))
+until [ "$(metric "$port" shopstream_events_total)" -ge "$raw_events" ]; do
+  [ $SECONDS -lt $deadline ] || fail "search worker did not catch up: $(tail -3 "$WORK/search.log")"
+  kill -0 "$WPID" 2>/dev/null || fail "search worker died: $(tail -5 "$WORK/search.log")"
+  sleep 0.5
+done
+sleep 2 # let the refresh thread write the views
+curl -fsS "http://127.0.0.1:$port/suggest?q=p" >/dev/null || fail "/suggest does not answer"
+# Two loads: 4 connections (the latency target) and 16 (saturation, on the same 2 cores as wrk,
+# Redis and Kafka, so the tail there is mostly scheduling).
+for c in 4 16; do
+  wrk -t"$((c / 4 < 2 ? 1 : 2))" -c"$c" -d"${WRK_SECONDS}s" --latency \
+    -s "$(dirname "${BASH_SOURCE[0]}")/suggest.lua" "http://127.0.0.1:$port" >"$WORK/wrk$c.txt" 2>&1 ||
+    fail "wrk: $(cat "$WORK/wrk$c.txt")"
+done
+# peak RSS and CPU time of the worker, from /proc before it stops
+rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$WPID/status")
+cpu_s=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$WPID/stat")
+kill -TERM "$WPID"
+wait "$WPID" || true
+rate=$(grep 'msg="stopped"' "$WORK/search.log" | sed 's/.*events_per_s=//')
+events=$(grep 'msg="stopped"' "$WORK/search.log" | sed 's/.*events=\([0-9]*\).*/\1/')
+[ "$events" = "$raw_events" ] || fail "search worker saw $events events, raw consume $raw_events"
+
+"$BIN" run noop --set "topic.prefix=$PREFIX" --set "namespace=${RUN_ID}n" --set http.port=-1 \
+  --set instance.id=none --until-caught-up 2>"$WORK/noop.log" || fail "noop: $(tail -3 "$WORK/noop.log")"
+noop_rate=$(grep 'msg="stopped"' "$WORK/noop.log" | sed 's/.*events_per_s=//')
+
+lat() { awk -v p="$2" '$1 == p {print $2}' "$WORK/wrk$1.txt"; }
+rps() { awk '/Requests\/sec/ {printf "%.0f", $2}' "$WORK/wrk$1.txt"; }
+non2xx=$(cat "$WORK"/wrk*.txt | awk '/Non-2xx/ {print $NF}')
+
+printf '\n%-52s %12s %8s\n' "search worker ($events search+catalog events, $(nproc) cores)" "events/s" "ratio"
+printf '%-52s %12s %8s\n' "raw librdkafka consume, same topics (ceiling)" "$raw_rate" "1.00"
+printf '%-52s %12s %8s\n' "runtime, no-op worker (decode + offsets)" "$noop_rate" \
+  "$(python3 -c "print(f'{$noop_rate/$raw_rate:.2f}')")"
+printf '%-52s %12s %8s\n' "search worker catch-up" "$rate" "$(python3 -c "print(f'{$rate/$raw_rate:.2f}')")"
+printf '%-52s %12s\n' "search worker CPU s per 1M events (incl. HTTP load)" \
+  "$(python3 -c "print(f'{$cpu_s * 1e6 / $events:.1f}')")"
+printf '%-52s %12s\n' "search worker peak RSS (MB)" "$(python3 -c "print(f'{$rss_kb/1024:.0f}')")"
+for c in 4 16; do
+  printf '%-52s %12s\n' "/suggest, wrk $c connections: requests/s" "$(rps $c)"
+  printf '%-52s %12s\n' "/suggest, wrk $c connections: latency p50" "$(lat $c 50%)"
+  printf '%-52s %12s\n' "/suggest, wrk $c connections: latency p99" "$(lat $c 99%)"
+done
+[ -z "$non2xx" ] || fail "/suggest answered $non2xx non-2xx responses under load"
+log "targets: catch-up >= 0.50 of raw consume; /suggest p99 < 2 ms (4 connections)"
