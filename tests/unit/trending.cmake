@@ -2,3 +2,5 @@
 # error model, word-by-word correction, the offline `correct` command).
 shop_unit_test(test_symspell SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_symspell.c
                LIBS shop_trending_correct)
+# The search worker's lexicon: misspelt variants and "did you mean".
+shop_unit_test(test_search_lex SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_search_lex.c LIBS shop_search)
