@@ -171,6 +171,18 @@ int shop_redis_store_ping(shop_redis_store_t *s, char *errstr, size_t errstr_siz
     return ok ? SHOP_OK : SHOP_ERR_RETRYABLE;
 }
 
+/* Error replies a server gives while it cannot serve for a while (loading its dataset after a
+ * restart, a busy script, a replica during failover, a full disk for snapshots): retry those. */
+static int transient(const char *msg) {
+    static const char *const codes[] = {"LOADING",  "BUSY",     "MASTERDOWN", "TRYAGAIN",
+                                        "READONLY", "MISCONF",  "NOREPLICAS", "CLUSTERDOWN",
+                                        "OOM",      "EXECABORT"};
+    for (size_t i = 0; msg && i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (!strncmp(msg, codes[i], strlen(codes[i])))
+            return 1;
+    return 0;
+}
+
 /* One key per partition, so that instances owning different partitions never WATCH the same key
  * (one shared hash made every concurrent flush of another instance abort this one's EXEC). */
 static void field_name(const shop_redis_store_t *s, const shop_offset_entry_t *e, char *buf,
@@ -207,6 +219,8 @@ static int read_offsets(shop_redis_store_t *s, const shop_offset_entry_t *entrie
         rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis MGET: %s",
                          s->c->errstr[0] ? s->c->errstr : "connection lost");
         disconnect(s);
+    } else if (r->type == REDIS_REPLY_ERROR && transient(r->str)) {
+        rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis MGET: %s", r->str);
     } else if (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)n) {
         rc = shop_seterr(errstr, errstr_size, SHOP_ERR_FATAL, "redis MGET: unexpected reply (%s)",
                          r->type == REDIS_REPLY_ERROR ? r->str : "not an array");
@@ -266,7 +280,9 @@ static int exec_batch(shop_redis_store_t *s, const shop_redis_batch_t *batch,
         }
         if (i < total - 1) {
             if (r->type == REDIS_REPLY_ERROR && rc == SHOP_OK)
-                rc = shop_seterr(errstr, errstr_size, SHOP_ERR_FATAL, "redis queueing: %s", r->str);
+                rc = shop_seterr(errstr, errstr_size,
+                                 transient(r->str) ? SHOP_ERR_RETRYABLE : SHOP_ERR_FATAL,
+                                 "redis queueing: %s", r->str);
         } else if (r->type == REDIS_REPLY_NIL) {
             rc = shop_seterr(errstr, errstr_size, SHOP_ERR_CONFLICT,
                              "redis EXEC aborted: offsets changed under WATCH");
@@ -276,7 +292,9 @@ static int exec_batch(shop_redis_store_t *s, const shop_redis_batch_t *batch,
                     rc = shop_seterr(errstr, errstr_size, SHOP_ERR_FATAL,
                                      "redis command in EXEC: %s", r->element[j]->str);
         } else if (r->type == REDIS_REPLY_ERROR && rc == SHOP_OK) {
-            rc = shop_seterr(errstr, errstr_size, SHOP_ERR_FATAL, "redis EXEC: %s", r->str);
+            rc = shop_seterr(errstr, errstr_size,
+                             transient(r->str) ? SHOP_ERR_RETRYABLE : SHOP_ERR_FATAL,
+                             "redis EXEC: %s", r->str);
         }
         freeReplyObject(r);
     }
