@@ -5,6 +5,7 @@
 #include "commands.h"
 
 #include "analytics/analytics.h"
+#include "fraud/fraud_worker.h"
 #include "runtime/worker.h"
 #include "trending/search_query.h"
 
@@ -57,7 +58,7 @@ static const shop_worker_ops_t shop_worker_noop = {
 };
 
 static const shop_worker_ops_t *const all[] = {&shop_worker_analytics, &shop_worker_search,
-                                               &shop_worker_noop, NULL};
+                                               &shop_worker_fraud, &shop_worker_noop, NULL};
 
 const shop_worker_ops_t *const *shop_worker_all(void) {
     return all;
@@ -79,5 +80,7 @@ int shop_cmd_query_views(int argc, char **argv) {
     if (!strcmp(what, "suggest") || !strcmp(what, "trending") ||
         (!strcmp(what, "correct") && !offline))
         return search_cmd_query(argc, argv);
+    if (!strcmp(what, "fraud"))
+        return fraud_cmd_query(argc, argv);
     return shop_cmd_query(argc, argv);
 }

@@ -51,4 +51,13 @@
 /* Hash: misspelt query (zero or few results) -> suggested correction. */
 #define SHOP_KEY_DYM "%sdym" /* prefix */
 
+/* ---- Fraud worker (consumers/fraud). Authoritative, per partition, written with its offsets:
+ * hash user id -> the user's state (consumers/fraud/state.c text form "f1 ..."). ---- */
+#define SHOP_KEY_FRAUD_STATE "%sfraud:state:%d" /* prefix, partition */
+/* Hash of one order's decision: score, level, recommendation, reasons, rules, anomaly, model,
+ * user, occurred_at; TTL fraud.order.ttl.s. */
+#define SHOP_KEY_FRAUD_ORDER "%sfraud:order:%s" /* prefix, order id */
+/* Hash per user: orders, mean_amount, last_order, last_score, last_level, last_at, devices. */
+#define SHOP_KEY_FRAUD_USER "%sfraud:user:%s" /* prefix, user id */
+
 #endif

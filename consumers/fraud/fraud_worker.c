@@ -1,0 +1,678 @@
+/* fraud_worker.c: the fraud worker's registration with the runtime: per-partition user state
+ * restored from and flushed to Redis with the offsets, decisions to Redis (fraud:order:*,
+ * fraud:user:*), PostgreSQL (fraud_decisions) and Kafka (shop.fraud.scores, produced inside the
+ * PostgreSQL flush before its commit: at least once, identical duplicates, dedupe by order_id),
+ * and the model reloaded on SIGHUP. */
+#define _GNU_SOURCE
+#include <hiredis/hiredis.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fraud.h"
+#include "fraud_worker.h"
+#include "redis_keys.h"
+#include "store.h"
+
+static const char *const topics[] = {"shop.order.events", "shop.user.events", NULL};
+
+static const shop_conf_def_t conf[] = {
+    {"fraud.rules", SHOP_CONF_STRING, "deploy/fraud-rules.conf",
+     "rules file (code threshold weight reason); missing default path = built-in rules"},
+    {"fraud.model", SHOP_CONF_STRING, NULL,
+     "Isolation Forest model from `shopstream fraud train` (reloaded on SIGHUP)"},
+    {"fraud.order.ttl.s", SHOP_CONF_INT, "2592000", "TTL of fraud:order:<id> (0 = keep)"},
+    {"fraud.user.ttl.s", SHOP_CONF_INT, "2592000", "TTL of fraud:user:<id> (0 = keep)"},
+    {"fraud.idle.days", SHOP_CONF_INT, "30", "users idle this long (event time) are dropped"},
+    {"fraud.amount.max", SHOP_CONF_INT, "100000000000", "larger amount_minor is refused"},
+    {"fraud.currencies", SHOP_CONF_STRING, "KRW,USD,EUR,JPY,GBP,CNY,SGD,CAD,BRL,RUB,NGN",
+     "accepted currencies (empty = any ISO 4217 shaped code)"},
+    {"fraud.forest.weight", SHOP_CONF_INT, "40", "score points of a maximally anomalous order"},
+    {"fraud.level.medium", SHOP_CONF_INT, "40", "score from which the level is medium (review)"},
+    {"fraud.level.high", SHOP_CONF_INT, "60", "score from which the level is high (decline)"},
+    {"fraud.scores.produce", SHOP_CONF_STRING, "auto",
+     "produce to shop.fraud.scores: on, off, auto (on except in bt: namespaces)"},
+    /* the order and user topics must be co-partitioned in one instance: range assigns equal
+     * partition numbers of both topics to the same member */
+    {"kafka.partition.assignment.strategy", SHOP_CONF_STRING, "range",
+     "fraud keeps one state per user across two topics: keep partitions co-assigned"},
+    {NULL, 0, NULL, NULL},
+};
+
+/* A decision waiting for a sink. */
+typedef struct fraud_out {
+    char *order_id, *user_id;
+    int64_t at, amount;
+    char currency[4];
+    shop_fraud_decision_t d;
+} fraud_out_t;
+
+typedef struct fraud_outs {
+    fraud_out_t *v;
+    size_t n, cap;
+} fraud_outs_t;
+
+typedef struct fraud_slot {
+    shop_fraud_part_t *part;
+    unsigned topics; /* bit 0 order topic, bit 1 user topic: assigned */
+} fraud_slot_t;
+
+typedef struct shop_fraud_w {
+    shop_fraud_engine_t eng;
+    shop_iforest_t *forest;
+    char *model_path;
+    char prefix[128];
+    int64_t order_ttl, user_ttl;
+    fraud_slot_t *slots;
+    int32_t nslots;
+    fraud_outs_t out[SHOP_SINK_COUNT];
+    /* shop.fraud.scores */
+    rd_kafka_t *rk;
+    char scores_topic[256];
+    shop_codec_t *codec;
+    shop_encoded_t enc;
+    /* HTTP thread */
+    char *redis_url;
+    pthread_mutex_t http_lock;
+    shop_redis_store_t *http_store;
+} shop_fraud_w_t;
+
+static volatile sig_atomic_t reload_requested;
+
+static void on_sighup(int sig) {
+    (void)sig;
+    reload_requested = 1;
+}
+
+/* ---- model ---- */
+
+static int load_model(shop_fraud_w_t *w, char *errstr, size_t errstr_size) {
+    shop_iforest_t *f = shop_iforest_load(w->model_path, errstr, errstr_size);
+    if (!f)
+        return SHOP_ERR_CONFIG;
+    if (shop_iforest_dims(f) != FRAUD_NFEAT) {
+        shop_iforest_destroy(f);
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG,
+                           "%s: model has %zu features, the worker computes %d (train it with "
+                           "`shopstream fraud train --events`)",
+                           w->model_path, shop_iforest_dims(f), FRAUD_NFEAT);
+    }
+    FILE *fp = fopen(w->model_path, "rb");
+    uint64_t h = 0xcbf29ce484222325ULL;
+    int ch;
+    while (fp && (ch = getc(fp)) != EOF)
+        h = (h ^ (unsigned)ch) * 0x100000001b3ULL;
+    if (fp)
+        fclose(fp);
+    shop_iforest_destroy(w->forest);
+    w->forest = f;
+    w->eng.forest = f;
+    snprintf(w->eng.model, sizeof(w->eng.model), "v%d-%08llx", SHOP_IFOREST_FILE_VERSION,
+             (unsigned long long)(h & 0xffffffffu));
+    return SHOP_OK;
+}
+
+static void maybe_reload(shop_fraud_w_t *w) {
+    if (!reload_requested)
+        return;
+    reload_requested = 0;
+    char err[512];
+    if (!w->model_path)
+        SHOP_WARN("msg=\"SIGHUP: no fraud.model configured, nothing to reload\"");
+    else if (load_model(w, err, sizeof(err)))
+        SHOP_ERROR("msg=\"SIGHUP: model not reloaded, keeping %s: %s\"", w->eng.model, err);
+    else
+        SHOP_INFO("msg=\"SIGHUP: model %s loaded from %s\"", w->eng.model, w->model_path);
+}
+
+/* ---- partitions ---- */
+
+static fraud_slot_t *slot_of(shop_fraud_w_t *w, int32_t partition) {
+    if (partition < 0)
+        partition = 0;
+    if (partition >= w->nslots) {
+        int32_t n = partition + 8;
+        w->slots = shop_xrealloc(w->slots, (size_t)n * sizeof(*w->slots));
+        memset(w->slots + w->nslots, 0, (size_t)(n - w->nslots) * sizeof(*w->slots));
+        w->nslots = n;
+    }
+    return &w->slots[partition];
+}
+
+static unsigned topic_bit(const char *topic) {
+    size_t n = topic ? strlen(topic) : 0;
+    return n >= 16 && !strcmp(topic + n - 16, "shop.user.events") ? 2u : 1u;
+}
+
+static void outs_clear(fraud_outs_t *o) {
+    for (size_t i = 0; i < o->n; i++)
+        free(o->v[i].order_id), free(o->v[i].user_id);
+    o->n = 0;
+}
+
+static void outs_push(fraud_outs_t *o, const shop_event_t *ev, const shop_fraud_order_t *ord,
+                      const shop_fraud_decision_t *d) {
+    if (o->n == o->cap) {
+        o->cap = o->cap ? o->cap * 2 : 64;
+        o->v = shop_xrealloc(o->v, o->cap * sizeof(*o->v));
+    }
+    fraud_out_t *x = &o->v[o->n++];
+    x->order_id = shop_xstrdup(ord->order_id);
+    x->user_id = shop_xstrdup(ev->key);
+    x->at = ev->occurred_at;
+    x->amount = ord->amount;
+    snprintf(x->currency, sizeof(x->currency), "%s", ord->currency);
+    x->d = *d;
+}
+
+static int process(void *vw, const shop_event_t *ev, unsigned sinks, char *errstr,
+                   size_t errstr_size) {
+    shop_fraud_w_t *w = vw;
+    maybe_reload(w);
+    fraud_slot_t *s = slot_of(w, ev->partition);
+    if (!s->part)
+        s->part = shop_fraud_part_new(ev->partition);
+    int update = (sinks & SHOP_SINK_BIT(SHOP_SINK_REDIS)) != 0;
+    shop_fraud_decision_t d;
+    int rc = shop_fraud_apply(&w->eng, s->part, ev, update, &d, NULL, errstr, errstr_size);
+    if (rc < 0)
+        return rc;
+    if (update)
+        shop_fraud_part_sweep(s->part, w->eng.conf.idle_ms);
+    if (rc == 1) {
+        shop_fraud_order_t o;
+        shop_fraud_validate(&w->eng.conf, ev, &o, NULL, 0);
+        for (int k = 0; k < SHOP_SINK_COUNT; k++)
+            if (sinks & SHOP_SINK_BIT(k))
+                outs_push(&w->out[k], ev, &o, &d);
+    }
+    return SHOP_OK;
+}
+
+/* ---- Redis ---- */
+
+static void decision_hash(shop_fraud_w_t *w, shop_redis_batch_t *b, const fraud_out_t *x) {
+    char key[512], score[16], anomaly[32], at[24], rules[512] = "", reasons[1024];
+    snprintf(key, sizeof(key), SHOP_KEY_FRAUD_ORDER, w->prefix, x->order_id);
+    snprintf(score, sizeof(score), "%d", x->d.score);
+    snprintf(anomaly, sizeof(anomaly), x->d.anomaly < 0 ? "" : "%.4f", x->d.anomaly);
+    snprintf(at, sizeof(at), "%lld", (long long)x->at);
+    size_t len = 0;
+    for (int i = 0; i < w->eng.conf.rules.n; i++)
+        if (x->d.fired & (1u << i))
+            len +=
+                (size_t)snprintf(rules + len, len < sizeof(rules) ? sizeof(rules) - len : 0, "%s%s",
+                                 len ? "," : "", shop_fraud_rule_name(w->eng.conf.rules.r[i].code));
+    shop_fraud_reasons(&w->eng, &x->d, 3, reasons, sizeof(reasons));
+    const char *argv[] = {"HSET",           key,
+                          "score",          score,
+                          "level",          shop_fraud_level_name(x->d.level),
+                          "recommendation", shop_fraud_recommendation(x->d.level),
+                          "reasons",        reasons,
+                          "rules",          rules,
+                          "anomaly",        anomaly,
+                          "model",          x->d.model,
+                          "user_id",        x->user_id,
+                          "occurred_at",    at};
+    size_t lens[sizeof(argv) / sizeof(argv[0])];
+    for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
+        lens[i] = strlen(argv[i]);
+    shop_redis_batch_argv(b, (int)(sizeof(argv) / sizeof(argv[0])), argv, lens);
+    if (w->order_ttl > 0)
+        shop_redis_batch_cmd(b, "EXPIRE %s %lld", key, (long long)w->order_ttl);
+}
+
+typedef struct {
+    shop_fraud_w_t *w;
+    shop_redis_batch_t *b;
+    int32_t partition;
+    shop_buf_t buf;
+} flush_ctx_t;
+
+static void flush_user(shop_fraud_user_t *u, void *a) {
+    flush_ctx_t *c = a;
+    if (!u->dirty)
+        return;
+    char key[256], skey[512];
+    snprintf(key, sizeof(key), SHOP_KEY_FRAUD_STATE, c->w->prefix, (int)c->partition);
+    shop_buf_reset(&c->buf);
+    shop_fraud_user_encode(u, &c->buf);
+    shop_redis_batch_cmd(c->b, "HSET %s %s %b", key, u->id, c->buf.buf, c->buf.len);
+    snprintf(skey, sizeof(skey), SHOP_KEY_FRAUD_USER, c->w->prefix, u->id);
+    int ndev = 0;
+    for (int i = 0; i < FRAUD_SET_N; i++)
+        ndev += u->dev[i].h != 0;
+    const shop_fraud_decision_t *d = u->ndec ? &u->dec[u->ndec - 1] : NULL;
+    shop_redis_batch_cmd(c->b,
+                         "HSET %s orders %lld mean_amount %lld last_at %lld devices %lld "
+                         "last_score %lld last_level %s",
+                         skey, (long long)u->norders, (long long)(u->mean + 0.5),
+                         (long long)u->last_at, (long long)ndev, (long long)(d ? d->score : 0),
+                         d ? shop_fraud_level_name(d->level) : "none");
+    if (c->w->user_ttl > 0)
+        shop_redis_batch_cmd(c->b, "EXPIRE %s %lld", skey, (long long)c->w->user_ttl);
+}
+
+static void flush_redis(void *vw, shop_redis_batch_t *b) {
+    shop_fraud_w_t *w = vw;
+    maybe_reload(w);
+    flush_ctx_t c = {w, b, 0, {NULL, 0, 0}};
+    shop_buf_init(&c.buf);
+    for (int32_t p = 0; p < w->nslots; p++) {
+        shop_fraud_part_t *part = w->slots[p].part;
+        if (!part)
+            continue;
+        c.partition = p;
+        shop_fraud_part_each(part, flush_user, &c);
+        char key[256], skey[512];
+        snprintf(key, sizeof(key), SHOP_KEY_FRAUD_STATE, w->prefix, (int)p);
+        for (size_t i = 0; i < part->ngone; i++) {
+            snprintf(skey, sizeof(skey), SHOP_KEY_FRAUD_USER, w->prefix, part->gone[i]);
+            shop_redis_batch_cmd(b, "HDEL %s %s", key, part->gone[i]);
+            shop_redis_batch_cmd(b, "DEL %s", skey);
+        }
+    }
+    shop_buf_release(&c.buf);
+    for (size_t i = 0; i < w->out[SHOP_SINK_REDIS].n; i++)
+        decision_hash(w, b, &w->out[SHOP_SINK_REDIS].v[i]);
+}
+
+/* ---- Kafka: shop.fraud.scores ---- */
+
+static int delivery_failures; /* of the last flush (librdkafka's delivery callback) */
+
+static json_t *score_event(shop_fraud_w_t *w, const fraud_out_t *x) {
+    char reasons[1024], eid[40];
+    uint64_t h1 = shop_fraud_hash(x->order_id), h2 = shop_mix64(h1 ^ 0x5eedULL);
+    /* the same order always gets the same event id: consumers dedupe duplicates by it */
+    snprintf(eid, sizeof(eid), "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)(h1 >> 32),
+             (unsigned)(h1 >> 16) & 0xffff, (unsigned)h1 & 0xfff, (unsigned)(h2 >> 52) & 0xfff,
+             (unsigned long long)(h2 & 0xffffffffffffULL));
+    json_t *rules = json_array(), *why = json_array();
+    for (int i = 0; i < w->eng.conf.rules.n; i++)
+        if (x->d.fired & (1u << i))
+            json_array_append_new(rules,
+                                  json_string(shop_fraud_rule_name(w->eng.conf.rules.r[i].code)));
+    shop_fraud_reasons(&w->eng, &x->d, 3, reasons, sizeof(reasons));
+    for (char *save = NULL, *t = strtok_r(reasons, ";", &save); t; t = strtok_r(NULL, ";", &save))
+        json_array_append_new(why, json_string(t[0] == ' ' ? t + 1 : t));
+    json_t *o = json_pack(
+        "{ss ss sI ss ss si ss ss so so ss sI ss}", "type", "fraud.scored", "event_id", eid,
+        "occurred_at", (json_int_t)x->at, "user_id", x->user_id, "order_id", x->order_id, "score",
+        x->d.score, "level", shop_fraud_level_name(x->d.level), "recommendation",
+        shop_fraud_recommendation(x->d.level), "reasons", why, "rules", rules, "model_version",
+        x->d.model, "amount_minor", (json_int_t)x->amount, "currency", x->currency);
+    json_object_set_new(o, "anomaly", x->d.anomaly < 0 ? json_null() : json_real(x->d.anomaly));
+    return o;
+}
+
+static int produce_scores(shop_fraud_w_t *w, char *errstr, size_t errstr_size) {
+    fraud_outs_t *o = &w->out[SHOP_SINK_PG];
+    if (!w->rk || !o->n)
+        return SHOP_OK;
+    for (size_t i = 0; i < o->n; i++) {
+        json_t *ev = score_event(w, &o->v[i]);
+        int rc = shop_codec_encode_json(w->codec, ev, SHOP_FRAMING_SINGLE_OBJECT, &w->enc, errstr,
+                                        errstr_size);
+        json_decref(ev);
+        if (rc)
+            return SHOP_ERR_FATAL; /* our own event does not match our schema: a bug */
+        rd_kafka_resp_err_t e =
+            rd_kafka_producev(w->rk, RD_KAFKA_V_TOPIC(w->scores_topic),
+                              RD_KAFKA_V_KEY(w->enc.key, strlen(w->enc.key)),
+                              RD_KAFKA_V_VALUE(w->enc.bytes.buf, w->enc.bytes.len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_TIMESTAMP(w->enc.occurred_at), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(w->rk, 100);
+            i--;
+            continue;
+        }
+        if (e)
+            return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "kafka produce %s: %s",
+                               w->scores_topic, rd_kafka_err2str(e));
+    }
+    if (rd_kafka_flush(w->rk, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE,
+                           "kafka: decisions not delivered to %s in 10 s", w->scores_topic);
+    return SHOP_OK;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk, (void)opaque;
+    if (m->err)
+        __atomic_add_fetch(&delivery_failures, 1, __ATOMIC_RELAXED);
+}
+
+/* ---- PostgreSQL ---- */
+
+static int flush_pg(void *vw, PGconn *conn, char *errstr, size_t errstr_size) {
+    shop_fraud_w_t *w = vw;
+    fraud_outs_t *o = &w->out[SHOP_SINK_PG];
+    __atomic_store_n(&delivery_failures, 0, __ATOMIC_RELAXED);
+    int rc = produce_scores(w, errstr, errstr_size);
+    if (!rc && __atomic_load_n(&delivery_failures, __ATOMIC_RELAXED))
+        rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE,
+                         "kafka: %d decisions not delivered to %s", delivery_failures,
+                         w->scores_topic);
+    if (rc)
+        return rc;
+    for (size_t start = 0; start < o->n; start += 200) {
+        size_t end = start + 200 < o->n ? start + 200 : o->n;
+        shop_buf_t sql;
+        shop_buf_init(&sql);
+        size_t np = (end - start) * 5;
+        const char **params = shop_xcalloc(np, sizeof(char *));
+        char(*reasons)[1024] = shop_xcalloc(end - start, sizeof(*reasons));
+        shop_buf_puts(&sql, "INSERT INTO fraud_decisions (order_id, user_id, occurred_at, score, "
+                            "level, recommendation, reasons, model_version, anomaly, "
+                            "amount_minor, currency) VALUES ");
+        for (size_t i = start; i < end; i++) {
+            const fraud_out_t *x = &o->v[i];
+            size_t k = (i - start) * 5;
+            shop_fraud_reasons(&w->eng, &x->d, 3, reasons[i - start], sizeof(reasons[0]));
+            params[k] = x->order_id, params[k + 1] = x->user_id;
+            params[k + 2] = reasons[i - start], params[k + 3] = x->d.model;
+            params[k + 4] = x->currency;
+            char anomaly[32];
+            snprintf(anomaly, sizeof(anomaly), x->d.anomaly < 0 ? "NULL" : "%.6f", x->d.anomaly);
+            shop_buf_printf(&sql,
+                            "%s($%zu, $%zu, to_timestamp(%lld / 1000.0), %d, '%s', '%s', $%zu, "
+                            "$%zu, %s, %lld, $%zu)",
+                            i > start ? ", " : "", k + 1, k + 2, (long long)x->at, x->d.score,
+                            shop_fraud_level_name(x->d.level),
+                            shop_fraud_recommendation(x->d.level), k + 3, k + 4, anomaly,
+                            (long long)x->amount, k + 5);
+        }
+        shop_buf_puts(&sql, " ON CONFLICT (order_id) DO NOTHING");
+        rc = shop_pg_exec(conn, sql.buf, (int)np, params, errstr, errstr_size);
+        shop_buf_release(&sql);
+        free(params);
+        free(reasons);
+        if (rc)
+            return rc;
+    }
+    return SHOP_OK;
+}
+
+/* ---- flush bookkeeping ---- */
+
+static void clear_dirty(shop_fraud_user_t *u, void *a) {
+    (void)a;
+    u->dirty = 0;
+}
+
+static void flushed(void *vw, int sink) {
+    shop_fraud_w_t *w = vw;
+    outs_clear(&w->out[sink]);
+    if (sink != SHOP_SINK_REDIS)
+        return;
+    for (int32_t p = 0; p < w->nslots; p++)
+        if (w->slots[p].part) {
+            shop_fraud_part_each(w->slots[p].part, clear_dirty, NULL);
+            shop_fraud_part_clear_gone(w->slots[p].part);
+        }
+}
+
+static void discard(void *vw) {
+    shop_fraud_w_t *w = vw;
+    for (int s = 0; s < SHOP_SINK_COUNT; s++)
+        outs_clear(&w->out[s]);
+    for (int32_t p = 0; p < w->nslots; p++) {
+        shop_fraud_part_destroy(w->slots[p].part);
+        w->slots[p].part = NULL;
+    }
+}
+
+static void count_dirty(shop_fraud_user_t *u, void *a) {
+    *(size_t *)a += u->dirty != 0;
+}
+
+static size_t pending(void *vw) {
+    shop_fraud_w_t *w = vw;
+    size_t n = w->out[0].n + w->out[1].n;
+    for (int32_t p = 0; p < w->nslots; p++)
+        if (w->slots[p].part) {
+            shop_fraud_part_each(w->slots[p].part, count_dirty, &n);
+            n += w->slots[p].part->ngone;
+        }
+    return n;
+}
+
+/* ---- restore / release ---- */
+
+static int restore_part(shop_fraud_w_t *w, redisContext *c, int32_t partition, char *errstr,
+                        size_t errstr_size) {
+    char key[256];
+    snprintf(key, sizeof(key), SHOP_KEY_FRAUD_STATE, w->prefix, (int)partition);
+    shop_fraud_part_t *p = shop_fraud_part_new(partition);
+    char cursor[32] = "0";
+    do {
+        redisReply *r = redisCommand(c, "HSCAN %s %s COUNT 1000", key, cursor);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            shop_fraud_part_destroy(p);
+            if (r)
+                freeReplyObject(r);
+            return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis: %s",
+                               c->errstr[0] ? c->errstr : "unexpected HSCAN reply");
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        const redisReply *kv = r->element[1];
+        for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+            char err[256];
+            shop_fraud_user_t *u =
+                shop_fraud_user_decode(kv->element[i]->str, kv->element[i + 1]->str,
+                                       kv->element[i + 1]->len, err, sizeof(err));
+            if (u)
+                shop_fraud_part_put(p, u);
+            else
+                SHOP_WARN("partition=%d msg=\"fraud state dropped: %s\"", (int)partition, err);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0"));
+    p->swept_day = p->wm / FRAUD_DAY_MS;
+    fraud_slot_t *s = slot_of(w, partition);
+    shop_fraud_part_destroy(s->part);
+    s->part = p;
+    return SHOP_OK;
+}
+
+static int restore(void *vw, const char *const *tps, const int32_t *parts, int n,
+                   struct redisContext *c, PGconn *pg, char *errstr, size_t errstr_size) {
+    (void)pg;
+    shop_fraud_w_t *w = vw;
+    for (int i = 0; i < n; i++) {
+        fraud_slot_t *s = slot_of(w, parts[i]);
+        /* the other topic of this partition already brought the state in, and it may be ahead
+         * of what is committed (its pending events): keep it */
+        if (!s->part || !(s->topics & ~topic_bit(tps[i]))) {
+            int rc = restore_part(w, c, parts[i], errstr, errstr_size);
+            if (rc)
+                return rc;
+        }
+        slot_of(w, parts[i])->topics |= topic_bit(tps[i]);
+    }
+    return SHOP_OK;
+}
+
+static void release(void *vw, const char *topic, int32_t partition) {
+    shop_fraud_w_t *w = vw;
+    fraud_slot_t *s = slot_of(w, partition);
+    s->topics &= ~topic_bit(topic);
+    if (!s->topics) {
+        shop_fraud_part_destroy(s->part);
+        s->part = NULL;
+    }
+}
+
+/* ---- lifecycle ---- */
+
+static void destroy(void *vw) {
+    shop_fraud_w_t *w = vw;
+    if (!w)
+        return;
+    discard(w);
+    for (int s = 0; s < SHOP_SINK_COUNT; s++)
+        free(w->out[s].v);
+    free(w->slots);
+    if (w->rk) {
+        rd_kafka_flush(w->rk, 5000);
+        rd_kafka_destroy(w->rk);
+    }
+    shop_encoded_release(&w->enc);
+    shop_codec_destroy(w->codec);
+    shop_iforest_destroy(w->forest);
+    free(w->model_path);
+    free(w->redis_url);
+    shop_redis_store_destroy(w->http_store);
+    pthread_mutex_destroy(&w->http_lock);
+    free(w);
+}
+
+static int want_produce(const shop_worker_env_t *env) {
+    const char *v = shop_config_get(env->cfg, "fraud.scores.produce");
+    if (v && !strcmp(v, "on"))
+        return 1;
+    if (v && !strcmp(v, "off"))
+        return 0;
+    return strncmp(env->redis_prefix, "bt:", 3) != 0;
+}
+
+static rd_kafka_t *producer_new(const shop_config_t *cfg, char *errstr, size_t errstr_size) {
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    char err[512];
+    const char *bs = shop_config_get(cfg, "kafka.bootstrap.servers");
+    if (rd_kafka_conf_set(kc, "bootstrap.servers", bs ? bs : "127.0.0.1:19092", err, sizeof(err)) ||
+        rd_kafka_conf_set(kc, "enable.idempotence", "true", err, sizeof(err)) ||
+        rd_kafka_conf_set(kc, "linger.ms", "5", err, sizeof(err)) ||
+        rd_kafka_conf_set(kc, "partitioner", "murmur2_random", err, sizeof(err))) {
+        rd_kafka_conf_destroy(kc);
+        shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "kafka producer: %s", err);
+        return NULL;
+    }
+    rd_kafka_conf_set_dr_msg_cb(kc, on_delivery);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof(err));
+    if (!rk) {
+        rd_kafka_conf_destroy(kc);
+        shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "kafka producer: %s", err);
+    }
+    return rk;
+}
+
+static int setup_conf(shop_fraud_w_t *w, const shop_config_t *cfg, char *errstr,
+                      size_t errstr_size) {
+    shop_fraud_conf_t *c = &w->eng.conf;
+    shop_fraud_conf_default(c);
+    const char *rules = shop_config_get(cfg, "fraud.rules");
+    if (rules && *rules) {
+        int rc = shop_fraud_rules_load(&c->rules, rules, errstr, errstr_size);
+        if (rc == SHOP_ERR_IO && !strcmp(rules, "deploy/fraud-rules.conf"))
+            shop_fraud_rules_default(&c->rules); /* not started from the source tree */
+        else if (rc)
+            return rc;
+    }
+    const char *cur = shop_config_get(cfg, "fraud.currencies");
+    snprintf(c->currencies, sizeof(c->currencies), "%s", cur ? cur : "");
+    c->amount_max = shop_config_get_int(cfg, "fraud.amount.max");
+    c->forest_weight = (int)shop_config_get_int(cfg, "fraud.forest.weight");
+    c->level_medium = (int)shop_config_get_int(cfg, "fraud.level.medium");
+    c->level_high = (int)shop_config_get_int(cfg, "fraud.level.high");
+    c->idle_ms = shop_config_get_int(cfg, "fraud.idle.days") * FRAUD_DAY_MS;
+    w->order_ttl = shop_config_get_int(cfg, "fraud.order.ttl.s");
+    w->user_ttl = shop_config_get_int(cfg, "fraud.user.ttl.s");
+    if (c->amount_max <= 0 || c->forest_weight < 0 || c->forest_weight > 100 ||
+        c->level_medium < 0 || c->level_high < c->level_medium || c->level_high > 100)
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG,
+                           "fraud.*: amount.max > 0, forest.weight 0..100, "
+                           "0 <= level.medium <= level.high <= 100");
+    return SHOP_OK;
+}
+
+static void *create(const shop_worker_env_t *env, char *errstr, size_t errstr_size) {
+    shop_fraud_w_t *w = shop_xcalloc(1, sizeof(*w));
+    pthread_mutex_init(&w->http_lock, NULL);
+    shop_encoded_init(&w->enc);
+    snprintf(w->prefix, sizeof(w->prefix), "%s", env->redis_prefix);
+    snprintf(w->eng.model, sizeof(w->eng.model), "none");
+    w->redis_url = shop_xstrdup(shop_config_get(env->cfg, "redis.url"));
+    if (setup_conf(w, env->cfg, errstr, errstr_size))
+        goto fail;
+    const char *model = shop_config_get(env->cfg, "fraud.model");
+    if (model && *model) {
+        w->model_path = shop_xstrdup(model);
+        if (load_model(w, errstr, errstr_size))
+            goto fail;
+    }
+    if (!(w->codec = shop_codec_new(NULL, errstr, errstr_size))) /* embedded: fraud_scores.avsc */
+        goto fail;
+    const char *tp = shop_config_get(env->cfg, "topic.prefix");
+    snprintf(w->scores_topic, sizeof(w->scores_topic), "%sshop.fraud.scores", tp ? tp : "");
+    if (want_produce(env) && !(w->rk = producer_new(env->cfg, errstr, errstr_size)))
+        goto fail;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sighup;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, NULL);
+    SHOP_INFO("msg=\"fraud: %d rules, model %s, scores %s\"", w->eng.conf.rules.n, w->eng.model,
+              w->rk ? w->scores_topic : "(not produced)");
+    return w;
+fail:
+    destroy(w);
+    return NULL;
+}
+
+/* ---- HTTP ---- */
+
+int fraud_http_route(void *opaque, const char *path, const char *(*query)(void *, const char *),
+                     void *req, shop_buf_t *body, const char **content_type) {
+    (void)query, (void)req;
+    shop_fraud_w_t *w = opaque;
+    static const char pfx[] = "/fraud/order/";
+    if (strncmp(path, pfx, sizeof(pfx) - 1))
+        return 404;
+    *content_type = "application/json";
+    char err[256];
+    json_t *out = NULL;
+    int status;
+    pthread_mutex_lock(&w->http_lock);
+    if (!w->http_store)
+        w->http_store = shop_redis_store_new(w->redis_url, "-", 3000, err, sizeof(err));
+    redisContext *c = w->http_store ? shop_redis_store_conn(w->http_store, err, sizeof(err)) : NULL;
+    if (!c) {
+        out = json_pack("{ss}", "error", "redis is not reachable");
+        status = 503;
+    } else {
+        status = fraud_api_order(c, w->prefix, path + sizeof(pfx) - 1, &out);
+    }
+    pthread_mutex_unlock(&w->http_lock);
+    char *txt = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+    shop_buf_puts(body, txt ? txt : "{}");
+    shop_buf_puts(body, "\n");
+    free(txt);
+    json_decref(out);
+    return status;
+}
+
+const shop_worker_ops_t shop_worker_fraud = {
+    .name = "fraud",
+    .description = "per-order fraud score (rules + Isolation Forest) with reasons",
+    .topics = topics,
+    .sinks = SHOP_SINK_BIT(SHOP_SINK_REDIS) | SHOP_SINK_BIT(SHOP_SINK_PG),
+    .default_port = 9403,
+    .conf = conf,
+    .create = create,
+    .destroy = destroy,
+    .process = process,
+    .flush_redis = flush_redis,
+    .flush_pg = flush_pg,
+    .flushed = flushed,
+    .discard = discard,
+    .pending = pending,
+    .restore = restore,
+    .release = release,
+    .route = fraud_http_route,
+};
