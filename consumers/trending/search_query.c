@@ -16,6 +16,9 @@
 
 static int fail(json_t **out, int status, const char *msg) {
     *out = json_pack("{ss}", "error", msg);
+    if (!*out) /* not UTF-8: a Redis error echoing bytes, or text cut mid-character */
+        *out = json_pack("{ss}", "error",
+                         status == 503 ? "redis: error (reply text not UTF-8)" : "bad request");
     return status;
 }
 

@@ -463,8 +463,12 @@ int shop_text_lookup_key(const char *typed, size_t len, int max_cp, char *out, s
         for (size_t i = 0; i < k.n; i++)
             if (!consonants || k.v[i] != ' ')
                 k.v[w++] = k.v[i];
+        while (w && k.v[w - 1] == ' ') /* a mark after a space that folding stripped */
+            w--;
         k.n = w;
-        if (!out || encode(k.v, k.n, out, out_size) < 0)
+        if (!w)
+            rc = shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "empty query");
+        else if (!out || encode(k.v, k.n, out, out_size) < 0)
             rc = shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
                              "lookup key of %zu code points does not fit in %zu bytes", k.n,
                              out ? out_size : 0);

@@ -2,6 +2,7 @@
  * (uuid, timestamp-millis), and the reverse conversion used to print events. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -570,11 +571,19 @@ static json_t *number_json(avro_value_t *val) {
         return json_integer(l);
     case AVRO_FLOAT:
         avro_value_get_float(val, &f);
-        return json_real(f);
+        d = f;
+        break;
     default:
         avro_value_get_double(val, &d);
-        return json_real(d);
+        break;
     }
+    /* JSON has no NaN or infinities (json_real refuses them and the field would vanish): the
+     * strings Java's Avro JSON encoder uses. */
+    if (isnan(d))
+        return json_string("NaN");
+    if (isinf(d))
+        return json_string(d > 0 ? "Infinity" : "-Infinity");
+    return json_real(d);
 }
 
 json_t *shop_value_to_json(avro_value_t *val) {
