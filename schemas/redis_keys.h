@@ -46,8 +46,17 @@
 /* Sorted set completion -> recency-weighted popularity, for one suggestion key (see text.h:
  * folded, keystroke-jamo form of a prefix, or initial consonants). */
 #define SHOP_KEY_SUGGEST "%ssugg:%s" /* prefix, key */
-/* Set of the suggestion keys that exist (so that keys left without completions are deleted). */
-#define SHOP_KEY_SUGGEST_KEYS "%ssugg:keys" /* prefix */
+/* Bookkeeping of the views, under srch: (sugg:<key> and trend:cat:<c> hold user text, so nothing
+ * else may live beside them). Hash suggestion key -> fingerprint (hex) of its completions: which
+ * sugg:* keys exist and what they hold, so a refresh rewrites only those that changed and deletes
+ * those left empty. */
+#define SHOP_KEY_SUGGEST_FP "%ssrch:sugg:fp" /* prefix */
+/* Versions: srch:ver is bumped by every flush; srch:trend:ver and srch:sugg:ver hold the srch:ver
+ * the trending views and the suggestions/corrections were computed from (older never overwrites
+ * newer). They count flushes, so they differ between runs over the same events. */
+#define SHOP_KEY_SRCH_VER    "%ssrch:ver"       /* prefix */
+#define SHOP_KEY_TREND_VER   "%ssrch:trend:ver" /* prefix */
+#define SHOP_KEY_SUGGEST_VER "%ssrch:sugg:ver"  /* prefix */
 /* Hash: misspelt query (zero or few results) -> suggested correction. */
 #define SHOP_KEY_DYM "%sdym" /* prefix */
 

@@ -20,17 +20,21 @@ static void deadline_in(struct timespec *ts, int64_t ms) {
     }
 }
 
+/* Generations: a commit asks for a run that starts after it (`requested`); `started` is the
+ * generation of the run in progress or last started, `done` the last one that succeeded.
+ * `full_gen`: runs from that generation on must be full (a waiter wants complete views). */
 static void *refresh_main(void *arg) {
     shop_runtime_t *rt = arg;
     shop_refresher_t *r = &rt->refresher;
     pthread_mutex_lock(&r->lock);
-    while (!r->stop || r->requested > r->done) {
-        if (r->requested <= r->done) {
+    while (!r->stop) {
+        if (r->requested <= r->started) {
             pthread_cond_wait(&r->cond, &r->lock);
             continue;
         }
         int64_t gen = r->requested;
-        int full = r->urgent || r->stop;
+        r->started = gen;
+        int full = r->full_gen > 0 && gen >= r->full_gen;
         pthread_mutex_unlock(&r->lock);
         char err[512] = "";
         struct redisContext *c = shop_redis_store_conn(r->redis, err, sizeof(err));
@@ -49,19 +53,16 @@ static void *refresh_main(void *arg) {
         pthread_mutex_lock(&r->lock);
         if (rc == SHOP_OK && gen > r->done)
             r->done = gen;
-        if (partial && r->requested <= r->done)
-            r->requested = r->done + 1; /* the rest comes on a later turn */
-        r->failed = rc != SHOP_OK;
+        if ((partial || rc != SHOP_OK) && r->requested <= r->started)
+            r->requested = r->started + 1; /* the rest, or a retry, on a later turn */
         pthread_cond_broadcast(&r->cond);
-        /* at most once per refresh.ms, also between retries; a stop cuts the wait short */
+        /* at most once per refresh.ms, also between retries; a waiter or a stop cuts it short */
         struct timespec ts;
         deadline_in(&ts, r->interval_ms);
         while (!r->stop && !r->urgent &&
                pthread_cond_timedwait(&r->cond, &r->lock, &ts) != ETIMEDOUT) {
         }
         r->urgent = 0;
-        if (r->stop && r->failed)
-            break; /* a failing final run is reported by shop_rt_refresh_wait */
     }
     pthread_mutex_unlock(&r->lock);
     return NULL;
@@ -99,15 +100,15 @@ void shop_rt_refresh_request(shop_runtime_t *rt) {
     if (!r->running)
         return;
     pthread_mutex_lock(&r->lock);
-    if (r->requested <= r->done) { /* one pending request covers every commit before it runs */
-        r->requested = r->done + 1;
+    if (r->requested <= r->started) { /* a run in progress may have read the state before this */
+        r->requested = r->started + 1;
         pthread_cond_broadcast(&r->cond);
     }
     pthread_mutex_unlock(&r->lock);
 }
 
-/* Requests a run that sees everything committed so far and waits for it (at most timeout_ms).
- * Returns 0, or SHOP_ERR_RETRYABLE when it did not succeed in time. */
+/* Requests a full run that starts after everything committed so far and waits for it (at most
+ * timeout_ms). Returns 0, or SHOP_ERR_RETRYABLE when it did not succeed in time. */
 int shop_rt_refresh_wait(shop_runtime_t *rt, int64_t timeout_ms) {
     shop_refresher_t *r = &rt->refresher;
     if (!r->running)
@@ -115,9 +116,11 @@ int shop_rt_refresh_wait(shop_runtime_t *rt, int64_t timeout_ms) {
     struct timespec ts;
     deadline_in(&ts, timeout_ms);
     pthread_mutex_lock(&r->lock);
-    int64_t want = r->requested > r->done ? r->requested + 1 : r->done + 1;
-    r->requested = want; /* a run already going may have started before the last commit */
-    r->urgent = 1;       /* no pause before it */
+    int64_t want = r->started + 1;
+    if (r->requested < want)
+        r->requested = want;
+    r->full_gen = want;
+    r->urgent = 1; /* no pause before it */
     pthread_cond_broadcast(&r->cond);
     int rc = SHOP_OK;
     while (r->done < want) {
@@ -136,7 +139,6 @@ void shop_rt_refresh_stop(shop_runtime_t *rt) {
         return;
     pthread_mutex_lock(&r->lock);
     r->stop = 1;
-    r->requested = r->done; /* nothing more */
     pthread_cond_broadcast(&r->cond);
     pthread_mutex_unlock(&r->lock);
     pthread_join(r->thread, NULL);

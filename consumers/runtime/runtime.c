@@ -858,9 +858,10 @@ int shop_runtime_run(const shop_runtime_opts_t *o) {
     consume_loop(&rt);
     if (!rt.fatal) {
         drain(&rt);
-        /* the views of a replay or a caught-up run reflect everything it stored */
-        if ((rt.replay || o->until_caught_up) && !shop_runtime_stop &&
-            shop_rt_refresh_wait(&rt, 60000))
+        /* the derived views reflect everything this run stored (a replay or a caught-up run
+         * waits for that; a stopped live worker gives it a few seconds) */
+        int ended = (rt.replay || o->until_caught_up) && !shop_runtime_stop;
+        if (shop_rt_refresh_wait(&rt, ended ? 60000 : 10000))
             SHOP_WARN("msg=\"the derived views were not refreshed after the last flush\"");
     }
     shop_rt_refresh_stop(&rt);

@@ -35,16 +35,15 @@ typedef struct topic_state {
     int nparts;
 } topic_state_t;
 
-/* The derived-views thread (refresh.c). Generations: `requested` counts requests, `done` the
- * last one a successful run covered. */
+/* The derived-views thread (refresh.c); generations are explained there. */
 typedef struct shop_refresher {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     shop_redis_store_t *redis; /* its own connection */
     int64_t interval_ms;
-    int64_t requested, done;
-    int failed, stop, running;
+    int64_t requested, started, done, full_gen;
+    int stop, running;
     int urgent; /* a waiter wants the next run now, not after refresh.ms */
 } shop_refresher_t;
 

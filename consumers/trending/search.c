@@ -640,6 +640,9 @@ static void flush_redis(void *w, shop_redis_batch_t *b) {
         }
     }
     flush_recent(s, b);
+    char ver[256];
+    snprintf(ver, sizeof(ver), SHOP_KEY_SRCH_VER, s->prefix);
+    shop_redis_batch_cmd(b, "INCR %s", ver); /* the views' refresh compares versions */
 }
 
 /* ---- PostgreSQL flush: increments, in the runtime's transaction ---- */
@@ -863,12 +866,8 @@ static void destroy(void *w) {
     free(s->rows.rows);
     free(s->rows.slots);
     free(s->recent);
-    search_written_release(&s->written);
     shop_symspell_destroy(s->dict);
     search_lex_destroy(s->lex);
-    for (size_t i = 0; i < s->ncats; i++)
-        free(s->cats[i]);
-    free(s->cats);
     free(s->dictionary);
     free(s->redis_url);
     pthread_mutex_destroy(&s->lex_lock);

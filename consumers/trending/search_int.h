@@ -87,16 +87,6 @@ typedef struct search_rows {
     size_t nslots;
 } search_rows_t;
 
-/* A derived suggestion key's last written content (fingerprint), so a refresh rewrites only the
- * keys whose completions changed. */
-typedef struct search_written {
-    char **keys;
-    uint64_t *fp;
-    size_t n, cap;
-    uint32_t *slots;
-    size_t nslots;
-} search_written_t;
-
 typedef struct shop_search {
     char prefix[128]; /* Redis namespace prefix */
     size_t k;         /* Space-Saving counters per summary */
@@ -121,15 +111,10 @@ typedef struct shop_search {
     int64_t late;       /* events older than every window of their partition (metric) */
 
     /* refresh state (the consume thread only) */
-    search_written_t written;
     int64_t heavy_interval_ms; /* suggestions and corrections at most this often */
     int64_t last_heavy_ms;     /* monotonic */
-    int written_loaded;        /* the set of suggestion keys was read from Redis */
-    size_t last_rewritten;     /* suggestion keys rewritten by the last refresh */
     pthread_mutex_t lex_lock;  /* lex is swapped by refreshes, read by /correct */
     struct search_lex *lex;
-    char **cats; /* categories whose trend:cat:<c> keys exist */
-    size_t ncats;
 
     /* HTTP side: every HTTP thread opens its own connection to this Redis */
     char *redis_url;
@@ -162,7 +147,6 @@ int search_lex_is_variant(const search_lex_t *l, size_t i);
 char *search_lex_correct(const search_lex_t *l, const shop_symspell_t *dict, const char *q);
 /* Edits a correction may make to w: 0 for 1-2 letters, 1 up to 5, else 2; 1 for Hangul. */
 int search_max_edits(const char *w);
-void search_written_release(search_written_t *wr);
 
 /* search_query.c: the read side shared by the CLI and HTTP */
 int search_http_route(void *opaque, const char *path, const char *(*query)(void *, const char *),

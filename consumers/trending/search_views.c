@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "redis_keys.h"
 #include "search_int.h"
@@ -251,6 +252,7 @@ static double shown(const shop_search_t *s, double w, int64_t g) {
 
 /* ---- sorted-set writes ---- */
 
+/* Appends DEL key and, when n > 0, one ZADD of the n members (pipelined; *ncmds counts). */
 static void zset_rewrite(redisContext *c, int *ncmds, const char *key, const merged_t *v,
                          size_t n) {
     redisAppendCommand(c, "DEL %s", key);
@@ -284,6 +286,7 @@ typedef struct {
     char *key;
     uint32_t items[100]; /* indexes into the merged popularity list, best first */
     int n;
+    uint64_t fp; /* fingerprint of the content */
 } sugg_key_t;
 
 typedef struct {
@@ -323,8 +326,29 @@ static sugg_key_t *sugg_get(sugg_map_t *m, const char *key, size_t len) {
     memcpy(e->key, key, len);
     e->key[len] = '\0';
     e->n = 0;
+    e->fp = 0;
     m->slots[j] = (uint32_t)++m->n;
     return e;
+}
+
+static const sugg_key_t *sugg_find(const sugg_map_t *m, const char *key, size_t len) {
+    if (!m->nslots)
+        return NULL;
+    for (size_t j = bytes_hash(key, len) & (m->nslots - 1); m->slots[j];
+         j = (j + 1) & (m->nslots - 1)) {
+        const sugg_key_t *e = &m->v[m->slots[j] - 1];
+        if (!strncmp(e->key, key, len) && !e->key[len])
+            return e;
+    }
+    return NULL;
+}
+
+static void sugg_release(sugg_map_t *m) {
+    for (size_t i = 0; i < m->n; i++)
+        free(m->v[i].key);
+    free(m->v);
+    free(m->slots);
+    memset(m, 0, sizeof(*m));
 }
 
 static void on_key(const char *key, size_t len, void *arg) {
@@ -334,136 +358,67 @@ static void on_key(const char *key, size_t len, void *arg) {
         e->items[e->n++] = m->cur;
 }
 
-/* written-keys index: key -> fingerprint of what was last written */
-static size_t written_find(search_written_t *wr, const char *key, int create) {
-    if (create && (wr->n + 1) * 2 > wr->nslots) {
-        size_t ns = wr->nslots ? wr->nslots * 2 : 4096;
-        free(wr->slots);
-        wr->slots = shop_xcalloc(ns, sizeof(uint32_t));
-        wr->nslots = ns;
-        for (size_t i = 0; i < wr->n; i++) {
-            size_t j = bytes_hash(wr->keys[i], strlen(wr->keys[i])) & (ns - 1);
-            while (wr->slots[j])
-                j = (j + 1) & (ns - 1);
-            wr->slots[j] = (uint32_t)i + 1;
-        }
-    }
-    if (!wr->nslots)
-        return SIZE_MAX;
-    size_t j = bytes_hash(key, strlen(key)) & (wr->nslots - 1);
-    for (; wr->slots[j]; j = (j + 1) & (wr->nslots - 1))
-        if (!strcmp(wr->keys[wr->slots[j] - 1], key))
-            return wr->slots[j] - 1;
-    if (!create)
-        return SIZE_MAX;
-    if (wr->n == wr->cap) {
-        wr->cap = wr->cap ? wr->cap * 2 : 4096;
-        wr->keys = shop_xrealloc(wr->keys, wr->cap * sizeof(char *));
-        wr->fp = shop_xrealloc(wr->fp, wr->cap * sizeof(uint64_t));
-    }
-    wr->keys[wr->n] = shop_xstrdup(key);
-    wr->fp[wr->n] = 0; /* unknown: rewrite */
-    wr->slots[j] = (uint32_t)wr->n + 1;
-    return wr->n++;
-}
-
-void search_written_release(search_written_t *wr) {
-    for (size_t i = 0; i < wr->n; i++)
-        free(wr->keys[i]);
-    free(wr->keys);
-    free(wr->fp);
-    free(wr->slots);
-    memset(wr, 0, sizeof(*wr));
-}
-
-/* The set of suggestion keys this namespace has (so keys written before a restart that no
- * longer have completions are deleted too). */
-static int load_written(shop_search_t *s, redisContext *c, char *errstr, size_t errstr_size) {
-    if (s->written_loaded)
-        return SHOP_OK;
-    char key[256];
-    snprintf(key, sizeof(key), SHOP_KEY_SUGGEST_KEYS, s->prefix);
-    redisReply *r = redisCommand(c, "SMEMBERS %s", key);
-    if (!r || r->type != REDIS_REPLY_ARRAY)
-        return reply_err(c, r, errstr, errstr_size);
-    for (size_t i = 0; i < r->elements; i++)
-        written_find(&s->written, r->element[i]->str, 1);
-    freeReplyObject(r);
-    s->written_loaded = 1;
-    return SHOP_OK;
-}
-
-static int write_suggestions(shop_search_t *s, redisContext *c, const merged_map_t *pop, int64_t g,
-                             const search_lex_t *lex, char *errstr, size_t errstr_size) {
-    int rc = load_written(s, c, errstr, errstr_size);
-    if (rc)
-        return rc;
-    sugg_map_t m = {.max = s->suggest_n};
+/* Every suggestion key with its completions (misspelt variants left out) and a fingerprint of
+ * what its sorted set holds. */
+static void compute_suggestions(const shop_search_t *s, const merged_map_t *pop, int64_t g,
+                                const search_lex_t *lex, sugg_map_t *m) {
+    m->max = s->suggest_n;
     for (size_t i = 0; i < pop->n; i++) {
         if (search_lex_is_variant(lex, i))
-            continue; /* a misspelling of a more popular query */
-        m.cur = (uint32_t)i;
-        shop_text_prefix_keys(pop->v[i].item, s->prefix_max, on_key, &m);
+            continue;
+        m->cur = (uint32_t)i;
+        shop_text_prefix_keys(pop->v[i].item, s->prefix_max, on_key, m);
     }
-    char key[SHOP_TEXT_MAX_KEY + 256], setkey[256];
-    snprintf(setkey, sizeof(setkey), SHOP_KEY_SUGGEST_KEYS, s->prefix);
-    int ncmds = 0;
-    redisAppendCommand(c, "MULTI");
-    ncmds++;
-    unsigned char *seen = shop_xcalloc(s->written.n + m.n + 1, 1);
-    merged_t *tmp = shop_xcalloc(101, sizeof(*tmp));
-    size_t rewritten = 0;
-    for (size_t i = 0; i < m.n; i++) {
-        sugg_key_t *e = &m.v[i];
+    for (size_t i = 0; i < m->n; i++) {
+        sugg_key_t *e = &m->v[i];
         uint64_t fp = 0x9E3779B97F4A7C15ULL;
         for (int j = 0; j < e->n; j++) {
             const merged_t *it = &pop->v[e->items[j]];
+            double w = shown(s, it->w, g);
+            fp = shop_mix64(fp ^ bytes_hash(it->item, it->len)) ^ shop_mix64((uint64_t)(w * 1000));
+        }
+        e->fp = fp ? fp : 1;
+    }
+}
+
+/* Appends the commands that bring the sugg:* keys from what sugg:fp says they hold (`old`, an
+ * HGETALL reply) to `m`: rewritten keys, deleted keys, and sugg:fp itself. */
+static void append_suggestion_diff(const shop_search_t *s, redisContext *c, int *ncmds,
+                                   const merged_map_t *pop, int64_t g, const sugg_map_t *m,
+                                   const redisReply *old) {
+    char key[SHOP_TEXT_MAX_KEY + 256], fpkey[256], hex[24];
+    snprintf(fpkey, sizeof(fpkey), SHOP_KEY_SUGGEST_FP, s->prefix);
+    /* what is there now: key -> fingerprint */
+    sugg_map_t cur = {0};
+    for (size_t i = 0; old && i + 1 < old->elements; i += 2)
+        sugg_get(&cur, old->element[i]->str, old->element[i]->len)->fp =
+            strtoull(old->element[i + 1]->str, NULL, 16);
+    merged_t *tmp = shop_xcalloc(101, sizeof(*tmp));
+    for (size_t i = 0; i < m->n; i++) {
+        const sugg_key_t *e = &m->v[i];
+        const sugg_key_t *was = sugg_find(&cur, e->key, strlen(e->key));
+        if (was && was->fp == e->fp)
+            continue;
+        for (int j = 0; j < e->n; j++) {
+            const merged_t *it = &pop->v[e->items[j]];
             tmp[j] = (merged_t){it->item, it->len, shown(s, it->w, g), NULL};
-            fp = shop_mix64(fp ^ bytes_hash(it->item, it->len)) ^
-                 shop_mix64((uint64_t)(int64_t)(tmp[j].w * 1000));
         }
-        size_t wi = written_find(&s->written, e->key, 1);
-        if (wi >= s->written.n)
-            continue;
-        if (s->written.fp[wi] == fp)
-            goto mark;
         snprintf(key, sizeof(key), SHOP_KEY_SUGGEST, s->prefix, e->key);
-        zset_rewrite(c, &ncmds, key, tmp, (size_t)e->n);
-        if (!s->written.fp[wi]) {
-            redisAppendCommand(c, "SADD %s %s", setkey, e->key);
-            ncmds++;
-        }
-        s->written.fp[wi] = fp;
-        rewritten++;
-    mark:
-        if (wi < s->written.n + m.n)
-            seen[wi] = 1;
+        zset_rewrite(c, ncmds, key, tmp, (size_t)e->n);
+        snprintf(hex, sizeof(hex), "%llx", (unsigned long long)e->fp);
+        redisAppendCommand(c, "HSET %s %s %s", fpkey, e->key, hex);
+        (*ncmds)++;
     }
-    /* keys with no completions any more */
-    for (size_t i = 0; i < s->written.n; i++) {
-        if (seen[i] || s->written.fp[i] == UINT64_MAX)
+    for (size_t i = 0; i < cur.n; i++) { /* keys left without completions */
+        if (sugg_find(m, cur.v[i].key, strlen(cur.v[i].key)))
             continue;
-        snprintf(key, sizeof(key), SHOP_KEY_SUGGEST, s->prefix, s->written.keys[i]);
+        snprintf(key, sizeof(key), SHOP_KEY_SUGGEST, s->prefix, cur.v[i].key);
         redisAppendCommand(c, "DEL %s", key);
-        redisAppendCommand(c, "SREM %s %s", setkey, s->written.keys[i]);
-        ncmds += 2;
-        s->written.fp[i] = UINT64_MAX; /* gone (kept in the index, skipped) */
+        redisAppendCommand(c, "HDEL %s %s", fpkey, cur.v[i].key);
+        *ncmds += 2;
     }
-    redisAppendCommand(c, "EXEC");
-    ncmds++;
-    rc = drain_replies(c, ncmds, errstr, errstr_size);
-    if (rc) /* unknown state: rewrite everything next time */
-        for (size_t i = 0; i < s->written.n; i++)
-            if (s->written.fp[i] != UINT64_MAX)
-                s->written.fp[i] = 0;
-    s->last_rewritten = rewritten;
-    free(seen);
     free(tmp);
-    for (size_t i = 0; i < m.n; i++)
-        free(m.v[i].key);
-    free(m.v);
-    free(m.slots);
-    return rc;
+    sugg_release(&cur);
 }
 
 /* ---- did you mean ---- */
@@ -482,7 +437,7 @@ static search_lex_t *build_lex(const shop_search_t *s, const merged_map_t *pop, 
     return l;
 }
 
-/* Installs a new lexicon for /correct (the HTTP thread reads it under the lock). */
+/* Installs a new lexicon for /correct (the HTTP threads read it under the lock). */
 static void swap_lex(shop_search_t *s, search_lex_t *lex) {
     pthread_mutex_lock(&s->lex_lock);
     search_lex_t *old = s->lex;
@@ -491,12 +446,14 @@ static void swap_lex(shop_search_t *s, search_lex_t *lex) {
     search_lex_destroy(old);
 }
 
-/* dym: the zero- and few-result queries, and the misspelt variants among the popular ones. */
-static int write_corrections(shop_search_t *s, redisContext *c, const merged_map_t *pop,
-                             const merged_map_t *zero, const merged_map_t *few,
-                             const search_lex_t *lex, char *errstr, size_t errstr_size) {
-    size_t cap = (size_t)s->top_n * 3 + 1, n = 0;
+/* dym: the zero- and few-result queries, and the misspelt variants among the popular ones.
+ * Returns the entries (item borrowed, fix owned) and their count in *n. */
+static merged_t *compute_corrections(const shop_search_t *s, const merged_map_t *pop,
+                                     const merged_map_t *zero, const merged_map_t *few,
+                                     const search_lex_t *lex, size_t *n) {
+    size_t cap = (size_t)s->top_n * 3 + 1;
     merged_t *out = shop_xcalloc(cap, sizeof(*out));
+    *n = 0;
     const merged_map_t *srcs[3] = {zero, few, pop};
     for (int k = 0; k < 3; k++)
         for (size_t i = 0, taken = 0; i < srcs[k]->n && taken < (size_t)s->top_n; i++) {
@@ -506,28 +463,16 @@ static int write_corrections(shop_search_t *s, redisContext *c, const merged_map
             if (!fix)
                 continue;
             int dup = 0;
-            for (size_t j = 0; j < n && !dup; j++)
+            for (size_t j = 0; j < *n && !dup; j++)
                 dup = !strcmp(out[j].item, srcs[k]->v[i].item);
             if (dup || !strcmp(fix, srcs[k]->v[i].item)) {
                 free(fix);
                 continue;
             }
-            out[n++] = (merged_t){srcs[k]->v[i].item, srcs[k]->v[i].len, 0, fix};
+            out[(*n)++] = (merged_t){srcs[k]->v[i].item, srcs[k]->v[i].len, 0, fix};
             taken++;
         }
-    char key[256];
-    snprintf(key, sizeof(key), SHOP_KEY_DYM, s->prefix);
-    int ncmds = 3;
-    redisAppendCommand(c, "MULTI");
-    redisAppendCommand(c, "DEL %s", key);
-    for (size_t i = 0; i < n; i++, ncmds++)
-        redisAppendCommand(c, "HSET %s %b %s", key, out[i].item, out[i].len, out[i].fix);
-    redisAppendCommand(c, "EXEC");
-    int rc = drain_replies(c, ncmds, errstr, errstr_size);
-    for (size_t i = 0; i < n; i++)
-        free(out[i].fix);
-    free(out);
-    return rc;
+    return out;
 }
 
 search_lex_t *search_lex_from_redis(shop_search_t *s, redisContext *c, char *errstr,
@@ -557,42 +502,10 @@ typedef struct {
     size_t n, cap;
 } cat_list_t;
 
-static int write_trends(shop_search_t *s, redisContext *c, const wm_entry_t *wm, int n, int64_t g,
-                        int64_t first, char *errstr, size_t errstr_size) {
-    char dest[256], tmp1h[256], tmpcat[256];
-    snprintf(tmp1h, sizeof(tmp1h), "%ssrch:tmp:1h", s->prefix);
-    snprintf(tmpcat, sizeof(tmpcat), "%ssrch:tmp:cat", s->prefix);
-    int ncmds = 0;
-    redisAppendCommand(c, "MULTI");
-    ncmds++;
-    for (int l = LV_5M; l <= LV_24H; l++) {
-        snprintf(dest, sizeof(dest), SHOP_KEY_TREND, s->prefix, search_levels[l].view);
-        if (l == LV_1H) {
-            append_union(s, c, tmp1h, l, g, wm, n);
-            redisAppendCommand(c, "ZUNIONSTORE %s 1 %s", dest, tmp1h);
-            ncmds += 2;
-        } else {
-            append_union(s, c, dest, l, g, wm, n);
-            ncmds++;
-        }
-        redisAppendCommand(c, "ZREMRANGEBYRANK %s 0 %d", dest, -(s->top_n + 1));
-        ncmds++;
-    }
-    append_union(s, c, tmpcat, LV_CAT, g, wm, n);
-    ncmds++;
-    redisAppendCommand(c, "EXEC");
-    ncmds++;
-    int rc = drain_replies(c, ncmds, errstr, errstr_size);
-    if (rc)
-        return rc;
-
-    /* rising: the 5-minute top against the hour */
-    char k5[256], rising[256];
-    snprintf(k5, sizeof(k5), SHOP_KEY_TREND, s->prefix, "5m");
-    snprintf(rising, sizeof(rising), SHOP_KEY_TREND_RISING, s->prefix);
-    redisReply *r5 = redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", k5);
-    if (!r5 || r5->type != REDIS_REPLY_ARRAY)
-        return reply_err(c, r5, errstr, errstr_size);
+/* Rising queries from the 5-minute union (r5, ZREVRANGE WITHSCORES) and the hour's counts of the
+ * same members (rh, ZMSCORE). */
+static merged_t *compute_rising(const shop_search_t *s, const redisReply *r5, const redisReply *rh,
+                                int64_t g, int64_t first, size_t *n) {
     /* The baseline is the rest of the hour per 5 minutes, over the history there is: a stream
      * that started 20 minutes ago has 3 periods of baseline, not 11 (no rising before one). */
     double periods = first > 0 ? (double)(g - first - 300000) / 300000.0 : 0;
@@ -600,177 +513,309 @@ static int write_trends(shop_search_t *s, redisContext *c, const wm_entry_t *wm,
         periods = 11;
     size_t nr = r5->elements / 2;
     merged_t *ri = shop_xcalloc(nr + 1, sizeof(*ri));
-    size_t nri = 0;
-    if (nr) {
-        const char **argv = shop_xcalloc(nr + 2, sizeof(char *));
-        size_t *lens = shop_xcalloc(nr + 2, sizeof(size_t));
-        argv[0] = "ZMSCORE";
-        lens[0] = 7;
-        argv[1] = tmp1h;
-        lens[1] = strlen(tmp1h);
-        for (size_t i = 0; i < nr; i++) {
-            argv[i + 2] = r5->element[2 * i]->str;
-            lens[i + 2] = r5->element[2 * i]->len;
-        }
-        redisReply *rh = redisCommandArgv(c, (int)nr + 2, argv, lens);
-        free(argv);
-        free(lens);
-        if (!rh || rh->type != REDIS_REPLY_ARRAY || rh->elements != nr) {
-            free(ri);
-            freeReplyObject(r5);
-            return reply_err(c, rh, errstr, errstr_size);
-        }
-        for (size_t i = 0; i < nr; i++) {
-            double recent = strtod(r5->element[2 * i + 1]->str, NULL);
-            double hour = rh->element[i]->type == REDIS_REPLY_STRING
-                              ? strtod(rh->element[i]->str, NULL)
-                              : recent;
-            if (recent < s->rising_min || periods < 1)
-                continue;
-            double base = hour > recent ? (hour - recent) / periods : 0;
-            ri[nri++] = (merged_t){r5->element[2 * i]->str, r5->element[2 * i]->len,
-                                   (recent + 1) / (base + s->rising_prior), NULL};
-        }
-        freeReplyObject(rh);
+    *n = 0;
+    for (size_t i = 0; i < nr && rh && i < rh->elements; i++) {
+        double recent = strtod(r5->element[2 * i + 1]->str, NULL);
+        double hour =
+            rh->element[i]->type == REDIS_REPLY_STRING ? strtod(rh->element[i]->str, NULL) : recent;
+        if (recent < s->rising_min || periods < 1)
+            continue;
+        double base = hour > recent ? (hour - recent) / periods : 0;
+        ri[(*n)++] = (merged_t){r5->element[2 * i]->str, r5->element[2 * i]->len,
+                                (recent + 1) / (base + s->rising_prior), NULL};
     }
-    qsort(ri, nri, sizeof(*ri), merged_cmp);
-    if (nri > (size_t)s->top_n)
-        nri = (size_t)s->top_n;
+    qsort(ri, *n, sizeof(*ri), merged_cmp);
+    if (*n > (size_t)s->top_n)
+        *n = (size_t)s->top_n;
+    return ri;
+}
 
-    /* per category, from the hour's category summaries */
-    redisReply *rc_ = redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", tmpcat);
-    if (!rc_ || rc_->type != REDIS_REPLY_ARRAY) {
-        free(ri);
-        freeReplyObject(r5);
-        return reply_err(c, rc_, errstr, errstr_size);
-    }
+/* The hour's per-category union split by category, each sorted best first. */
+static cat_list_t *compute_categories(const redisReply *rc, size_t *ncats) {
     cat_list_t *cats = NULL;
-    size_t ncats = 0;
-    for (size_t i = 0; i + 1 < rc_->elements; i += 2) {
-        const char *m = rc_->element[i]->str, *tab = memchr(m, '\t', rc_->element[i]->len);
+    *ncats = 0;
+    for (size_t i = 0; i + 1 < rc->elements; i += 2) {
+        const char *m = rc->element[i]->str, *tab = memchr(m, '\t', rc->element[i]->len);
         if (!tab)
             continue;
         size_t cl = (size_t)(tab - m), j;
-        for (j = 0; j < ncats; j++)
+        for (j = 0; j < *ncats; j++)
             if (strlen(cats[j].cat) == cl && !memcmp(cats[j].cat, m, cl))
                 break;
-        if (j == ncats) {
-            cats = shop_xrealloc(cats, (ncats + 1) * sizeof(*cats));
-            cats[ncats] = (cat_list_t){strndup(m, cl), NULL, 0, 0};
-            ncats++;
+        if (j == *ncats) {
+            cats = shop_xrealloc(cats, (*ncats + 1) * sizeof(*cats));
+            cats[*ncats] = (cat_list_t){strndup(m, cl), NULL, 0, 0};
+            (*ncats)++;
         }
         cat_list_t *L = &cats[j];
         if (L->n == L->cap) {
             L->cap = L->cap ? L->cap * 2 : 64;
             L->v = shop_xrealloc(L->v, L->cap * sizeof(*L->v));
         }
-        L->v[L->n++] = (merged_t){(char *)tab + 1, rc_->element[i]->len - cl - 1,
-                                  strtod(rc_->element[i + 1]->str, NULL), NULL};
+        L->v[L->n++] = (merged_t){(char *)tab + 1, rc->element[i]->len - cl - 1,
+                                  strtod(rc->element[i + 1]->str, NULL), NULL};
     }
-    ncmds = 0;
-    redisAppendCommand(c, "MULTI");
-    ncmds++;
-    zset_rewrite(c, &ncmds, rising, ri, nri);
-    char catset[256];
+    for (size_t j = 0; j < *ncats; j++)
+        qsort(cats[j].v, cats[j].n, sizeof(*cats[j].v), merged_cmp);
+    return cats;
+}
+
+static redisReply *command_argv_members(redisContext *c, const char *cmd, const char *key,
+                                        const redisReply *pairs) {
+    size_t n = pairs->elements / 2;
+    const char **argv = shop_xcalloc(n + 2, sizeof(char *));
+    size_t *lens = shop_xcalloc(n + 2, sizeof(size_t));
+    argv[0] = cmd;
+    lens[0] = strlen(cmd);
+    argv[1] = key;
+    lens[1] = strlen(key);
+    for (size_t i = 0; i < n; i++) {
+        argv[i + 2] = pairs->element[2 * i]->str;
+        lens[i + 2] = pairs->element[2 * i]->len;
+    }
+    redisReply *r = redisCommandArgv(c, (int)n + 2, argv, lens);
+    free(argv);
+    free(lens);
+    return r;
+}
+
+static int64_t reply_int(const redisReply *r) {
+    return r && r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+}
+
+/* ---- one refresh ---- */
+
+typedef struct {
+    char tmp[4][256]; /* unions: 5m, 1h, 24h, cat */
+    redisReply *r5, *rh, *rc, *oldcats, *oldfp, *vers;
+    merged_map_t pop, zero, few;
+    search_lex_t *lex;
+    sugg_map_t sugg;
+    merged_t *rising, *dym;
+    size_t nrising, ndym;
+    cat_list_t *cats;
+    size_t ncats;
+    wm_entry_t *wm;
+} refresh_t;
+
+static void refresh_release(refresh_t *f) {
+    redisReply *rs[] = {f->r5, f->rh, f->rc, f->oldcats, f->oldfp, f->vers};
+    for (size_t i = 0; i < sizeof(rs) / sizeof(rs[0]); i++)
+        if (rs[i])
+            freeReplyObject(rs[i]);
+    merged_release(&f->pop);
+    merged_release(&f->zero);
+    merged_release(&f->few);
+    sugg_release(&f->sugg);
+    search_lex_destroy(f->lex);
+    for (size_t i = 0; i < f->ndym; i++)
+        free(f->dym[i].fix);
+    free(f->dym);
+    free(f->rising);
+    for (size_t j = 0; j < f->ncats; j++) {
+        free(f->cats[j].cat);
+        free(f->cats[j].v);
+    }
+    free(f->cats);
+    free(f->wm);
+}
+
+/* The views are written in one MULTI guarded by WATCH on their versions: each refresh knows the
+ * state version it read (srch:ver, bumped by every flush, read first), and never overwrites views
+ * computed from a newer one. A refresh that loses a race is retried. */
+int search_refresh(void *w, struct redisContext *c, int full, char *errstr, size_t errstr_size) {
+    shop_search_t *s = w;
+    refresh_t f;
+    memset(&f, 0, sizeof(f));
+    int64_t now = shop_mono_us() / 1000;
+    int heavy = full || now - s->last_heavy_ms >= s->heavy_interval_ms;
+    char key[512], vkey[256], tkey[256], skey[256], fpkey[256], catset[256], meta[256];
+    snprintf(vkey, sizeof(vkey), SHOP_KEY_SRCH_VER, s->prefix);
+    snprintf(tkey, sizeof(tkey), SHOP_KEY_TREND_VER, s->prefix);
+    snprintf(skey, sizeof(skey), SHOP_KEY_SUGGEST_VER, s->prefix);
+    snprintf(fpkey, sizeof(fpkey), SHOP_KEY_SUGGEST_FP, s->prefix);
     snprintf(catset, sizeof(catset), SHOP_KEY_TREND_CATS, s->prefix);
-    /* categories gone since the last refresh (any instance's): SMEMBERS is read first */
-    redisReply *old = redisCommand(c, "SMEMBERS %s", catset);
-    if (old && old->type == REDIS_REPLY_ARRAY)
-        for (size_t i = 0; i < old->elements; i++) {
+    snprintf(meta, sizeof(meta), SHOP_KEY_TREND_META, s->prefix);
+    redisReply *r = redisCommand(c, "GET %s", vkey);
+    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
+        return reply_err(c, r, errstr, errstr_size);
+    int64_t v = reply_int(r);
+    freeReplyObject(r);
+
+    int n = 0, rc = SHOP_OK;
+    int64_t first = 0, g = 0, gall = 0;
+    f.wm = read_watermarks(s, c, &n, &first, errstr, errstr_size);
+    if (n < 0) {
+        free(f.wm);
+        return SHOP_ERR_RETRYABLE;
+    }
+    for (int i = 0; i < n; i++) {
+        if (f.wm[i].tag == 's' && f.wm[i].wm > g)
+            g = f.wm[i].wm;
+        if (f.wm[i].wm > gall)
+            gall = f.wm[i].wm;
+    }
+    if (!n) { /* nothing committed yet */
+        free(f.wm);
+        return SHOP_OK;
+    }
+
+    /* 1. the windows' unions, into keys of this refresh's own */
+    static unsigned long seq;
+    const char *names[4] = {"5m", "1h", "24h", "cat"};
+    for (int i = 0; i < 4; i++)
+        snprintf(f.tmp[i], sizeof(f.tmp[i]), "%ssrch:tmp:%d.%lu:%s", s->prefix, (int)getpid(),
+                 ++seq, names[i]);
+    int ncmds = 0;
+    if (g > 0) {
+        redisAppendCommand(c, "MULTI");
+        ncmds++;
+        const int lv[4] = {LV_5M, LV_1H, LV_24H, LV_CAT};
+        for (int i = 0; i < 4; i++) {
+            append_union(s, c, f.tmp[i], lv[i], g, f.wm, n);
+            redisAppendCommand(c, "EXPIRE %s 300", f.tmp[i]); /* if this process dies here */
+            ncmds += 2;
+        }
+        redisAppendCommand(c, "EXEC");
+        ncmds++;
+        rc = drain_replies(c, ncmds, errstr, errstr_size);
+        /* 2. what rising and the categories need */
+        if (!rc &&
+            !(f.r5 = redisCommand(c, "ZREVRANGE %s 0 %d WITHSCORES", f.tmp[0], s->top_n - 1)))
+            rc = reply_err(c, NULL, errstr, errstr_size);
+        if (!rc && f.r5->type == REDIS_REPLY_ARRAY && f.r5->elements &&
+            !(f.rh = command_argv_members(c, "ZMSCORE", f.tmp[1], f.r5)))
+            rc = reply_err(c, NULL, errstr, errstr_size);
+        if (!rc && !(f.rc = redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", f.tmp[3])))
+            rc = reply_err(c, NULL, errstr, errstr_size);
+        if (!rc && (f.r5->type != REDIS_REPLY_ARRAY || f.rc->type != REDIS_REPLY_ARRAY ||
+                    (f.rh && f.rh->type != REDIS_REPLY_ARRAY)))
+            rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE,
+                             "redis: bad reply reading the window unions");
+        if (!rc) {
+            f.rising = compute_rising(s, f.r5, f.rh, g, first, &f.nrising);
+            f.cats = compute_categories(f.rc, &f.ncats);
+        }
+    }
+    /* 3. suggestions and corrections from the recency-weighted summaries */
+    if (!rc && heavy)
+        rc = read_decayed(s, c, DK_POP, f.wm, n, &f.pop, errstr, errstr_size);
+    if (!rc && heavy)
+        rc = read_decayed(s, c, DK_ZERO, f.wm, n, &f.zero, errstr, errstr_size);
+    if (!rc && heavy)
+        rc = read_decayed(s, c, DK_FEW, f.wm, n, &f.few, errstr, errstr_size);
+    if (!rc && heavy) {
+        f.lex = build_lex(s, &f.pop, gall);
+        compute_suggestions(s, &f.pop, gall, f.lex, &f.sugg);
+        f.dym = compute_corrections(s, &f.pop, &f.zero, &f.few, f.lex, &f.ndym);
+    }
+
+    /* 4. write, unless newer views are there */
+    if (!rc) {
+        r = redisCommand(c, "WATCH %s %s %s %s", tkey, skey, fpkey, catset);
+        if (!r || r->type == REDIS_REPLY_ERROR)
+            rc = reply_err(c, r, errstr, errstr_size);
+        else
+            freeReplyObject(r);
+    }
+    if (!rc && (!(f.vers = redisCommand(c, "MGET %s %s", tkey, skey)) ||
+                f.vers->type != REDIS_REPLY_ARRAY || f.vers->elements != 2))
+        rc = reply_err(c, f.vers, errstr, errstr_size), f.vers = NULL;
+    if (!rc && !(f.oldcats = redisCommand(c, "SMEMBERS %s", catset)))
+        rc = reply_err(c, NULL, errstr, errstr_size);
+    if (!rc && heavy && !(f.oldfp = redisCommand(c, "HGETALL %s", fpkey)))
+        rc = reply_err(c, NULL, errstr, errstr_size);
+    int trends = !rc && g > 0 && v >= reply_int(f.vers->element[0]);
+    int views = !rc && heavy && v >= reply_int(f.vers->element[1]);
+    ncmds = 0;
+    if (!rc) {
+        redisAppendCommand(c, "MULTI");
+        ncmds++;
+    }
+    if (trends) {
+        for (int i = 0; i < 3; i++) {
+            snprintf(key, sizeof(key), SHOP_KEY_TREND, s->prefix, names[i]);
+            redisAppendCommand(c, "ZUNIONSTORE %s 1 %s", key, f.tmp[i]);
+            redisAppendCommand(c, "ZREMRANGEBYRANK %s 0 %d", key, -(s->top_n + 1));
+            ncmds += 2;
+        }
+        snprintf(key, sizeof(key), SHOP_KEY_TREND_RISING, s->prefix);
+        zset_rewrite(c, &ncmds, key, f.rising, f.nrising);
+        for (size_t i = 0; f.oldcats->type == REDIS_REPLY_ARRAY && i < f.oldcats->elements; i++) {
             int keep = 0;
-            for (size_t j = 0; j < ncats && !keep; j++)
-                keep = !strcmp(cats[j].cat, old->element[i]->str);
+            for (size_t j = 0; j < f.ncats && !keep; j++)
+                keep = !strcmp(f.cats[j].cat, f.oldcats->element[i]->str);
             if (!keep) {
-                snprintf(dest, sizeof(dest), SHOP_KEY_TREND_CAT, s->prefix, old->element[i]->str);
-                redisAppendCommand(c, "DEL %s", dest);
-                redisAppendCommand(c, "SREM %s %s", catset, old->element[i]->str);
+                snprintf(key, sizeof(key), SHOP_KEY_TREND_CAT, s->prefix,
+                         f.oldcats->element[i]->str);
+                redisAppendCommand(c, "DEL %s", key);
+                redisAppendCommand(c, "SREM %s %s", catset, f.oldcats->element[i]->str);
                 ncmds += 2;
             }
         }
-    if (old)
-        freeReplyObject(old);
-    for (size_t j = 0; j < ncats; j++) {
-        cat_list_t *L = &cats[j];
-        qsort(L->v, L->n, sizeof(*L->v), merged_cmp);
-        snprintf(dest, sizeof(dest), SHOP_KEY_TREND_CAT, s->prefix, L->cat);
-        zset_rewrite(c, &ncmds, dest, L->v, L->n < (size_t)s->top_n ? L->n : (size_t)s->top_n);
-        redisAppendCommand(c, "SADD %s %s", catset, L->cat);
+        for (size_t j = 0; j < f.ncats; j++) {
+            cat_list_t *L = &f.cats[j];
+            snprintf(key, sizeof(key), SHOP_KEY_TREND_CAT, s->prefix, L->cat);
+            zset_rewrite(c, &ncmds, key, L->v, L->n < (size_t)s->top_n ? L->n : (size_t)s->top_n);
+            redisAppendCommand(c, "SADD %s %s", catset, L->cat);
+            ncmds++;
+        }
+        redisAppendCommand(c, "HSET %s watermark %lld partitions %d", meta, (long long)g, n);
+        redisAppendCommand(c, "SET %s %lld", tkey, (long long)v);
+        ncmds += 2;
+    }
+    if (views) {
+        merged_t *z = shop_xcalloc(f.zero.n + 1, sizeof(*z));
+        size_t nz = f.zero.n < (size_t)s->top_n ? f.zero.n : (size_t)s->top_n;
+        for (size_t i = 0; i < nz; i++)
+            z[i] =
+                (merged_t){f.zero.v[i].item, f.zero.v[i].len, shown(s, f.zero.v[i].w, gall), NULL};
+        snprintf(key, sizeof(key), SHOP_KEY_TREND_ZERO, s->prefix);
+        zset_rewrite(c, &ncmds, key, z, nz);
+        free(z);
+        append_suggestion_diff(s, c, &ncmds, &f.pop, gall, &f.sugg, f.oldfp);
+        snprintf(key, sizeof(key), SHOP_KEY_DYM, s->prefix);
+        redisAppendCommand(c, "DEL %s", key);
+        ncmds++;
+        for (size_t i = 0; i < f.ndym; i++, ncmds++)
+            redisAppendCommand(c, "HSET %s %b %s", key, f.dym[i].item, f.dym[i].len, f.dym[i].fix);
+        redisAppendCommand(c, "SET %s %lld", skey, (long long)v);
         ncmds++;
     }
-    redisAppendCommand(c, "DEL %s %s", tmp1h, tmpcat);
-    redisAppendCommand(c, "EXEC");
-    ncmds += 2;
-    rc = drain_replies(c, ncmds, errstr, errstr_size);
-    for (size_t j = 0; j < ncats; j++) {
-        free(cats[j].cat);
-        free(cats[j].v);
-    }
-    free(cats);
-    free(ri);
-    freeReplyObject(r5);
-    freeReplyObject(rc_);
-    return rc;
-}
-
-int search_refresh(void *w, struct redisContext *c, int full, char *errstr, size_t errstr_size) {
-    shop_search_t *s = w;
-    int n = 0;
-    int64_t first = 0;
-    wm_entry_t *wm = read_watermarks(s, c, &n, &first, errstr, errstr_size);
-    if (n < 0)
-        return SHOP_ERR_RETRYABLE;
-    int64_t g = 0, gall = 0;
-    for (int i = 0; i < n; i++) {
-        if (wm[i].tag == 's' && wm[i].wm > g)
-            g = wm[i].wm;
-        if (wm[i].wm > gall)
-            gall = wm[i].wm;
-    }
-    int rc = SHOP_OK;
-    if (g > 0)
-        rc = write_trends(s, c, wm, n, g, first, errstr, errstr_size);
-    /* The trends are cheap and always current; suggestions and corrections (the lexicon costs
-     * a SymSpell lookup per popular query) at most every search.suggest.refresh.ms. */
-    int64_t now = shop_mono_us() / 1000;
-    if (!rc && !full && now - s->last_heavy_ms < s->heavy_interval_ms) {
-        free(wm);
-        return SHOP_REFRESH_PARTIAL;
-    }
-    merged_map_t pop = {0}, zero = {0}, few = {0};
-    if (!rc && n)
-        rc = read_decayed(s, c, DK_POP, wm, n, &pop, errstr, errstr_size);
-    if (!rc && n)
-        rc = read_decayed(s, c, DK_ZERO, wm, n, &zero, errstr, errstr_size);
-    if (!rc && n)
-        rc = read_decayed(s, c, DK_FEW, wm, n, &few, errstr, errstr_size);
-    if (!rc && n) {
-        char key[256];
-        snprintf(key, sizeof(key), SHOP_KEY_TREND_ZERO, s->prefix);
-        merged_t *v = shop_xcalloc(zero.n + 1, sizeof(*v));
-        size_t nz = zero.n < (size_t)s->top_n ? zero.n : (size_t)s->top_n;
-        for (size_t i = 0; i < nz; i++)
-            v[i] = (merged_t){zero.v[i].item, zero.v[i].len, shown(s, zero.v[i].w, gall), NULL};
-        int ncmds = 0;
-        redisAppendCommand(c, "MULTI");
-        zset_rewrite(c, &ncmds, key, v, nz);
-        snprintf(key, sizeof(key), SHOP_KEY_TREND_META, s->prefix);
-        redisAppendCommand(c, "HSET %s watermark %lld partitions %d", key, (long long)g, n);
+    int exec_at = -1;
+    if (!rc) {
+        redisAppendCommand(c, "DEL %s %s %s %s", f.tmp[0], f.tmp[1], f.tmp[2], f.tmp[3]);
         redisAppendCommand(c, "EXEC");
-        rc = drain_replies(c, ncmds + 3, errstr, errstr_size);
-        free(v);
+        ncmds += 2;
+        exec_at = ncmds - 1;
     }
-    search_lex_t *lex = !rc && n ? build_lex(s, &pop, gall) : NULL;
-    if (!rc && n)
-        rc = write_suggestions(s, c, &pop, gall, lex, errstr, errstr_size);
-    if (!rc && n)
-        rc = write_corrections(s, c, &pop, &zero, &few, lex, errstr, errstr_size);
-    if (lex)
-        swap_lex(s, lex);
-    if (!rc)
+    int aborted = 0;
+    for (int i = 0; i < ncmds && !rc; i++) {
+        redisReply *x = NULL;
+        if (redisGetReply(c, (void **)&x) != REDIS_OK) {
+            rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis: %s", c->errstr);
+            break;
+        }
+        if (i == exec_at && x->type == REDIS_REPLY_NIL)
+            aborted = 1;
+        else if (x->type == REDIS_REPLY_ERROR)
+            rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis: %s", x->str);
+        freeReplyObject(x);
+    }
+    if (aborted) { /* another instance wrote the views meanwhile: its version may be older */
+        redisReply *d = redisCommand(c, "DEL %s %s %s %s", f.tmp[0], f.tmp[1], f.tmp[2], f.tmp[3]);
+        if (d)
+            freeReplyObject(d);
+        rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE,
+                         "views changed by another instance during the refresh; retrying");
+    }
+    if (!rc && heavy) {
+        swap_lex(s, f.lex);
+        f.lex = NULL;
         s->last_heavy_ms = now;
-    merged_release(&pop);
-    merged_release(&zero);
-    merged_release(&few);
-    free(wm);
-    return rc;
+    }
+    refresh_release(&f);
+    if (rc)
+        return rc;
+    return heavy ? SHOP_OK : SHOP_REFRESH_PARTIAL;
 }

@@ -27,7 +27,7 @@ cleanup() {
   if [ "$st" -eq 0 ] && [ -z "${KEEP_WORK:-}" ]; then
     for ns in "${NAMESPACES[@]:-}"; do
       [ -n "$ns" ] || continue
-      redis_cli --scan --pattern "bt:$ns:*" | xargs -r -n 500 redis-cli -h "${REDIS_HP%%:*}" -p "${REDIS_HP##*:}" DEL >/dev/null || true
+      redis_cli --scan --pattern "bt:$ns:*" | xargs -r -d '\n' -n 500 redis-cli -h "${REDIS_HP%%:*}" -p "${REDIS_HP##*:}" DEL >/dev/null || true
       psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS bt_$ns CASCADE" >/dev/null 2>&1 || true
     done
     rm -rf "$WORK"
