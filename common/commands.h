@@ -14,5 +14,7 @@ int shop_cmd_query_views(int argc, char **argv); /* consumers/workers.c: query +
 int shop_cmd_topics(int argc, char **argv);      /* consumers/runtime/admin.c */
 int shop_cmd_migrate(int argc, char **argv);     /* consumers/runtime/admin.c */
 int shop_cmd_fraud(int argc, char **argv);       /* consumers/fraud/cli.c */
+int shop_cmd_reco(int argc, char **argv);        /* consumers/recommend/reco_cli.c */
+int shop_cmd_flags(int argc, char **argv);       /* consumers/flags/flags_cli.c */
 
 #endif

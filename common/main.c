@@ -26,6 +26,8 @@ static const command_t commands[] = {
     {"topics", shop_cmd_topics, "create or list the contract's topics"},
     {"migrate", shop_cmd_migrate, "apply the SQL migrations to a schema"},
     {"fraud", shop_cmd_fraud, "train and evaluate the fraud Isolation Forest"},
+    {"reco", shop_cmd_reco, "evaluate the recommendation model offline"},
+    {"flags", shop_cmd_flags, "set, get and list feature flags (PostgreSQL + shop.flags)"},
     {"demo", cmd_demo, "generate traffic, run the workers until caught up, print the views"},
     {NULL, NULL, NULL},
 };

@@ -99,7 +99,7 @@ static void test_schema_list_show(void **state) {
     size_t lines = 0;
     for (const char *p = out; *p; p++)
         lines += *p == '\n';
-    assert_int_equal(lines, 8); /* header + 7 schemas */
+    assert_int_equal(lines, 9); /* header + 8 schemas */
     free(out);
     out = run(shop_cmd_schema, &rc, "schema", "show", "shop.user.events", "--version", "1", NULL);
     assert_int_equal(rc, 0);

@@ -469,7 +469,7 @@ static void test_routing(void **state) {
         assert_non_null(cur);
         assert_true(cur->is_current);
     }
-    assert_int_equal(n, 6); /* five event topics and shop.fraud.scores */
+    assert_int_equal(n, 7); /* five event topics, shop.fraud.scores and shop.flags */
     assert_string_equal(shop_codec_topic_for_type(f->codec, "inventory.stock_level"),
                         "shop.inventory.events");
     assert_string_equal(shop_codec_topic_for_type(f->codec, "user.signup"), "shop.user.events");
