@@ -118,6 +118,59 @@ static int list_topics(rd_kafka_t *rk) {
     return 0;
 }
 
+/* Deletes every topic whose name starts with `prefix` (never the unprefixed contract topics:
+ * an empty prefix is refused). */
+static int delete_topics(rd_kafka_t *rk, const char *prefix) {
+    if (!*prefix) {
+        fprintf(stderr, "shopstream topics: delete needs --prefix (the live topics are never "
+                        "deleted by this command)\n");
+        return 2;
+    }
+    const struct rd_kafka_metadata *md;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
+    if (e) {
+        fprintf(stderr, "shopstream topics: metadata: %s\n", rd_kafka_err2str(e));
+        return 1;
+    }
+    rd_kafka_DeleteTopic_t **dt = shop_xcalloc((size_t)md->topic_cnt + 1, sizeof(*dt));
+    size_t n = 0;
+    for (int i = 0; i < md->topic_cnt; i++)
+        if (!strncmp(md->topics[i].topic, prefix, strlen(prefix)))
+            dt[n++] = rd_kafka_DeleteTopic_new(md->topics[i].topic);
+    rd_kafka_metadata_destroy(md);
+    int rc = 0;
+    if (n) {
+        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        rd_kafka_DeleteTopics(rk, dt, n, NULL, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+        if (!ev || rd_kafka_event_error(ev)) {
+            fprintf(stderr, "shopstream topics: delete failed: %s\n",
+                    ev ? rd_kafka_event_error_string(ev) : "timed out");
+            rc = 1;
+        } else {
+            size_t cnt;
+            const rd_kafka_topic_result_t **res =
+                rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &cnt);
+            for (size_t i = 0; i < cnt; i++)
+                if (rd_kafka_topic_result_error(res[i])) {
+                    fprintf(stderr, "shopstream topics: %s: %s\n",
+                            rd_kafka_topic_result_name(res[i]),
+                            rd_kafka_topic_result_error_string(res[i]));
+                    rc = 1;
+                }
+        }
+        if (ev)
+            rd_kafka_event_destroy(ev);
+        rd_kafka_queue_destroy(q);
+        for (size_t i = 0; i < n; i++)
+            rd_kafka_DeleteTopic_destroy(dt[i]);
+    }
+    free(dt);
+    if (!rc)
+        printf("topics deleted=%zu prefix=%s\n", n, prefix);
+    return rc;
+}
+
 int shop_cmd_topics(int argc, char **argv) {
     const char *brokers = brokers_default();
     const char *prefix = "", *retention = "-1";
@@ -143,8 +196,9 @@ int shop_cmd_topics(int argc, char **argv) {
             retention = optarg;
         else {
             fprintf(stderr,
-                    "usage: shopstream topics create|list [--brokers B] [--partitions N] "
+                    "usage: shopstream topics create|list|delete [--brokers B] [--partitions N] "
                     "[--replication R] [--prefix P]\n"
+                    "       (delete removes every topic named with --prefix P; P is required)\n"
                     "       [--retention-ms MS (default -1: keep; timestamps are event times)]\n");
             return c == 'h' ? 0 : 2;
         }
@@ -156,8 +210,9 @@ int shop_cmd_topics(int argc, char **argv) {
     if (!rk)
         return 1;
     int rc = !strcmp(verb, "create") ? create_topics(rk, prefix, partitions, replication, retention)
-             : !strcmp(verb, "list")
-                 ? list_topics(rk)
+             : !strcmp(verb, "list") ? list_topics(rk)
+             : !strcmp(verb, "delete")
+                 ? delete_topics(rk, prefix)
                  : (fprintf(stderr, "shopstream topics: unknown verb %s\n", verb), 2);
     rd_kafka_destroy(rk);
     return rc;

@@ -659,14 +659,17 @@ static void consume_loop(shop_runtime_t *rt) {
         ssize_t n = rd_kafka_consume_batch_queue(rt->queue, 100, msgs, (size_t)batch);
         if (n > 0 && !rt->first_msg_us)
             rt->first_msg_us = shop_mono_us();
+        ssize_t good = 0; /* error events (a broker down, EOF) say nothing of Kafka's health */
         for (ssize_t i = 0; i < n; i++) {
-            if (msgs[i]->err)
+            if (msgs[i]->err) {
                 handle_error_message(rt, msgs[i]);
-            else
+            } else {
                 dispatch(rt, msgs[i]);
+                good++;
+            }
             rd_kafka_message_destroy(msgs[i]);
         }
-        if (n > 0) {
+        if (good > 0) {
             atomic_store(&rt->metrics.kafka_down, 0);
             rt->last_msg_us = shop_mono_us();
         }

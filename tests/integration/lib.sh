@@ -23,8 +23,12 @@ redis_cli() { redis-cli -h "${REDIS_HP%%:*}" -p "${REDIS_HP##*:}" "$@"; }
 
 cleanup() {
   local st=$?
+  # a test's own clean-up first (e.g. restart a server it stopped), whatever happened
+  if declare -F on_exit >/dev/null; then on_exit || true; fi
   for p in "${WORKER_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   if [ "$st" -eq 0 ] && [ -z "${KEEP_WORK:-}" ]; then
+    # the run's topics too: thousands of left-over partitions make every broker restart slow
+    "$BIN" topics delete --prefix "$PREFIX" >/dev/null 2>&1 || true
     for ns in "${NAMESPACES[@]:-}"; do
       [ -n "$ns" ] || continue
       redis_cli --scan --pattern "bt:$ns:*" | xargs -r -d '\n' -n 500 redis-cli -h "${REDIS_HP%%:*}" -p "${REDIS_HP##*:}" DEL >/dev/null || true
