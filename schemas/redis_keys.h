@@ -90,4 +90,29 @@
 /* Hash: refreshed_at (ms of the latest event seen), items, users, flags_version. */
 #define SHOP_KEY_RECO_META "%sreco:meta" /* prefix */
 
+/* ---- Analytics worker (consumers/analytics), beyond an:min / an:total / an:minutes above.
+ * Hash fields are "<metric>" or "<metric>:<dim>" (dim: currency or A/B variant); see redis.md. */
+/* Hash per event-time hour "YYYYMMDDHH" and day "YYYYMMDD": same fields as a minute. */
+#define SHOP_KEY_AN_HOUR "%san:hour:%s" /* prefix, hour */
+#define SHOP_KEY_AN_DAY  "%san:day:%s"  /* prefix, day */
+/* Per-product counters of a day ("all" for all time): views:<pid>, carts:<pid>, buys:<pid>,
+ * stockouts:<pid>, oos_ms:<pid>. */
+#define SHOP_KEY_AN_PROD "%san:prod:%s" /* prefix, day or "all" */
+/* Sorted set product id -> units bought in that day ("all": all time). */
+#define SHOP_KEY_AN_TOP "%san:top:%s" /* prefix, day or "all" */
+/* HyperLogLog of the users active in a bucket: grain "min", "hour" or "day". */
+#define SHOP_KEY_AN_HLL "%san:hll:%s:%s" /* prefix, grain, bucket */
+/* Exact set of a day's users of one kind: buyers, visual, ab:<variant>. */
+#define SHOP_KEY_AN_SET "%san:set:%s:%s" /* prefix, kind, day */
+/* Hash product id -> title, and product id -> category. */
+#define SHOP_KEY_AN_TITLES "%san:titles" /* prefix */
+#define SHOP_KEY_AN_CATS   "%san:cats"   /* prefix */
+/* Hash "<topic>:<partition>" -> watermark (largest event time, ms): state, with the offsets. */
+#define SHOP_KEY_AN_WM "%san:wm" /* prefix */
+/* Hash "<product>\t<region>" -> stock-out start (ms), per inventory partition: state. */
+#define SHOP_KEY_AN_OOS "%san:oos:%d" /* prefix, partition */
+/* Fraud worker's recent high-risk orders, read by the dashboard: sorted set order id -> event
+ * time ms (written by consumers/fraud when it does). */
+#define SHOP_KEY_AN_FRAUD_RECENT "%sfraud:recent:high" /* prefix */
+
 #endif

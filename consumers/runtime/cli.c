@@ -1,4 +1,6 @@
-/* cli.c: `shopstream run WORKER`, `shopstream replay WORKER` and `shopstream query stats`. */
+/* cli.c: `shopstream run WORKER`, `shopstream replay WORKER` and `shopstream query stats` (the
+ * Redis view and PostgreSQL totals, or with --by/--from/--to the rollups per bucket, through the
+ * query the analytics dashboard's /api/stats uses). */
 #define _GNU_SOURCE
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -7,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analytics/dashboard.h"
 #include "commands.h"
 #include "correct_cli.h"
 #include "redis_keys.h"
@@ -213,6 +216,59 @@ static json_t *stats_pg(PGconn *c, char *errstr, size_t errstr_size) {
     return out;
 }
 
+/* `query stats --by`: one line per bucket, then the range's total. */
+static void print_rollups(json_t *st) {
+    const char *by = json_string_value(json_object_get(st, "by"));
+    json_t *buckets = json_object_get(st, "buckets"), *b, *v;
+    printf("PostgreSQL rollups per %s (event time, UTC), %zu buckets:\n", by,
+           json_array_size(buckets));
+    size_t i;
+    const char *k;
+    char t[40];
+    json_array_foreach(buckets, i, b) {
+        printf("  %s", shop_format_time_ms(json_integer_value(json_object_get(b, "bucket_ms")), t,
+                                           sizeof(t)));
+        json_object_foreach(b, k, v) if (strcmp(k, "bucket_ms"))
+            printf(" %s=%lld", k, (long long)json_integer_value(v));
+        printf("\n");
+    }
+    printf("  %-24s", "total");
+    json_object_foreach(json_object_get(st, "total"), k, v)
+        printf(" %s=%lld", k, (long long)json_integer_value(v));
+    printf("\n");
+}
+
+/* `query stats --by/--from/--to`: the rollup query of the dashboard's /api/stats. */
+static int query_rollups(const shop_config_t *cfg, const char *schema, const char *by,
+                         const char *from, const char *to, int json_out) {
+    char err[512];
+    int64_t f = INT64_MIN, t = INT64_MAX;
+    if ((from && shop_parse_time_ms(from, &f)) || (to && shop_parse_time_ms(to, &t))) {
+        fprintf(stderr, "shopstream query: --from/--to: expected epoch ms or RFC 3339 "
+                        "(2026-11-05T10:00:00Z)\n");
+        return 2;
+    }
+    shop_pg_store_t *ps =
+        shop_pg_store_new(shop_config_get(cfg, "pg.url"), schema, "-", 3000, err, sizeof(err));
+    PGconn *pc = ps ? shop_pg_store_conn(ps, err, sizeof(err)) : NULL;
+    json_t *out = NULL;
+    int http = pc ? shop_an_stats_query(pc, by ? by : "minute", f, t, &out) : 503;
+    int status = http == 200 ? 0 : http == 400 ? 2 : 1;
+    if (http == 200 && json_out) {
+        char *s = json_dumps(out, JSON_SORT_KEYS | JSON_COMPACT);
+        printf("%s\n", s);
+        free(s);
+    } else if (http == 200) {
+        print_rollups(out);
+    } else {
+        fprintf(stderr, "shopstream query: %s\n",
+                out ? json_string_value(json_object_get(out, "error")) : err);
+    }
+    json_decref(out);
+    shop_pg_store_destroy(ps);
+    return status;
+}
+
 static void print_stats(json_t *redis, json_t *pg) {
     json_t *total = json_object_get(redis, "total");
     printf("Redis view %-22s orders=%lld items=%lld refunds=%lld\n",
@@ -248,14 +304,18 @@ int shop_cmd_query(int argc, char **argv) {
     if (!strcmp(what, "correct"))
         return shop_cmd_correct(argc - 1, argv + 1);
     if (strcmp(what, "stats")) {
-        fprintf(stderr, "usage: shopstream query stats [--namespace NAME] [--minutes N] [--json]\n"
-                        "       shopstream query correct --dictionary FILE [TEXT]\n");
+        fprintf(stderr,
+                "usage: shopstream query stats [--namespace NAME] [--minutes N] [--json]\n"
+                "       shopstream query stats [--by minute|hour|day] [--from T] [--to T] "
+                "[--namespace NAME] [--json]\n"
+                "         (PostgreSQL rollups per bucket in [from, to); T: epoch ms or RFC 3339)\n"
+                "       shopstream query correct --dictionary FILE [TEXT]\n");
         return 2;
     }
     shop_config_t *cfg = shop_config_new(shop_runtime_conf);
     char err[512], prefix[128], schema[64];
     int json_out = 0, minutes = 10, status = 1;
-    const char *ns = NULL;
+    const char *ns = NULL, *by = NULL, *from = NULL, *to = NULL;
     if (shop_config_from_args(cfg, &argc, argv, err, sizeof(err)))
         goto bad;
     for (int i = 2; i < argc; i++) {
@@ -265,6 +325,12 @@ int shop_cmd_query(int argc, char **argv) {
             ns = argv[++i];
         else if (!strcmp(argv[i], "--minutes") && i + 1 < argc)
             minutes = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--by") && i + 1 < argc)
+            by = argv[++i];
+        else if (!strcmp(argv[i], "--from") && i + 1 < argc)
+            from = argv[++i];
+        else if (!strcmp(argv[i], "--to") && i + 1 < argc)
+            to = argv[++i];
         else {
             snprintf(err, sizeof(err), "unexpected argument \"%s\"", argv[i]);
             goto bad;
@@ -272,6 +338,11 @@ int shop_cmd_query(int argc, char **argv) {
     }
     if (shop_namespace(ns, prefix, sizeof(prefix), schema, sizeof(schema), err, sizeof(err)))
         goto bad;
+    if (by || from || to) {
+        status = query_rollups(cfg, schema, by, from, to, json_out);
+        shop_config_destroy(cfg);
+        return status;
+    }
     shop_redis_store_t *rs =
         shop_redis_store_new(shop_config_get(cfg, "redis.url"), "-", 3000, err, sizeof(err));
     shop_pg_store_t *ps =

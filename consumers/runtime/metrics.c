@@ -93,6 +93,10 @@ void shop_metrics_render(shop_metrics_t *m, shop_buf_t *o) {
             "Messages below the next expected offset (already processed), skipped.");
     shop_buf_printf(o, "shopstream_duplicates_skipped_total{worker=\"%s\"} %lld\n", m->worker,
                     atomic_load(&m->skipped_dupes));
+    counter(o, "shopstream_duplicate_events_total",
+            "Events whose event_id was already processed in their partition (re-sent), dropped.");
+    shop_buf_printf(o, "shopstream_duplicate_events_total{worker=\"%s\"} %lld\n", m->worker,
+                    atomic_load(&m->dup_events));
     counter(o, "shopstream_rewinds_total", "Rewinds to the stored offsets after a lost flush.");
     shop_buf_printf(o, "shopstream_rewinds_total{worker=\"%s\"} %lld\n", m->worker,
                     atomic_load(&m->rewinds));

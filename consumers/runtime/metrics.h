@@ -26,6 +26,7 @@ typedef struct shop_metrics {
     atomic_llong events[SHOP_METRICS_MAX_TOPICS];
     atomic_llong dlq[SHOP_METRICS_MAX_TOPICS];
     atomic_llong skipped_dupes;
+    atomic_llong dup_events; /* re-sent events (same event_id) dropped by the dedupe */
     atomic_llong flush_failures[2];
     atomic_llong rewinds;
     atomic_llong gap_rereads;

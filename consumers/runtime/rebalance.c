@@ -2,10 +2,12 @@
  * committed offsets are advisory), pending state is flushed on revoke or rewound when it cannot be.
  */
 #define _GNU_SOURCE
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "redis_keys.h"
 #include "runtime_int.h"
 
 int64_t shop_rt_start_offset(const shop_runtime_t *rt, const part_t *p, int64_t fallback) {
@@ -19,6 +21,36 @@ int64_t shop_rt_start_offset(const shop_runtime_t *rt, const part_t *p, int64_t 
             lo = p->stored[s];
     }
     return lo == INT64_MAX ? fallback : lo;
+}
+
+void shop_rt_dedupe_key(const shop_runtime_t *rt, const char *topic, int32_t partition, char *buf,
+                        size_t size) {
+    snprintf(buf, size, SHOP_KEY_OFFSETS ":%s:%d:ids", rt->redis_prefix, rt->ops->name, topic,
+             (int)partition);
+}
+
+void shop_rt_part_reset(part_t *p) {
+    shop_dedupe_destroy(p->dd);
+    memset(p, 0, sizeof(*p));
+}
+
+/* The event ids each partition's stored Redis offset covers (dedupe.c). */
+static int load_dedupe(shop_runtime_t *rt, const shop_offset_entry_t *e, int n, char *errstr,
+                       size_t errstr_size) {
+    struct redisContext *c = shop_redis_store_conn(rt->redis, errstr, errstr_size);
+    if (!c)
+        return SHOP_ERR_RETRYABLE;
+    for (int i = 0; i < n; i++) {
+        part_t *p = shop_rt_part(rt, e[i].topic, e[i].partition, 0, NULL);
+        if (!p->dd)
+            p->dd = shop_dedupe_new();
+        char key[512];
+        shop_rt_dedupe_key(rt, e[i].topic, e[i].partition, key, sizeof(key));
+        int rc = shop_dedupe_load(p->dd, c, key, rt->dedupe_window_ms, errstr, errstr_size);
+        if (rc)
+            return rc;
+    }
+    return SHOP_OK;
 }
 
 /* The worker's per-partition state, read back from the sinks with the offsets. */
@@ -66,6 +98,8 @@ int shop_rt_load_entries(shop_runtime_t *rt, shop_offset_entry_t *e, int n, char
     }
     if (!rc && rt->ops->restore && n)
         rc = restore_state(rt, e, n, errstr, errstr_size);
+    if (!rc && rt->dedupe_window_ms > 0 && rt->redis && n)
+        rc = load_dedupe(rt, e, n, errstr, errstr_size);
     if (!rc)
         for (int i = 0; i < n; i++) {
             part_t *p = shop_rt_part(rt, e[i].topic, e[i].partition, 0, NULL);
@@ -143,7 +177,7 @@ static void on_assign(shop_runtime_t *rt, rd_kafka_topic_partition_list_t *parts
     shop_offset_entry_t *e = shop_xcalloc((size_t)n + 1, sizeof(*e));
     for (int i = 0; i < n; i++) {
         part_t *p = shop_rt_part(rt, parts->elems[i].topic, parts->elems[i].partition, 1, NULL);
-        memset(p, 0, sizeof(*p));
+        shop_rt_part_reset(p);
         p->assigned = p->loading = 1;
         p->end = INT64_MAX;
         p->hw = -1;
@@ -207,7 +241,7 @@ static void on_revoke(shop_runtime_t *rt, rd_kafka_topic_partition_list_t *parts
         int tidx = -1;
         part_t *p = shop_rt_part(rt, parts->elems[i].topic, parts->elems[i].partition, 0, &tidx);
         if (p)
-            memset(p, 0, sizeof(*p));
+            shop_rt_part_reset(p);
         if (rt->ops->release)
             rt->ops->release(rt->w, parts->elems[i].topic, parts->elems[i].partition);
         shop_metrics_set_lag(&rt->metrics, tidx, parts->elems[i].partition, -1);

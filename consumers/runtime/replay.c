@@ -131,7 +131,7 @@ int shop_rt_replay_assign(shop_runtime_t *rt, char *errstr, size_t errstr_size) 
     int rc = SHOP_OK;
     for (int i = 0; i < l->cnt && !rc; i++) {
         part_t *p = shop_rt_part(rt, l->elems[i].topic, l->elems[i].partition, 1, NULL);
-        memset(p, 0, sizeof(*p));
+        shop_rt_part_reset(p);
         int64_t lo, hi;
         rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
             rt->rk, l->elems[i].topic, l->elems[i].partition, &lo, &hi, 10000);

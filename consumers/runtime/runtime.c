@@ -38,6 +38,9 @@ const shop_conf_def_t shop_runtime_conf[] = {
     {"revoke.flush.timeout.ms", SHOP_CONF_INT, "5000",
      "how long a revoke tries to flush before rewinding"},
     {"dlq.enabled", SHOP_CONF_BOOL, "true", "send undecodable or invalid events to <topic>.dlq"},
+    {"dedupe.window.ms", SHOP_CONF_INT, "300000",
+     "drop an event whose event_id was processed in its partition within this much event time "
+     "(0: off; needs the Redis sink)"},
     {"topic.prefix", SHOP_CONF_STRING, "",
      "prefix of every topic name (environments sharing a cluster)"},
     {"namespace", SHOP_CONF_STRING, NULL,
@@ -48,7 +51,8 @@ const shop_conf_def_t shop_runtime_conf[] = {
     {"http.port", SHOP_CONF_INT, "0",
      "metrics/health/query port: 0 = the worker's default, -1 = off"},
     {"http.bind", SHOP_CONF_STRING, "0.0.0.0", "address the HTTP server binds"},
-    {"http.threads", SHOP_CONF_INT, "2", "threads answering HTTP requests"},
+    {"http.max.connections", SHOP_CONF_INT, "256",
+     "HTTP connections served at once (a thread each, dashboard streams included)"},
     {"log.level", SHOP_CONF_STRING, "info", "debug, info, warn or error"},
     {NULL, 0, NULL, NULL},
 };
@@ -266,12 +270,22 @@ static void dispatch(shop_runtime_t *rt, rd_kafka_message_t *m) {
         rc = shop_seterr(err, sizeof(err), SHOP_ERR_INVALID,
                          "%s: occurred_at %lld is outside 2000-01-01..2100-01-01",
                          ev->type ? ev->type : "event", (long long)ev->occurred_at);
-    if (rc == SHOP_OK) {
+    int dup =
+        rc == SHOP_OK && p->dd &&
+        shop_dedupe_check(p->dd, ev->event_id, m->offset, ev->occurred_at, rt->dedupe_window_ms);
+    if (dup) {
+        atomic_fetch_add(&rt->metrics.dup_events, 1);
+        SHOP_DEBUG("topic=%s partition=%d offset=%lld event_id=%s msg=\"duplicate event dropped\"",
+                   topic, (int)m->partition, (long long)m->offset, ev->event_id);
+    } else if (rc == SHOP_OK) {
         shop_event_t *e = (shop_event_t *)ev; /* the decoder's; it leaves these to us */
         e->topic = topic;
         e->partition = m->partition;
         e->offset = m->offset;
         rc = rt->ops->process(rt->w, ev, mask, err, sizeof(err));
+        if (rc == SHOP_OK && p->dd && (mask & SHOP_SINK_BIT(SHOP_SINK_REDIS)))
+            shop_dedupe_record(p->dd, ev->event_id, m->offset, ev->occurred_at,
+                               rt->dedupe_window_ms);
     }
     if (rc != SHOP_OK)
         shop_rt_dlq_send(rt, m, err[0] ? err : shop_err_name(rc));
@@ -330,6 +344,14 @@ static int flush_sink(shop_runtime_t *rt, int s, char *errstr, size_t errstr_siz
     if (s == SHOP_SINK_REDIS) {
         shop_redis_batch_t b = {{NULL, 0, 0}, 0};
         rt->ops->flush_redis(rt->w, &b);
+        for (int i = 0; i < n; i++) { /* the event ids seen, with the offsets that cover them */
+            part_t *p = shop_rt_part(rt, e[i].topic, e[i].partition, 0, NULL);
+            if (p && p->dd) {
+                char key[512];
+                shop_rt_dedupe_key(rt, e[i].topic, e[i].partition, key, sizeof(key));
+                shop_dedupe_flush(p->dd, &b, key, rt->dedupe_window_ms / 1000 + 86400);
+            }
+        }
         rc = shop_redis_store_commit(rt->redis, &b, e, n, errstr, errstr_size);
         shop_buf_release(&b.resp);
     } else {
@@ -337,8 +359,12 @@ static int flush_sink(shop_runtime_t *rt, int s, char *errstr, size_t errstr_siz
     }
     if (rc == SHOP_OK) {
         shop_metrics_observe_flush(&rt->metrics, s, shop_mono_us() - t0);
-        for (int i = 0; i < n; i++)
-            shop_rt_part(rt, e[i].topic, e[i].partition, 0, NULL)->stored[s] = e[i].to;
+        for (int i = 0; i < n; i++) {
+            part_t *p = shop_rt_part(rt, e[i].topic, e[i].partition, 0, NULL);
+            p->stored[s] = e[i].to;
+            if (s == SHOP_SINK_REDIS)
+                shop_dedupe_flushed(p->dd);
+        }
         rt->ops->flushed(rt->w, s);
         atomic_store(&rt->metrics.sink_down[s], 0);
     } else {
@@ -726,8 +752,8 @@ static int start_http(shop_runtime_t *rt, int default_port) {
         port = default_port;
     char err[256];
     rt->http = shop_http_start(shop_config_get(rt->cfg, "http.bind"), port,
-                               (int)shop_config_get_int(rt->cfg, "http.threads"), &rt->metrics,
-                               rt->ops->route, rt->w, err, sizeof(err));
+                               (int)shop_config_get_int(rt->cfg, "http.max.connections"),
+                               &rt->metrics, rt->ops->route, rt->w, err, sizeof(err));
     if (!rt->http) {
         SHOP_ERROR("msg=\"%s\"", err);
         return SHOP_ERR_CONFIG;
@@ -775,6 +801,9 @@ static int init(shop_runtime_t *rt, const shop_runtime_opts_t *o, char *errstr,
                            "start.from: expected earliest or latest, got \"%s\"", from);
     rt->flush_events = shop_config_get_int(rt->cfg, "flush.events");
     rt->flush_ms = shop_config_get_int(rt->cfg, "flush.ms");
+    rt->dedupe_window_ms = shop_config_get_int(rt->cfg, "dedupe.window.ms");
+    if (!(rt->ops->sinks & SHOP_SINK_BIT(SHOP_SINK_REDIS)))
+        rt->dedupe_window_ms = 0; /* its ids live beside the Redis offsets */
     for (rt->ntopics = 0; rt->ops->topics[rt->ntopics]; rt->ntopics++) {
     }
     rt->topics = shop_xcalloc((size_t)rt->ntopics, sizeof(*rt->topics));
@@ -823,8 +852,11 @@ static void teardown(shop_runtime_t *rt) {
     shop_pg_store_destroy(rt->pg);
     shop_decoder_destroy(rt->dec);
     shop_codec_destroy(rt->codec);
-    for (int t = 0; t < rt->ntopics; t++)
+    for (int t = 0; t < rt->ntopics; t++) {
+        for (int i = 0; i < rt->topics[t].nparts; i++)
+            shop_dedupe_destroy(rt->topics[t].parts[i].dd);
         free(rt->topics[t].parts);
+    }
     free(rt->topics);
     for (int t = 0; rt->topic_names && t < rt->ntopics; t++)
         free(rt->topic_names[t]);

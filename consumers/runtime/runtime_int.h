@@ -23,9 +23,10 @@ typedef struct part {
     int exact;     /* expect is a real offset (read or stored), not a logical start */
     int gap_state; /* 0 normal, 1 re-reading after a gap, 2 re-read twice: accept */
     int64_t gap_deadline_us;
-    int64_t begin; /* replay: first offset of the range */
-    int64_t end;   /* replay: exclusive end; INT64_MAX live */
-    int64_t hw;    /* high watermark last seen */
+    int64_t begin;          /* replay: first offset of the range */
+    int64_t end;            /* replay: exclusive end; INT64_MAX live */
+    int64_t hw;             /* high watermark last seen */
+    struct shop_dedupe *dd; /* event ids seen (dedupe.c); NULL when dedupe is off */
 } part_t;
 
 typedef struct topic_state {
@@ -83,6 +84,7 @@ typedef struct shop_runtime {
     int64_t replay_total;
     int64_t flush_events;
     int64_t flush_ms;
+    int64_t dedupe_window_ms; /* 0: event-id dedupe off */
     shop_refresher_t refresher;
 } shop_runtime_t;
 
@@ -94,6 +96,27 @@ void shop_rt_rewind(shop_runtime_t *rt, const char *why);
 part_t *shop_rt_part(shop_runtime_t *rt, const char *topic, int32_t partition, int create,
                      int *topic_idx);
 void shop_rt_pause_all(shop_runtime_t *rt, int pause);
+
+/* dedupe.c */
+typedef struct shop_dedupe shop_dedupe_t;
+shop_dedupe_t *shop_dedupe_new(void);
+void shop_dedupe_destroy(shop_dedupe_t *d);
+/* 1 when `id` was seen at a smaller offset within `window` ms of event time. */
+int shop_dedupe_check(shop_dedupe_t *d, const char *id, int64_t offset, int64_t at, int64_t window);
+/* Remembers a processed event (written at the next flush). */
+void shop_dedupe_record(shop_dedupe_t *d, const char *id, int64_t offset, int64_t at,
+                        int64_t window);
+/* Appends the ids to write (and those forgotten) to the Redis batch, under `key`. */
+void shop_dedupe_flush(shop_dedupe_t *d, shop_redis_batch_t *b, const char *key, int64_t ttl_s);
+void shop_dedupe_flushed(shop_dedupe_t *d);
+/* Replaces the ids with those stored under `key`. 0 or SHOP_ERR_RETRYABLE. */
+int shop_dedupe_load(shop_dedupe_t *d, struct redisContext *c, const char *key, int64_t window,
+                     char *errstr, size_t errstr_size);
+/* The Redis key of a partition's ids. */
+void shop_rt_dedupe_key(const shop_runtime_t *rt, const char *topic, int32_t partition, char *buf,
+                        size_t size);
+/* Forgets a partition's part_t contents (its dedupe state too). */
+void shop_rt_part_reset(part_t *p);
 
 /* refresh.c */
 int shop_rt_refresh_start(shop_runtime_t *rt, char *errstr, size_t errstr_size);

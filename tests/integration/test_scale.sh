@@ -38,10 +38,10 @@ emit_wait "$WORK/gen.jsonl"
 orders=$(grep -c '"type":"order\.' "$WORK/gen.jsonl")
 for ((i = 0; i < 600; i++)); do
   lag=$({ curl -fsS "http://127.0.0.1:$PB/metrics" || true; } | awk '/^shopstream_consumer_lag\{/ {s += $2; n++} END {print n + 0, s + 0}')
-  [ "$lag" = "6 0" ] && break
+  [ "$lag" = "30 0" ] && break
   sleep 0.1
 done
-[ "$lag" = "6 0" ] || fail "B did not take over all partitions and catch up (partitions, lag: $lag)"
+[ "$lag" = "30 0" ] || fail "B did not take over all partitions and catch up (partitions, lag: $lag)"
 sleep 0.5 # one more flush interval
 kill -TERM "$B"
 wait "$B" || fail "B did not stop cleanly: $(tail -3 "$WORK/b.log")"
