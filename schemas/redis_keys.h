@@ -68,27 +68,11 @@
 #define SHOP_KEY_FRAUD_ORDER "%sfraud:order:%s" /* prefix, order id */
 /* Hash per user: orders, mean_amount, last_order, last_score, last_level, last_at, devices. */
 #define SHOP_KEY_FRAUD_USER "%sfraud:user:%s" /* prefix, user id */
-
-/* ---- Recommendation worker (consumers/recommend). <unit> is "<tag><partition>": tag u (user),
- * o (order), s (search), c (catalog events). State is written with the unit's offsets. */
-/* Hash unit -> watermark (largest event time, ms): which units have state. */
-#define SHOP_KEY_RECO_UNITS "%sreco:st:units" /* prefix */
-/* Per-unit state hashes: kind users (user -> state text), occ (item -> "s h"), pair
- * ("a<US>b" -> "s h"), pop ("item<US>day" -> weight), meta (item -> "category<US>brand<US>points"),
- * visual (user -> last visual-search matches, <US>-separated). */
-#define SHOP_KEY_RECO_STATE "%sreco:st:%s:%s" /* prefix, unit, kind */
-/* Sorted set similar item -> cosine (or content fallback score), top reco.k. */
-#define SHOP_KEY_RECO_ITEM "%sreco:item:%s" /* prefix, item id */
-/* Sorted set recommended item -> score, top reco.n, computed with the user's A/B variant. */
-#define SHOP_KEY_RECO_USER "%sreco:user:%s" /* prefix, user id */
-/* Sorted set: "similar to this" for the user's last visual search. */
-#define SHOP_KEY_RECO_VISUAL "%sreco:visual:%s" /* prefix, user id */
-/* Hash user -> variant that computed reco:user:<id>. */
-#define SHOP_KEY_RECO_VARIANT "%sreco:variant" /* prefix */
-/* Sorted set item -> trending popularity (decayed by day): the new-user fallback. */
-#define SHOP_KEY_RECO_TRENDING "%sreco:trending" /* prefix */
-/* Hash: refreshed_at (ms of the latest event seen), items, users, flags_version. */
-#define SHOP_KEY_RECO_META "%sreco:meta" /* prefix */
+/* Cross-user state, shared by every instance: HyperLogLog of the user ids seen on one device or
+ * IP in one event-time hour (ms / 3600000), PFADDed once per event with the partition's offsets;
+ * TTL 25 h. Read with PFCOUNT over the 24 hours up to an order's hour. */
+#define SHOP_KEY_FRAUD_DEV "%sfraud:dev:%s:%lld" /* prefix, device id, hour */
+#define SHOP_KEY_FRAUD_IP  "%sfraud:ip:%s:%lld"  /* prefix, ip hash, hour */
 
 /* ---- Analytics worker (consumers/analytics), beyond an:min / an:total / an:minutes above.
  * Hash fields are "<metric>" or "<metric>:<dim>" (dim: currency or A/B variant); see redis.md. */
@@ -114,5 +98,26 @@
 /* Fraud worker's recent high-risk orders, read by the dashboard: sorted set order id -> event
  * time ms (written by consumers/fraud when it does). */
 #define SHOP_KEY_AN_FRAUD_RECENT "%sfraud:recent:high" /* prefix */
+
+/* ---- Recommendation worker (consumers/recommend). <unit> is "<tag><partition>": tag u (user),
+ * o (order), s (search), c (catalog events). State is written with the unit's offsets. */
+/* Hash unit -> watermark (largest event time, ms): which units have state. */
+#define SHOP_KEY_RECO_UNITS "%sreco:st:units" /* prefix */
+/* Per-unit state hashes: kind users (user -> state text), occ (item -> "s h"), pair
+ * ("a<US>b" -> "s h"), pop ("item<US>day" -> weight), meta (item -> "category<US>brand<US>points"),
+ * visual (user -> last visual-search matches, <US>-separated). */
+#define SHOP_KEY_RECO_STATE "%sreco:st:%s:%s" /* prefix, unit, kind */
+/* Sorted set similar item -> cosine (or content fallback score), top reco.k. */
+#define SHOP_KEY_RECO_ITEM "%sreco:item:%s" /* prefix, item id */
+/* Sorted set recommended item -> score, top reco.n, computed with the user's A/B variant. */
+#define SHOP_KEY_RECO_USER "%sreco:user:%s" /* prefix, user id */
+/* Sorted set: "similar to this" for the user's last visual search. */
+#define SHOP_KEY_RECO_VISUAL "%sreco:visual:%s" /* prefix, user id */
+/* Hash user -> variant that computed reco:user:<id>. */
+#define SHOP_KEY_RECO_VARIANT "%sreco:variant" /* prefix */
+/* Sorted set item -> trending popularity (decayed by day): the new-user fallback. */
+#define SHOP_KEY_RECO_TRENDING "%sreco:trending" /* prefix */
+/* Hash: refreshed_at (ms of the latest event seen), items, users, flags_version. */
+#define SHOP_KEY_RECO_META "%sreco:meta" /* prefix */
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "eval.h"
+#include "fraud.h"
 #include "fraud_cli.h"
 #include "iforest.h"
 #include "shop.h"
@@ -16,19 +17,33 @@ static int usage(FILE *fp, int status) {
     fprintf(fp,
             "usage: shopstream fraud eval-forest FILE.csv [--trees N] [--sample N] [--runs N] "
             "[--seed S]\n"
-            "       shopstream fraud train --csv FILE.csv --out MODEL [--trees N] [--sample N] "
-            "[--seed S]\n"
+            "       shopstream fraud train (--csv FILE.csv | --events FILE.jsonl|- | --topic T...\n"
+            "                              [--from B] [--to B] [--brokers B]) --out MODEL\n"
+            "                              [--partitions N] [--trees N] [--sample N] [--seed S]\n"
             "  FILE.csv: a header line, numeric feature columns and (required by eval-forest) a\n"
             "  final 0/1 `label` column, which train ignores. eval-forest trains an Isolation\n"
             "  Forest on a random 60%% and scores the other 40%%, --runs times (default 10) with\n"
             "  seeds S, S+1, ..., and prints each run's ROC-AUC and the mean as auc=0.XXXX.\n"
+            "  --events: JSON lines as written by `shopstream generate` or `shopstream decode\n"
+            "  [--meta]` (user and order events, any order: they are replayed in event-time\n"
+            "  order); --topic (repeatable, e.g. shop.user.events and shop.order.events) reads\n"
+            "  the range [--from, --to) of every partition from Kafka, bounds as in `shopstream\n"
+            "  replay` (an offset 123 / o:123, or a time: RFC 3339 or t:<ms>; default: all).\n"
+            "  Each order.placed goes through the worker's engine for its 16 features, one\n"
+            "  partition state per Kafka partition (lines without one: murmur2(user_id) %%\n"
+            "  --partitions, default 1); the model file is versioned and the worker loads it\n"
+            "  from fraud.model (again on SIGHUP).\n"
             "  Defaults: --trees %d --sample %d --seed 1.\n",
             SHOP_IFOREST_DEFAULT_TREES, SHOP_IFOREST_DEFAULT_SAMPLE);
     return status;
 }
 
+#define MAX_TOPICS 8
+
 typedef struct {
-    const char *csv, *out;
+    const char *csv, *out, *events, *from, *to, *brokers;
+    const char *topics[MAX_TOPICS];
+    int ntopics, partitions;
     shop_iforest_params_t params;
     size_t runs;
 } opts_t;
@@ -71,6 +86,19 @@ static int parse_opts(int argc, char **argv, int train, opts_t *o) {
             o->csv = v;
         } else if (train && !strcmp(a, "--out") && v) {
             o->out = v;
+        } else if (train && !strcmp(a, "--events") && v) {
+            o->events = v;
+        } else if (train && !strcmp(a, "--topic") && v && o->ntopics < MAX_TOPICS) {
+            o->topics[o->ntopics++] = v;
+        } else if (train && !strcmp(a, "--from") && v) {
+            o->from = v;
+        } else if (train && !strcmp(a, "--to") && v) {
+            o->to = v;
+        } else if (train && !strcmp(a, "--brokers") && v) {
+            o->brokers = v;
+        } else if (train && !strcmp(a, "--partitions")) {
+            rc = parse_num(a, v, 1, 100000, &n);
+            o->partitions = (int)n;
         } else if (!train && a[0] != '-' && !o->csv) {
             o->csv = a;
             takes = 0;
@@ -82,9 +110,15 @@ static int parse_opts(int argc, char **argv, int train, opts_t *o) {
             return -1;
         i += takes;
     }
-    if (!o->csv || (train && !o->out)) {
+    int sources = !!o->csv + !!o->events + (o->ntopics > 0);
+    if ((train && (sources != 1 || !o->out)) || (!train && !o->csv)) {
         fprintf(stderr, "shopstream fraud %s: %s\n", argv[1],
-                train ? "--csv FILE.csv and --out MODEL are required" : "FILE.csv is required");
+                train ? "one of --csv, --events, --topic, and --out MODEL are required"
+                      : "FILE.csv is required");
+        return -1;
+    }
+    if ((o->from || o->to) && !o->ntopics) {
+        fprintf(stderr, "shopstream fraud train: --from and --to need --topic\n");
         return -1;
     }
     return 0;
@@ -123,12 +157,51 @@ static int cmd_eval(const opts_t *o) {
     return rc ? 1 : 0;
 }
 
+/* Training rows from events: the worker's engine computes each order's features. */
+static int load_events(const opts_t *o, shop_fraud_data_t *d, char *err, size_t errsz) {
+    shop_codec_t *codec = shop_codec_new(NULL, err, errsz);
+    if (!codec)
+        return 1;
+    shop_fraud_events_t *ev = shop_fraud_events_new();
+    size_t bad = 0;
+    int rc;
+    if (o->ntopics) {
+        rc = shop_fraud_read_topics(ev, (const char *const *)o->topics, o->ntopics, o->from, o->to,
+                                    o->brokers, err, errsz);
+    } else {
+        FILE *fp = strcmp(o->events, "-") ? fopen(o->events, "r") : stdin;
+        if (!fp)
+            rc = shop_seterr(err, errsz, SHOP_ERR_IO, "%s: %s", o->events, strerror(errno));
+        else {
+            rc = shop_fraud_events_read_jsonl(ev, codec, fp, o->events, &bad, err, errsz);
+            if (fp != stdin)
+                fclose(fp);
+        }
+    }
+    shop_fraud_engine_t eng;
+    memset(&eng, 0, sizeof(eng));
+    shop_fraud_conf_default(&eng.conf);
+    snprintf(eng.model, sizeof(eng.model), "none");
+    shop_fraud_train_stats_t st;
+    if (!rc)
+        rc = shop_fraud_events_features(ev, codec, &eng, o->partitions, d, &st, err, errsz);
+    if (!rc)
+        printf("events=%zu unreadable_lines=%zu invalid=%zu orders=%zu partitions=%zu\n", st.events,
+               bad, st.invalid, st.orders, st.partitions);
+    shop_fraud_events_destroy(ev);
+    shop_codec_destroy(codec);
+    return rc ? 1 : 0;
+}
+
 static int cmd_train(const opts_t *o) {
     char err[512];
     shop_fraud_data_t d;
     shop_fraud_data_init(&d);
-    if (shop_fraud_csv_load(o->csv, 0, &d, err, sizeof(err))) {
+    const char *src = o->csv ? o->csv : o->events ? o->events : o->topics[0];
+    if (o->csv ? shop_fraud_csv_load(o->csv, 0, &d, err, sizeof(err))
+               : load_events(o, &d, err, sizeof(err))) {
         fprintf(stderr, "shopstream fraud train: %s\n", err);
+        shop_fraud_data_release(&d);
         return 1;
     }
     int64_t t0 = shop_mono_us();
@@ -136,7 +209,7 @@ static int cmd_train(const opts_t *o) {
     int64_t t1 = shop_mono_us();
     int rc = 1;
     if (!f)
-        fprintf(stderr, "shopstream fraud train: %s: %s\n", o->csv, err);
+        fprintf(stderr, "shopstream fraud train: %s: %s\n", src, err);
     else if (shop_iforest_save(f, o->out, err, sizeof(err)))
         fprintf(stderr, "shopstream fraud train: %s\n", err);
     else {

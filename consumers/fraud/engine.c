@@ -253,8 +253,9 @@ static double clampd(double v, double lo, double hi) {
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-static void features(const shop_fraud_part_t *p, const shop_fraud_user_t *u,
-                     const shop_fraud_order_t *o, int64_t at, shop_fraud_features_t *f) {
+static void features(const shop_fraud_engine_t *e, const shop_fraud_part_t *p,
+                     const shop_fraud_user_t *u, const shop_fraud_order_t *o, int64_t at,
+                     shop_fraud_features_t *f) {
     memset(f, 0, sizeof(*f));
     int64_t amt24 = o->amount;
     f->orders_1h = f->orders_24h = 1;
@@ -290,6 +291,12 @@ static void features(const shop_fraud_part_t *p, const shop_fraud_user_t *u,
     f->device_accounts = dev ? shop_fraud_device_accounts(p, dev, at) : 0;
     if (dev && !f->device_accounts)
         f->device_accounts = 1;
+    if (dev && e->device_scope == FRAUD_SCOPE_GLOBAL && e->global_accounts) {
+        /* other partitions' accounts, as last read from Redis: depends on timing (README) */
+        int64_t g = e->global_accounts(e->global_ctx, o->device, at);
+        if (g > f->device_accounts)
+            f->device_accounts = g;
+    }
     int login_mismatch =
         u->login_at && u->login_at <= at && ctry && u->login_ctry && u->login_ctry != ctry;
     double *v = f->v;
@@ -352,7 +359,7 @@ int shop_fraud_apply(const shop_fraud_engine_t *e, shop_fraud_part_t *p, const s
         /* the state lost it (bounded history): score against the state as it is */
         shop_fraud_features_t f;
         static const shop_fraud_user_t empty;
-        features(p, u ? u : &empty, &o, ev->occurred_at, &f);
+        features(e, p, u ? u : &empty, &o, ev->occurred_at, &f);
         shop_fraud_score(e, &f, &o, dec);
         dec->order_h = shop_fraud_hash(o.order_id);
         if (feat)
@@ -365,7 +372,7 @@ int shop_fraud_apply(const shop_fraud_engine_t *e, shop_fraud_part_t *p, const s
     if (ev->kind == SHOP_EV_UNKNOWN || ev->kind > SHOP_EV_ORDER_DELIVERED)
         return 0;
     shop_fraud_user_t *u = shop_fraud_user_get(p, ev->key, 1);
-    u->dirty = 1;
+    shop_fraud_part_touch(p, u);
     if (at > u->last_at)
         u->last_at = at;
     if (at > p->wm)
@@ -379,7 +386,7 @@ int shop_fraud_apply(const shop_fraud_engine_t *e, shop_fraud_part_t *p, const s
         return 0;
     }
     shop_fraud_features_t f;
-    features(p, u, &o, at, &f);
+    features(e, p, u, &o, at, &f);
     shop_fraud_score(e, &f, &o, dec);
     dec->order_h = shop_fraud_hash(o.order_id);
     place_order(p, u, &o, at, dec);

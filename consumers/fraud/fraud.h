@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "eval.h"
 #include "iforest.h"
 #include "shop.h"
 #include "shop_codec.h"
@@ -124,6 +125,8 @@ typedef struct shop_fraud_part {
     size_t ndslots;
     char **gone; /* idle users dropped since the last flush (HDEL) */
     size_t ngone, capgone;
+    shop_fraud_user_t **dirty; /* users changed since the last Redis flush (borrowed) */
+    size_t ndirty, capdirty;
 } shop_fraud_part_t;
 
 /* Settings of the engine, from the worker's config (or defaults). */
@@ -152,11 +155,22 @@ typedef struct shop_fraud_order {
 int shop_fraud_validate(const shop_fraud_conf_t *c, const shop_event_t *ev, shop_fraud_order_t *o,
                         char *errstr, size_t errstr_size);
 
+/* Where the device_accounts rule and feature count accounts (fraud.device.scope). */
+#define FRAUD_SCOPE_PARTITION 0 /* this partition's device index: deterministic, replay-exact */
+#define FRAUD_SCOPE_GLOBAL    1 /* max(partition, Redis HyperLogLogs of all partitions): timing */
+
+/* Distinct accounts seen on `device` by every instance in the 24 hours up to `at`, as last read
+ * from Redis; -1 when unknown. `device` borrowed. Must be cheap: it runs per order. */
+typedef int64_t (*shop_fraud_global_fn)(void *ctx, const char *device, int64_t at);
+
 /* The engine: configuration plus an optional forest (borrowed, may be NULL). */
 typedef struct shop_fraud_engine {
     shop_fraud_conf_t conf;
     const shop_iforest_t *forest;
     char model[FRAUD_TAG_MAX]; /* "none" or "v<file version>-<checksum>" */
+    int device_scope;          /* FRAUD_SCOPE_*; GLOBAL needs global_accounts */
+    shop_fraud_global_fn global_accounts;
+    void *global_ctx;
 } shop_fraud_engine_t;
 
 /* Partitions. */
@@ -169,6 +183,10 @@ void shop_fraud_part_put(shop_fraud_part_t *p, shop_fraud_user_t *u);
  * p->gone. Deterministic: depends only on the partition's watermark. */
 void shop_fraud_part_sweep(shop_fraud_part_t *p, int64_t idle_ms);
 void shop_fraud_part_clear_gone(shop_fraud_part_t *p);
+/* Marks u changed (p->dirty lists it once), so a flush costs the changed users, not all. */
+void shop_fraud_part_touch(shop_fraud_part_t *p, shop_fraud_user_t *u);
+/* Clears every user's mark and the list (the Redis flush committed). */
+void shop_fraud_part_clear_dirty(shop_fraud_part_t *p);
 /* The partition's device index: user `uh` used device `dh` at `at`; and the distinct accounts
  * seen on `dh` in (at - 24 h, at]. */
 void shop_fraud_device_note(shop_fraud_part_t *p, uint64_t dh, uint64_t uh, int64_t at);
@@ -212,6 +230,52 @@ void shop_fraud_user_encode(const shop_fraud_user_t *u, shop_buf_t *b);
 shop_fraud_user_t *shop_fraud_user_decode(const char *id, const char *text, size_t len,
                                           char *errstr, size_t errstr_size);
 void shop_fraud_user_free(shop_fraud_user_t *u);
+
+/* ---- training from events (train.c) ---- */
+
+/* Events collected for training, replayed in event-time order (ties: arrival order). */
+typedef struct shop_fraud_events shop_fraud_events_t;
+typedef struct shop_fraud_train_stats {
+    size_t events, invalid, orders, partitions;
+} shop_fraud_train_stats_t;
+
+shop_fraud_events_t *shop_fraud_events_new(void);
+void shop_fraud_events_destroy(shop_fraud_events_t *e); /* NULL is a no-op */
+size_t shop_fraud_events_count(const shop_fraud_events_t *e);
+/* Adds one framed Avro message (copied) with its event time and where it came from: `topic`
+ * (borrowed, may be NULL), partition (-1 = from the key) and offset (-1 = arrival order). */
+void shop_fraud_events_add(shop_fraud_events_t *e, const void *buf, size_t len, int64_t at,
+                           const char *topic, int32_t partition, int64_t offset);
+/* Adds one JSON line (borrowed): a flat event, or `shopstream decode --meta`'s wrapper (its
+ * partition is kept). Returns 0 or SHOP_ERR_INVALID with the reason. */
+int shop_fraud_events_add_json(shop_fraud_events_t *e, shop_codec_t *codec, const char *line,
+                               size_t len, char *errstr, size_t errstr_size);
+/* Adds every line of `fp` (borrowed); lines that do not encode are counted in *bad (may be
+ * NULL) and skipped. Returns 0 or SHOP_ERR_IO. */
+int shop_fraud_events_read_jsonl(shop_fraud_events_t *e, shop_codec_t *codec, FILE *fp,
+                                 const char *name, size_t *bad, char *errstr, size_t errstr_size);
+/* Sorts the events by time and runs them through `eng` (shop_fraud_apply, as the worker does),
+ * one partition state per Kafka partition (an event without one goes to murmur2(key) %
+ * `partitions`, or 0 when partitions <= 1); writes one row of the FRAUD_NFEAT features per
+ * order.placed to `out` (initialised, replaced). Invalid events are counted and skipped. Returns 0
+ * or SHOP_ERR_INVALID (fewer than 2 orders). */
+int shop_fraud_events_features(shop_fraud_events_t *e, shop_codec_t *codec,
+                               const shop_fraud_engine_t *eng, int partitions,
+                               shop_fraud_data_t *out, shop_fraud_train_stats_t *st, char *errstr,
+                               size_t errstr_size);
+/* Reads [from, to) of every partition of the topics (bounds as `shopstream replay` takes them,
+ * NULL = the start / the end) from Kafka at `brokers` (NULL: $SHOPSTREAM_KAFKA_BOOTSTRAP_SERVERS or
+ * 127.0.0.1:19092), keeping each message's partition. Arguments borrowed. Returns 0,
+ * SHOP_ERR_CONFIG (bad bound) or SHOP_ERR_RETRYABLE (Kafka). */
+int shop_fraud_read_topics(shop_fraud_events_t *ev, const char *const *topics, int ntopics,
+                           const char *from, const char *to, const char *brokers, char *errstr,
+                           size_t errstr_size);
+/* shop_fraud_events_features() with the default engine, then shop_iforest_train(). Returns a
+ * forest the caller destroys, or NULL with errstr. */
+shop_iforest_t *shop_fraud_train_events(shop_fraud_events_t *e, shop_codec_t *codec, int partitions,
+                                        const shop_iforest_params_t *params,
+                                        shop_fraud_train_stats_t *st, char *errstr,
+                                        size_t errstr_size);
 
 /* 64-bit FNV-1a, the hash of ids, devices, IPs, addresses. Never returns 0. */
 uint64_t shop_fraud_hash(const char *s);

@@ -6,10 +6,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fraud_global.h"
 #include "fraud_worker.h"
 #include "redis_keys.h"
 #include "runtime.h"
 #include "store.h"
+
+/* Every instance's distinct accounts on the order's device and IP in the 24 event-time hours up
+ * to the order's hour (the hourly HyperLogLogs), next to the partition-local count the rule saw
+ * (device_accounts). Read now, so they include accounts that came after the order in its hour. */
+static void add_global(redisContext *c, const char *prefix, json_t *o) {
+    static const char *const fields[2][2] = {{"device", "global_device_accounts"},
+                                             {"ip", "global_ip_accounts"}};
+    int64_t at = json_integer_value(json_object_get(o, "occurred_at"));
+    for (int k = 0; k < 2; k++) {
+        const char *v = json_string_value(json_object_get(o, fields[k][0]));
+        int64_t n = 0;
+        char err[256];
+        if (v && *v && !shop_fraud_global_count(c, prefix, k, v, at, &n, err, sizeof(err)))
+            json_object_set_new(o, fields[k][1], json_integer(n));
+    }
+}
 
 int fraud_api_order(struct redisContext *c, const char *prefix, const char *order_id,
                     json_t **out) {
@@ -34,7 +51,8 @@ int fraud_api_order(struct redisContext *c, const char *prefix, const char *orde
     json_t *o = json_pack("{ss}", "order_id", order_id);
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
         const char *f = r->element[i]->str, *v = r->element[i + 1]->str;
-        if (!strcmp(f, "score") || !strcmp(f, "occurred_at"))
+        if (!strcmp(f, "score") || !strcmp(f, "occurred_at") ||
+            (!strcmp(f, "device_accounts") && *v))
             json_object_set_new(o, f, json_integer(strtoll(v, NULL, 10)));
         else if (!strcmp(f, "anomaly"))
             json_object_set_new(o, f, *v ? json_real(strtod(v, NULL)) : json_null());
@@ -42,6 +60,7 @@ int fraud_api_order(struct redisContext *c, const char *prefix, const char *orde
             json_object_set_new(o, f, json_string(v));
     }
     freeReplyObject(r);
+    add_global(c, prefix, o);
     *out = o;
     return 200;
 }
@@ -100,6 +119,15 @@ int fraud_cmd_query(int argc, char **argv) {
                str_of(out, "user_id"), (long long)json_integer_value(json_object_get(out, "score")),
                str_of(out, "level"), str_of(out, "recommendation"),
                *str_of(out, "reasons") ? str_of(out, "reasons") : "(none)", str_of(out, "model"));
+        json_t *dl = json_object_get(out, "device_accounts");
+        json_t *gd = json_object_get(out, "global_device_accounts");
+        json_t *gi = json_object_get(out, "global_ip_accounts");
+        if (dl || gd || gi)
+            printf("  accounts in 24 h: device %lld in its partition (the rule's), %lld across "
+                   "all partitions; IP %lld across all partitions\n",
+                   (long long)(dl ? json_integer_value(dl) : -1),
+                   (long long)(gd ? json_integer_value(gd) : -1),
+                   (long long)(gi ? json_integer_value(gi) : -1));
     }
     err[0] = 0;
     status = 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fraud.h"
+#include "fraud_global.h"
 #include "fraud_worker.h"
 #include "redis_keys.h"
 #include "store.h"
@@ -32,8 +33,24 @@ static const shop_conf_def_t conf[] = {
     {"fraud.forest.weight", SHOP_CONF_INT, "40", "score points of a maximally anomalous order"},
     {"fraud.level.medium", SHOP_CONF_INT, "40", "score from which the level is medium (review)"},
     {"fraud.level.high", SHOP_CONF_INT, "60", "score from which the level is high (decline)"},
+    {"fraud.device.scope", SHOP_CONF_STRING, "partition",
+     "device_accounts rule: partition (this partition's accounts: deterministic, replay-exact) "
+     "or global (max with every instance's 24 h count from Redis: depends on timing)"},
+    {"fraud.global.summary", SHOP_CONF_BOOL, "false",
+     "refresh writes every instance's 24 h accounts per device and IP into fraud:user:<id> "
+     "(2 PFCOUNTs of 24 keys per order; `query fraud` shows them either way)"},
+    {"fraud.pg.synchronous_commit", SHOP_CONF_BOOL, "false",
+     "wait for PostgreSQL's WAL flush at each commit (off is exact too: a lost commit rewinds "
+     "the PostgreSQL sink, which redoes it)"},
     {"fraud.scores.produce", SHOP_CONF_STRING, "auto",
      "produce to shop.fraud.scores: on, off, auto (on except in bt: namespaces)"},
+    /* latency (produce -> score in Redis, tests/bench/bench_fraud_latency.sh): a score is visible
+     * after the flush that carries it, so flush.ms bounds the wait; librdkafka's batch consume
+     * waits until the batch is full or 100 ms pass, so a batch larger than one arrival adds up to
+     * 100 ms at moderate rates. Bulk replays may --set flush.ms=500 consume.batch=2000. */
+    {"flush.ms", SHOP_CONF_INT, "10", "flush at least this often (ms): bounds score latency"},
+    {"consume.batch", SHOP_CONF_INT, "1",
+     "messages per batch consume (1: no wait for a batch to fill; bulk replays: 2000)"},
     /* the order and user topics must be co-partitioned in one instance: range assigns equal
      * partition numbers of both topics to the same member */
     {"kafka.partition.assignment.strategy", SHOP_CONF_STRING, "range",
@@ -44,7 +61,9 @@ static const shop_conf_def_t conf[] = {
 /* A decision waiting for a sink. */
 typedef struct fraud_out {
     char *order_id, *user_id;
+    char *device, *ip; /* NULL when the order has none */
     int64_t at, amount;
+    int64_t device_accounts; /* what the device_accounts rule saw, -1 unknown */
     char currency[4];
     shop_fraud_decision_t d;
 } fraud_out_t;
@@ -65,9 +84,12 @@ typedef struct shop_fraud_w {
     char *model_path;
     char prefix[128];
     int64_t order_ttl, user_ttl;
+    int pg_sync_commit; /* fraud.pg.synchronous_commit */
+    int global_summary; /* fraud.global.summary */
     fraud_slot_t *slots;
     int32_t nslots;
     fraud_outs_t out[SHOP_SINK_COUNT];
+    shop_fraud_global_t *global; /* cross-user counts in Redis */
     /* shop.fraud.scores */
     rd_kafka_t *rk;
     char scores_topic[256];
@@ -148,12 +170,12 @@ static unsigned topic_bit(const char *topic) {
 
 static void outs_clear(fraud_outs_t *o) {
     for (size_t i = 0; i < o->n; i++)
-        free(o->v[i].order_id), free(o->v[i].user_id);
+        free(o->v[i].order_id), free(o->v[i].user_id), free(o->v[i].device), free(o->v[i].ip);
     o->n = 0;
 }
 
 static void outs_push(fraud_outs_t *o, const shop_event_t *ev, const shop_fraud_order_t *ord,
-                      const shop_fraud_decision_t *d) {
+                      const shop_fraud_decision_t *d, int64_t device_accounts) {
     if (o->n == o->cap) {
         o->cap = o->cap ? o->cap * 2 : 64;
         o->v = shop_xrealloc(o->v, o->cap * sizeof(*o->v));
@@ -161,10 +183,41 @@ static void outs_push(fraud_outs_t *o, const shop_event_t *ev, const shop_fraud_
     fraud_out_t *x = &o->v[o->n++];
     x->order_id = shop_xstrdup(ord->order_id);
     x->user_id = shop_xstrdup(ev->key);
+    x->device = ord->device ? shop_xstrdup(ord->device) : NULL;
+    x->ip = ord->ip ? shop_xstrdup(ord->ip) : NULL;
+    x->device_accounts = device_accounts;
     x->at = ev->occurred_at;
     x->amount = ord->amount;
     snprintf(x->currency, sizeof(x->currency), "%s", ord->currency);
     x->d = *d;
+}
+
+static const char *payload_str(const shop_event_t *ev, const char *field) {
+    const char *v = NULL;
+    return shop_value_get_string((avro_value_t *)&ev->payload, field, &v) == SHOP_OK && v && *v
+               ? v
+               : NULL;
+}
+
+/* The event's user on its device and IP, for the global HyperLogLogs (the same events that put
+ * a device into the user's state: orders, signups, successful logins). Once per event: only
+ * called while the Redis sink is behind it. */
+static void note_global(shop_fraud_w_t *w, const shop_event_t *ev) {
+    int ok = 1;
+    switch (ev->kind) {
+    case SHOP_EV_USER_LOGIN:
+        shop_value_get_bool((avro_value_t *)&ev->payload, "success", &ok);
+        if (!ok)
+            return;
+        /* fall through */
+    case SHOP_EV_USER_SIGNUP:
+    case SHOP_EV_ORDER_PLACED:
+        shop_fraud_global_note(w->global, ev->key, payload_str(ev, "device_id"),
+                               payload_str(ev, "ip_hash"), ev->occurred_at);
+        break;
+    default:
+        break;
+    }
 }
 
 static int process(void *vw, const shop_event_t *ev, unsigned sinks, char *errstr,
@@ -176,17 +229,24 @@ static int process(void *vw, const shop_event_t *ev, unsigned sinks, char *errst
         s->part = shop_fraud_part_new(ev->partition);
     int update = (sinks & SHOP_SINK_BIT(SHOP_SINK_REDIS)) != 0;
     shop_fraud_decision_t d;
-    int rc = shop_fraud_apply(&w->eng, s->part, ev, update, &d, NULL, errstr, errstr_size);
+    shop_fraud_features_t f;
+    f.device_accounts = -1; /* not computed when the decision is reused */
+    int rc = shop_fraud_apply(&w->eng, s->part, ev, update, &d, &f, errstr, errstr_size);
     if (rc < 0)
         return rc;
-    if (update)
+    if (update) {
         shop_fraud_part_sweep(s->part, w->eng.conf.idle_ms);
+        note_global(w, ev);
+    }
     if (rc == 1) {
         shop_fraud_order_t o;
         shop_fraud_validate(&w->eng.conf, ev, &o, NULL, 0);
         for (int k = 0; k < SHOP_SINK_COUNT; k++)
             if (sinks & SHOP_SINK_BIT(k))
-                outs_push(&w->out[k], ev, &o, &d);
+                outs_push(&w->out[k], ev, &o, &d, f.device_accounts);
+        /* the refresh reads global counts only when the rule or the summary uses them */
+        if (update && (w->global_summary || w->eng.device_scope == FRAUD_SCOPE_GLOBAL))
+            shop_fraud_global_want(w->global, ev->key, o.device, o.ip, ev->occurred_at);
     }
     return SHOP_OK;
 }
@@ -194,11 +254,13 @@ static int process(void *vw, const shop_event_t *ev, unsigned sinks, char *errst
 /* ---- Redis ---- */
 
 static void decision_hash(shop_fraud_w_t *w, shop_redis_batch_t *b, const fraud_out_t *x) {
-    char key[512], score[16], anomaly[32], at[24], rules[512] = "", reasons[1024];
+    char key[512], score[16], anomaly[32], at[24], rules[512] = "", reasons[1024], dacc[24];
     snprintf(key, sizeof(key), SHOP_KEY_FRAUD_ORDER, w->prefix, x->order_id);
     snprintf(score, sizeof(score), "%d", x->d.score);
     snprintf(anomaly, sizeof(anomaly), x->d.anomaly < 0 ? "" : "%.4f", x->d.anomaly);
     snprintf(at, sizeof(at), "%lld", (long long)x->at);
+    snprintf(dacc, sizeof(dacc), x->device_accounts < 0 ? "" : "%lld",
+             (long long)x->device_accounts);
     size_t len = 0;
     for (int i = 0; i < w->eng.conf.rules.n; i++)
         if (x->d.fired & (1u << i))
@@ -206,16 +268,32 @@ static void decision_hash(shop_fraud_w_t *w, shop_redis_batch_t *b, const fraud_
                 (size_t)snprintf(rules + len, len < sizeof(rules) ? sizeof(rules) - len : 0, "%s%s",
                                  len ? "," : "", shop_fraud_rule_name(w->eng.conf.rules.r[i].code));
     shop_fraud_reasons(&w->eng, &x->d, 3, reasons, sizeof(reasons));
-    const char *argv[] = {"HSET",           key,
-                          "score",          score,
-                          "level",          shop_fraud_level_name(x->d.level),
-                          "recommendation", shop_fraud_recommendation(x->d.level),
-                          "reasons",        reasons,
-                          "rules",          rules,
-                          "anomaly",        anomaly,
-                          "model",          x->d.model,
-                          "user_id",        x->user_id,
-                          "occurred_at",    at};
+    const char *argv[] = {"HSET",
+                          key,
+                          "score",
+                          score,
+                          "level",
+                          shop_fraud_level_name(x->d.level),
+                          "recommendation",
+                          shop_fraud_recommendation(x->d.level),
+                          "reasons",
+                          reasons,
+                          "rules",
+                          rules,
+                          "anomaly",
+                          anomaly,
+                          "model",
+                          x->d.model,
+                          "user_id",
+                          x->user_id,
+                          "occurred_at",
+                          at,
+                          "device_accounts",
+                          dacc,
+                          "device",
+                          x->device ? x->device : "",
+                          "ip",
+                          x->ip ? x->ip : ""};
     size_t lens[sizeof(argv) / sizeof(argv[0])];
     for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
         lens[i] = strlen(argv[i]);
@@ -265,7 +343,8 @@ static void flush_redis(void *vw, shop_redis_batch_t *b) {
         if (!part)
             continue;
         c.partition = p;
-        shop_fraud_part_each(part, flush_user, &c);
+        for (size_t i = 0; i < part->ndirty; i++)
+            flush_user(part->dirty[i], &c);
         char key[256], skey[512];
         snprintf(key, sizeof(key), SHOP_KEY_FRAUD_STATE, w->prefix, (int)p);
         for (size_t i = 0; i < part->ngone; i++) {
@@ -275,6 +354,7 @@ static void flush_redis(void *vw, shop_redis_batch_t *b) {
         }
     }
     shop_buf_release(&c.buf);
+    shop_fraud_global_flush(w->global, b);
     for (size_t i = 0; i < w->out[SHOP_SINK_REDIS].n; i++)
         decision_hash(w, b, &w->out[SHOP_SINK_REDIS].v[i]);
 }
@@ -359,6 +439,12 @@ static int flush_pg(void *vw, PGconn *conn, char *errstr, size_t errstr_size) {
                          w->scores_topic);
     if (rc)
         return rc;
+    /* The decisions and the offsets commit together, so a commit PostgreSQL loses in a crash
+     * only rewinds the PostgreSQL sink, which then redoes those orders (ON CONFLICT DO NOTHING):
+     * exactness does not need the WAL flush each commit would otherwise wait for. */
+    if (!w->pg_sync_commit && (rc = shop_pg_exec(conn, "SET LOCAL synchronous_commit TO off", 0,
+                                                 NULL, errstr, errstr_size)))
+        return rc;
     for (size_t start = 0; start < o->n; start += 200) {
         size_t end = start + 200 < o->n ? start + 200 : o->n;
         shop_buf_t sql;
@@ -399,19 +485,15 @@ static int flush_pg(void *vw, PGconn *conn, char *errstr, size_t errstr_size) {
 
 /* ---- flush bookkeeping ---- */
 
-static void clear_dirty(shop_fraud_user_t *u, void *a) {
-    (void)a;
-    u->dirty = 0;
-}
-
 static void flushed(void *vw, int sink) {
     shop_fraud_w_t *w = vw;
     outs_clear(&w->out[sink]);
     if (sink != SHOP_SINK_REDIS)
         return;
+    shop_fraud_global_clear(w->global);
     for (int32_t p = 0; p < w->nslots; p++)
         if (w->slots[p].part) {
-            shop_fraud_part_each(w->slots[p].part, clear_dirty, NULL);
+            shop_fraud_part_clear_dirty(w->slots[p].part);
             shop_fraud_part_clear_gone(w->slots[p].part);
         }
 }
@@ -420,22 +502,20 @@ static void discard(void *vw) {
     shop_fraud_w_t *w = vw;
     for (int s = 0; s < SHOP_SINK_COUNT; s++)
         outs_clear(&w->out[s]);
+    if (w->global)
+        shop_fraud_global_clear(w->global);
     for (int32_t p = 0; p < w->nslots; p++) {
         shop_fraud_part_destroy(w->slots[p].part);
         w->slots[p].part = NULL;
     }
 }
 
-static void count_dirty(shop_fraud_user_t *u, void *a) {
-    *(size_t *)a += u->dirty != 0;
-}
-
 static size_t pending(void *vw) {
     shop_fraud_w_t *w = vw;
-    size_t n = w->out[0].n + w->out[1].n;
+    size_t n = w->out[0].n + w->out[1].n + shop_fraud_global_pending(w->global);
     for (int32_t p = 0; p < w->nslots; p++)
         if (w->slots[p].part) {
-            shop_fraud_part_each(w->slots[p].part, count_dirty, &n);
+            n += w->slots[p].part->ndirty;
             n += w->slots[p].part->ngone;
         }
     return n;
@@ -517,6 +597,7 @@ static void destroy(void *vw) {
     for (int s = 0; s < SHOP_SINK_COUNT; s++)
         free(w->out[s].v);
     free(w->slots);
+    shop_fraud_global_destroy(w->global);
     if (w->rk) {
         rd_kafka_flush(w->rk, 5000);
         rd_kafka_destroy(w->rk);
@@ -582,6 +663,13 @@ static int setup_conf(shop_fraud_w_t *w, const shop_config_t *cfg, char *errstr,
     c->idle_ms = shop_config_get_int(cfg, "fraud.idle.days") * FRAUD_DAY_MS;
     w->order_ttl = shop_config_get_int(cfg, "fraud.order.ttl.s");
     w->user_ttl = shop_config_get_int(cfg, "fraud.user.ttl.s");
+    w->pg_sync_commit = shop_config_get_bool(cfg, "fraud.pg.synchronous_commit");
+    const char *scope = shop_config_get(cfg, "fraud.device.scope");
+    if (scope && !strcmp(scope, "global"))
+        w->eng.device_scope = FRAUD_SCOPE_GLOBAL;
+    else if (scope && *scope && strcmp(scope, "partition"))
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG,
+                           "fraud.device.scope: partition or global, not \"%s\"", scope);
     if (c->amount_max <= 0 || c->forest_weight < 0 || c->forest_weight > 100 ||
         c->level_medium < 0 || c->level_high < c->level_medium || c->level_high > 100)
         return shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG,
@@ -599,6 +687,10 @@ static void *create(const shop_worker_env_t *env, char *errstr, size_t errstr_si
     w->redis_url = shop_xstrdup(shop_config_get(env->cfg, "redis.url"));
     if (setup_conf(w, env->cfg, errstr, errstr_size))
         goto fail;
+    w->global_summary = shop_config_get_bool(env->cfg, "fraud.global.summary");
+    w->global = shop_fraud_global_new(w->prefix, w->user_ttl, w->global_summary);
+    w->eng.global_accounts = shop_fraud_global_accounts;
+    w->eng.global_ctx = w->global;
     const char *model = shop_config_get(env->cfg, "fraud.model");
     if (model && *model) {
         w->model_path = shop_xstrdup(model);
@@ -617,12 +709,20 @@ static void *create(const shop_worker_env_t *env, char *errstr, size_t errstr_si
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
     sigaction(SIGHUP, &sa, NULL);
-    SHOP_INFO("msg=\"fraud: %d rules, model %s, scores %s\"", w->eng.conf.rules.n, w->eng.model,
+    SHOP_INFO("msg=\"fraud: %d rules, model %s, device scope %s, scores %s\"", w->eng.conf.rules.n,
+              w->eng.model, w->eng.device_scope == FRAUD_SCOPE_GLOBAL ? "global" : "partition",
               w->rk ? w->scores_topic : "(not produced)");
     return w;
 fail:
     destroy(w);
     return NULL;
+}
+
+/* Refresh thread: the global counts of the orders decided since the last run. */
+static int refresh(void *vw, struct redisContext *c, int full, char *errstr, size_t errstr_size) {
+    (void)full;
+    shop_fraud_w_t *w = vw;
+    return shop_fraud_global_refresh(w->global, c, errstr, errstr_size);
 }
 
 /* ---- HTTP ---- */
@@ -674,5 +774,6 @@ const shop_worker_ops_t shop_worker_fraud = {
     .pending = pending,
     .restore = restore,
     .release = release,
+    .refresh = refresh,
     .route = fraud_http_route,
 };

@@ -33,6 +33,35 @@ void shop_fraud_user_free(shop_fraud_user_t *u) {
     free(u);
 }
 
+void shop_fraud_part_touch(shop_fraud_part_t *p, shop_fraud_user_t *u) {
+    if (u->dirty)
+        return;
+    u->dirty = 1;
+    if (p->ndirty == p->capdirty) {
+        p->capdirty = p->capdirty ? p->capdirty * 2 : 64;
+        p->dirty = shop_xrealloc(p->dirty, p->capdirty * sizeof(*p->dirty));
+    }
+    p->dirty[p->ndirty++] = u;
+}
+
+void shop_fraud_part_clear_dirty(shop_fraud_part_t *p) {
+    for (size_t i = 0; i < p->ndirty; i++)
+        p->dirty[i]->dirty = 0;
+    p->ndirty = 0;
+}
+
+/* A user about to be freed leaves the dirty list (rare: idle expiry, a restore's replacement). */
+static void untouch(shop_fraud_part_t *p, shop_fraud_user_t *u) {
+    if (!u->dirty)
+        return;
+    for (size_t i = 0; i < p->ndirty; i++)
+        if (p->dirty[i] == u) {
+            p->dirty[i] = p->dirty[--p->ndirty];
+            break;
+        }
+    u->dirty = 0;
+}
+
 void shop_fraud_part_clear_gone(shop_fraud_part_t *p) {
     for (size_t i = 0; i < p->ngone; i++)
         free(p->gone[i]);
@@ -60,6 +89,7 @@ void shop_fraud_part_destroy(shop_fraud_part_t *p) {
     devices_clear(p);
     shop_fraud_part_clear_gone(p);
     free(p->gone);
+    free(p->dirty);
     free(p->slots);
     free(p->dslots);
     free(p);
@@ -163,6 +193,7 @@ void shop_fraud_part_put(shop_fraud_part_t *p, shop_fraud_user_t *u) {
     shop_fraud_user_t *old = shop_fraud_user_get(p, u->id, 0);
     if (old) {
         unlink_user(p, old);
+        untouch(p, old);
         shop_fraud_user_free(old);
     }
     if (p->nusers + 1 > p->nslots)
@@ -204,6 +235,7 @@ void shop_fraud_part_sweep(shop_fraud_part_t *p, int64_t idle_ms) {
             }
             p->gone[p->ngone++] = u->id;
             u->id = NULL;
+            untouch(p, u);
             shop_fraud_user_free(u);
             removed = 1;
         }

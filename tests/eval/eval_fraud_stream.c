@@ -1,12 +1,16 @@
 /* eval_fraud_stream.c: precision and recall of level `high` against the generator's fraud labels
  * (order.chargeback with reason fraud_*), for rules alone and rules plus the Isolation Forest.
  * Offline and in-process: generated events go through the codec and the worker's pure engine, no
- * Kafka. The forest is trained (unsupervised) on the features of another seed's stream.
+ * Kafka. The forest is trained (unsupervised, no labels) the way `shopstream fraud train --events`
+ * does it, on another seed's stream written as JSON lines: the events replayed through the
+ * worker's engine for their features, the model saved to a file and loaded back as the worker
+ * loads fraud.model.
  * usage: eval_fraud_stream [EVENTS] [FRAUD_RATE] */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fraud.h"
 #include "generate.h"
@@ -80,6 +84,7 @@ static int run_stream(uint64_t seed, uint64_t events, double rate, shop_fraud_en
         int level[2] = {0, 0}, got = 0;
         for (int e = 0; e < nengines; e++) {
             int rc = shop_fraud_apply(&eng[e], parts[e], ev, 1, &d, &f, err, sizeof(err));
+            shop_fraud_part_clear_dirty(parts[e]);
             if (rc == 1)
                 level[e] = d.level, got = 1;
         }
@@ -130,6 +135,57 @@ static void report(const char *name, const run_t *r, int e) {
            pos ? (double)tp / (double)pos : 0.0);
 }
 
+/* `shopstream fraud train --events` on seed `seed`'s stream: JSON lines -> model file -> model. */
+static shop_iforest_t *train_from_events(uint64_t seed, uint64_t events, double rate,
+                                         size_t *rows) {
+    char err[512], path[] = "/tmp/eval_fraud_stream.model.XXXXXX";
+    shop_gen_conf_t gc;
+    shop_gen_conf_init(&gc);
+    gc.seed = seed, gc.events = events, gc.fraud_rate = rate;
+    shop_gen_t *g = shop_gen_new(&gc, err, sizeof(err));
+    shop_codec_t *codec = shop_codec_new(NULL, err, sizeof(err));
+    if (!g || !codec) {
+        fprintf(stderr, "eval_fraud_stream: %s\n", err);
+        return NULL;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    shop_buf_t line;
+    shop_buf_init(&line);
+    while (shop_gen_next(g, &line, NULL, NULL) == 1) {
+        fwrite(line.buf, 1, line.len, out);
+        shop_buf_reset(&line);
+    }
+    fclose(out);
+    shop_buf_release(&line);
+    shop_gen_destroy(g);
+    FILE *in = fmemopen(text, len, "r");
+    shop_fraud_events_t *ev = shop_fraud_events_new();
+    shop_iforest_params_t p;
+    shop_iforest_params_init(&p);
+    p.seed = 1;
+    shop_fraud_train_stats_t st;
+    shop_iforest_t *f = NULL, *loaded = NULL;
+    int fd = mkstemp(path);
+    if (fd >= 0)
+        close(fd);
+    if (!shop_fraud_events_read_jsonl(ev, codec, in, "train", NULL, err, sizeof(err)) &&
+        (f = shop_fraud_train_events(ev, codec, 1, &p, &st, err, sizeof(err))) &&
+        !shop_iforest_save(f, path, err, sizeof(err)))
+        loaded = shop_iforest_load(path, err, sizeof(err));
+    if (!loaded)
+        fprintf(stderr, "eval_fraud_stream: train: %s\n", err);
+    *rows = st.orders;
+    unlink(path);
+    fclose(in);
+    free(text);
+    shop_iforest_destroy(f);
+    shop_fraud_events_destroy(ev);
+    shop_codec_destroy(codec);
+    return loaded;
+}
+
 int main(int argc, char **argv) {
     uint64_t events = argc > 1 ? strtoull(argv[1], NULL, 10) : 400000;
     double rate = argc > 2 ? strtod(argv[2], NULL) : 0.01;
@@ -138,19 +194,10 @@ int main(int argc, char **argv) {
     shop_fraud_conf_default(&eng[0].conf);
     snprintf(eng[0].model, sizeof(eng[0].model), "none");
     /* training stream (seed 7): features only, no labels used */
-    run_t train = {0};
-    if (run_stream(7, events, rate, eng, 1, &train))
+    size_t rows = 0;
+    shop_iforest_t *forest = train_from_events(7, events, rate, &rows);
+    if (!forest)
         return 1;
-    char err[512];
-    shop_iforest_params_t p;
-    shop_iforest_params_init(&p);
-    p.seed = 1;
-    shop_iforest_t *forest =
-        shop_iforest_train(train.x, train.nx / FRAUD_NFEAT, FRAUD_NFEAT, &p, err, sizeof(err));
-    if (!forest) {
-        fprintf(stderr, "eval_fraud_stream: %s\n", err);
-        return 1;
-    }
     eng[1] = eng[0];
     eng[1].forest = forest;
     snprintf(eng[1].model, sizeof(eng[1].model), "eval");
@@ -158,8 +205,9 @@ int main(int argc, char **argv) {
     if (run_stream(11, events, rate, eng, 2, &test))
         return 1;
     qsort(test.fraud, test.nfraud, sizeof(char *), cmp_str);
-    printf("stream: events=%llu fraud_rate=%.3f seed=11 (forest trained on seed 7, %zu orders)\n",
-           (unsigned long long)events, rate, train.nx / FRAUD_NFEAT);
+    printf("stream: events=%llu fraud_rate=%.3f seed=11 (forest trained with `fraud train "
+           "--events` on seed 7, %zu orders, model file v%d)\n",
+           (unsigned long long)events, rate, rows, SHOP_IFOREST_FILE_VERSION);
     report("rules", &test, 0);
     report("rules+forest", &test, 1);
     shop_iforest_destroy(forest);
