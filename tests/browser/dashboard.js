@@ -59,7 +59,7 @@ async function value(page, id) {
   // Redis outage: the banner appears, the page stays; after the restart it recovers.
   execFileSync(stack, ["stop-one", "redis"], { stdio: "ignore" });
   try {
-    await page.waitForSelector('[data-testid="status-redis"][data-state="down"]', { timeout: 15000 });
+    await page.waitForSelector('[data-testid="status-redis"][data-state="down"]', { timeout: 40000 });
     const banner = await page.textContent('[data-testid="outage"]');
     log(`outage shown: ${banner.trim()}`);
     if ((await value(page, "kpi-orders-total")) !== Number(want.orders_total)) { ok = false; log("values lost during the outage"); }
@@ -68,7 +68,7 @@ async function value(page, id) {
     // `up` restarts what is down; its exit status also covers provisioning, not needed here
     spawnSync(stack, ["up"], { stdio: "ignore" });
   }
-  await page.waitForSelector('[data-testid="status-redis"][data-state="up"]', { timeout: 30000 });
+  await page.waitForSelector('[data-testid="status-redis"][data-state="up"]', { timeout: 60000 });
   log("recovered after Redis restarted");
 
   // One long-lived stream: >= 3 messages (first snapshot, outage, recovery), no reconnection.
