@@ -61,7 +61,7 @@ void shop_rt_dlq_send(shop_runtime_t *rt, const rd_kafka_message_t *m, const cha
     snprintf(part, sizeof(part), "%d", (int)m->partition);
     snprintf(off, sizeof(off), "%lld", (long long)m->offset);
     snprintf(ts, sizeof(ts), "%lld", (long long)shop_now_ms());
-    rd_kafka_headers_t *h = rd_kafka_headers_new(6);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(9);
     rd_kafka_header_add(h, "shop.error", -1, reason, -1);
     rd_kafka_header_add(h, "shop.error.class", -1, "invalid", -1);
     rd_kafka_header_add(h, "shop.source.topic", -1, topic, -1);
@@ -69,10 +69,19 @@ void shop_rt_dlq_send(shop_runtime_t *rt, const rd_kafka_message_t *m, const cha
     rd_kafka_header_add(h, "shop.source.offset", -1, off, -1);
     rd_kafka_header_add(h, "shop.worker", -1, rt->ops->name, -1);
     rd_kafka_header_add(h, "shop.failed_at", -1, ts, -1);
+    size_t len = m->len;
+    if (rt->dlq_max_bytes > 0 && len > (size_t)rt->dlq_max_bytes) {
+        /* too big for the dead-letter topic: its head, the size, and where the whole one is */
+        char size[24];
+        snprintf(size, sizeof(size), "%zu", m->len);
+        rd_kafka_header_add(h, "shop.value.size", -1, size, -1);
+        rd_kafka_header_add(h, "shop.value.truncated", -1, "true", -1);
+        len = (size_t)rt->dlq_max_bytes;
+    }
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             rt->dlq, RD_KAFKA_V_TOPIC(dtopic), RD_KAFKA_V_PARTITION(m->partition),
-            RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
+            RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
         if (!e)
             break;
@@ -80,7 +89,7 @@ void shop_rt_dlq_send(shop_runtime_t *rt, const rd_kafka_message_t *m, const cha
             /* e.g. the .dlq topic has fewer partitions: let the partitioner choose */
             e = rd_kafka_producev(
                 rt->dlq, RD_KAFKA_V_TOPIC(dtopic), RD_KAFKA_V_KEY(m->key, m->key_len),
-                RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_VALUE(m->payload, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                 RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
             if (!e)
                 break;

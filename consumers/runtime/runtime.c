@@ -38,6 +38,11 @@ const shop_conf_def_t shop_runtime_conf[] = {
     {"revoke.flush.timeout.ms", SHOP_CONF_INT, "5000",
      "how long a revoke tries to flush before rewinding"},
     {"dlq.enabled", SHOP_CONF_BOOL, "true", "send undecodable or invalid events to <topic>.dlq"},
+    {"event.max.string.bytes", SHOP_CONF_INT, "65536",
+     "a longer string in an event sends it to the dead-letter topic"},
+    {"dlq.max.bytes", SHOP_CONF_INT, "900000",
+     "a dead letter carries at most this many bytes of the original value (the rest stays at its "
+     "source offset, named in the headers)"},
     {"dedupe.window.ms", SHOP_CONF_INT, "300000",
      "drop an event whose event_id was processed in its partition within this much event time "
      "(0: off; needs the Redis sink)"},
@@ -265,6 +270,8 @@ static void dispatch(shop_runtime_t *rt, rd_kafka_message_t *m) {
         return;
     }
     /* Envelope sanity shared by every worker; fixed bounds keep replays deterministic. */
+    if (rc == SHOP_OK)
+        rc = shop_rt_validate_event(ev, (size_t)rt->max_string_bytes, err, sizeof(err));
     if (rc == SHOP_OK &&
         (ev->occurred_at < SHOP_MIN_EVENT_MS || ev->occurred_at >= SHOP_MAX_EVENT_MS))
         rc = shop_seterr(err, sizeof(err), SHOP_ERR_INVALID,
@@ -802,6 +809,8 @@ static int init(shop_runtime_t *rt, const shop_runtime_opts_t *o, char *errstr,
     rt->flush_events = shop_config_get_int(rt->cfg, "flush.events");
     rt->flush_ms = shop_config_get_int(rt->cfg, "flush.ms");
     rt->dedupe_window_ms = shop_config_get_int(rt->cfg, "dedupe.window.ms");
+    rt->max_string_bytes = shop_config_get_int(rt->cfg, "event.max.string.bytes");
+    rt->dlq_max_bytes = shop_config_get_int(rt->cfg, "dlq.max.bytes");
     if (!(rt->ops->sinks & SHOP_SINK_BIT(SHOP_SINK_REDIS)))
         rt->dedupe_window_ms = 0; /* its ids live beside the Redis offsets */
     for (rt->ntopics = 0; rt->ops->topics[rt->ntopics]; rt->ntopics++) {

@@ -85,6 +85,8 @@ typedef struct shop_runtime {
     int64_t flush_events;
     int64_t flush_ms;
     int64_t dedupe_window_ms; /* 0: event-id dedupe off */
+    int64_t max_string_bytes; /* event.max.string.bytes */
+    int64_t dlq_max_bytes;    /* dlq.max.bytes */
     shop_refresher_t refresher;
 } shop_runtime_t;
 
@@ -96,6 +98,11 @@ void shop_rt_rewind(shop_runtime_t *rt, const char *why);
 part_t *shop_rt_part(shop_runtime_t *rt, const char *topic, int32_t partition, int create,
                      int *topic_idx);
 void shop_rt_pause_all(shop_runtime_t *rt, int pause);
+
+/* validate.c: every string valid UTF-8 without control characters and at most max_bytes long,
+ * every float finite. 0 or SHOP_ERR_INVALID naming the field. */
+int shop_rt_validate_event(const shop_event_t *ev, size_t max_bytes, char *errstr,
+                           size_t errstr_size);
 
 /* dedupe.c */
 typedef struct shop_dedupe shop_dedupe_t;
