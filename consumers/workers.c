@@ -6,6 +6,7 @@
 
 #include "analytics/analytics.h"
 #include "fraud/fraud_worker.h"
+#include "notify/notify_worker.h"
 #include "recommend/reco_int.h"
 #include "runtime/worker.h"
 #include "trending/search_query.h"
@@ -58,9 +59,13 @@ static const shop_worker_ops_t shop_worker_noop = {
     .pending = noop_pending,
 };
 
-static const shop_worker_ops_t *const all[] = {&shop_worker_analytics, &shop_worker_search,
-                                               &shop_worker_fraud,     &shop_worker_reco,
-                                               &shop_worker_noop,      NULL};
+static const shop_worker_ops_t *const all[] = {&shop_worker_analytics,
+                                               &shop_worker_search,
+                                               &shop_worker_fraud,
+                                               &shop_worker_reco,
+                                               &shop_worker_noop,
+                                               &shop_worker_notify,
+                                               NULL};
 
 const shop_worker_ops_t *const *shop_worker_all(void) {
     return all;
@@ -86,5 +91,7 @@ int shop_cmd_query_views(int argc, char **argv) {
         return fraud_cmd_query(argc, argv);
     if (!strcmp(what, "reco"))
         return reco_cmd_query(argc, argv);
+    if (!strcmp(what, "notifications"))
+        return notify_cmd_query(argc, argv);
     return shop_cmd_query(argc, argv);
 }
