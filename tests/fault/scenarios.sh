@@ -217,7 +217,13 @@ scenario_outage() {
         [ "$code" = 503 ] && break
         sleep 0.05
       done
-      if [ "$code" = 503 ]; then seen[$w]+="${servers// /+}:503 "; else seen[$w]+="${servers// /+}:$code(not-503) "; fi
+      if [ "$code" = 503 ]; then
+        seen[$w]+="${servers// /+}:503 "
+      elif [ "$w" = reco ] && [ "$servers" = postgres ] && [ "$code" = 200 ]; then
+        seen[$w]+="postgres:200(no PostgreSQL sink) " # reco writes PostgreSQL only from its refresh
+      else
+        seen[$w]+="${servers// /+}:$code(not-503) "
+      fi
     done
     sleep "$(python3 -c "import sys; print(max(0, 10 - ($(now) - $t)))")"
     for w in "${WORKERS[@]}"; do kill -0 "${pid[$w]}" 2>/dev/null || seen[$w]+="DIED-during-${servers// /+} "; done
