@@ -122,7 +122,8 @@
 
 /* ---- Notification hub (consumers/notify). Written by its dispatcher, not with offsets. */
 /* Stream per user of in-app notifications (XADD MAXLEN ~ notify.inapp.maxlen): fields id (the
- * dedupe key / webhook-id), type, subject, body (HTML), data (JSON). Apps read it with XREVRANGE. */
+ * dedupe key / webhook-id), type, subject, body (HTML), data (JSON). Apps read it with XREVRANGE.
+ */
 #define SHOP_KEY_NOTIFY_INAPP "%snotify:inapp:%s" /* prefix, user id */
 /* Marker "this dedupe key was added to the in-app stream" (30 days): makes the XADD idempotent. */
 #define SHOP_KEY_NOTIFY_SENT "%snotify:sent:%s" /* prefix, dedupe key */
