@@ -613,16 +613,24 @@ static int refresh_lag(shop_runtime_t *rt, int query) {
 
 /* After "all brokers down", an idle worker learns that Kafka is back from a metadata request
  * (a busy one from the next message). */
+/* Once a second: while Kafka is marked down, whether it answers again; while it is up but no
+ * message came for 2 s, whether it still answers (librdkafka reports "all brokers down" only
+ * after its own reconnect attempts, which an idle consumer may not make for a while). */
 static void check_kafka(shop_runtime_t *rt) {
     const struct rd_kafka_metadata *md = NULL;
-    if (!atomic_load(&rt->metrics.kafka_down))
+    int down = atomic_load(&rt->metrics.kafka_down);
+    if (!down && shop_mono_us() - rt->last_msg_us < 2000000)
         return;
-    if (!rd_kafka_metadata(rt->rk, 0, NULL, &md, 1000)) {
-        atomic_store(&rt->metrics.kafka_down, 0);
-        SHOP_INFO("msg=\"kafka answers again\"");
-    }
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rt->rk, 0, NULL, &md, down ? 1000 : 2000);
     if (md)
         rd_kafka_metadata_destroy(md);
+    if (!e && down) {
+        atomic_store(&rt->metrics.kafka_down, 0);
+        SHOP_INFO("msg=\"kafka answers again\"");
+    } else if (e && !down) {
+        atomic_store(&rt->metrics.kafka_down, 1);
+        SHOP_WARN("msg=\"kafka does not answer: %s\"", rd_kafka_err2str(e));
+    }
 }
 
 /* An idle worker still reports a sink outage on /readyz: one PING or SELECT 1 a second. */
