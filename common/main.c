@@ -65,22 +65,50 @@ static int cmd_demo(int argc, char **argv) {
     free(ev);
     if (rc)
         return rc;
-    printf("== 2/3 running the analytics worker until it has caught up\n");
-    fflush(stdout);
-    char r0[] = "run", r1[] = "analytics", r2[] = "--until-caught-up", r3[] = "--set",
-         r4[] = "http.port=-1";
-    char *run[] = {r0, r1, r2, r3, r4, NULL};
-    if ((rc = shop_cmd_run(5, run)))
-        return rc;
-    printf("== 3/3 the views\n");
+    /* Every worker catches up in turn, then the views each keeps are printed. */
+    static const char *const workers[] = {"analytics", "search", "fraud", "reco", "notify", NULL};
+    for (int i = 0; workers[i]; i++) {
+        printf("== 2/3 running the %s worker until it has caught up\n", workers[i]);
+        fflush(stdout);
+        char r0[] = "run", r2[] = "--until-caught-up", r3[] = "--set", r4[] = "http.port=-1";
+        char *w = shop_xstrdup(workers[i]);
+        char *run[] = {r0, w, r2, r3, r4, NULL};
+        rc = shop_cmd_run(5, run);
+        free(w);
+        if (rc)
+            return rc;
+    }
+    printf("== 3/3 the views\n-- analytics (query stats)\n");
     fflush(stdout);
     char q0[] = "query", q1[] = "stats";
     char *q[] = {q0, q1, NULL};
     rc = shop_cmd_query(2, q);
-    printf("\nRun a worker with its endpoints:  build/shopstream run analytics\n"
-           "  metrics   http://127.0.0.1:9401/metrics\n"
-           "  health    http://127.0.0.1:9401/healthz  http://127.0.0.1:9401/readyz\n"
-           "Query again: build/shopstream query stats   (or --json)\n");
+    static const char *const views[][6] = {
+        {"query", "trending", "--window", "24h", "-n", "5"},
+        {"query", "suggest", "\xec\x84\xa0", "-n", "5", NULL}, /* 선 */
+        {"query", "suggest", "ph", "-n", "5", NULL},
+        {"query", "correct", "phone csae", NULL, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++) {
+        char *args[7] = {NULL};
+        int n = 0;
+        printf("\n-- search (shopstream");
+        for (; n < 6 && views[i][n]; n++) {
+            args[n] = shop_xstrdup(views[i][n]);
+            printf(" %s", args[n]);
+        }
+        printf(")\n");
+        fflush(stdout);
+        shop_cmd_query_views(n, args);
+        for (int k = 0; k < n; k++)
+            free(args[k]);
+    }
+    printf("\nMore: build/shopstream query fraud ORDER_ID, query reco --user ID, "
+           "query notifications --user ID\n"
+           "Dashboard: build/shopstream run analytics, then open http://127.0.0.1:9401/\n"
+           "Each worker serves /metrics, /healthz and /readyz on its port (9401 analytics, "
+           "9402 search, 9403 fraud, 9404 reco, 9405 notify).\n");
+    fflush(stdout);
     return rc;
 }
 
