@@ -78,30 +78,6 @@ int reco_api_get(redisContext *c, const char *prefix, int what, const char *id, 
 
 /* ---- HTTP ---- */
 
-static pthread_key_t conn_key;
-static pthread_once_t conn_once = PTHREAD_ONCE_INIT;
-
-static void conn_free(void *p) {
-    shop_redis_store_destroy(p);
-}
-
-static void conn_key_init(void) {
-    pthread_key_create(&conn_key, conn_free);
-}
-
-/* Each HTTP thread has a Redis connection of its own, closed when the thread ends. */
-static redisContext *thread_conn(reco_w_t *w, char *errstr, size_t errstr_size) {
-    pthread_once(&conn_once, conn_key_init);
-    shop_redis_store_t *st = pthread_getspecific(conn_key);
-    if (!st) {
-        st = shop_redis_store_new(w->redis_url, "-", w->redis_timeout_ms, errstr, errstr_size);
-        if (!st)
-            return NULL;
-        pthread_setspecific(conn_key, st);
-    }
-    return shop_redis_store_conn(st, errstr, errstr_size);
-}
-
 int reco_http_route(void *opaque, const char *path, const char *(*query)(void *, const char *),
                     void *req, shop_buf_t *body, const char **content_type) {
     reco_w_t *w = opaque;
@@ -118,7 +94,7 @@ int reco_http_route(void *opaque, const char *path, const char *(*query)(void *,
         return 404;
     *content_type = "application/json";
     char err[256];
-    redisContext *c = thread_conn(w, err, sizeof(err));
+    redisContext *c = shop_redis_thread_conn(w->redis_url, w->redis_timeout_ms, err, sizeof(err));
     json_t *out = NULL;
     const char *n = query(req, "n");
     int status = c ? reco_api_get(c, w->prefix, what, id, n && *n ? atoi(n) : 10, &out)

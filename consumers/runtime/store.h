@@ -53,6 +53,11 @@ int shop_redis_store_commit(shop_redis_store_t *s, const shop_redis_batch_t *bat
                             size_t errstr_size);
 /* Direct access for queries (NULL when not connected and connecting failed). Borrowed. */
 struct redisContext *shop_redis_store_conn(shop_redis_store_t *s, char *errstr, size_t errstr_size);
+/* A connection of the calling thread's own to `url` (HTTP routes run on a thread per connection),
+ * opened on first use and closed when the thread ends. One per thread: every caller in a process
+ * is expected to pass the same URL. NULL with errstr when Redis cannot be reached. Borrowed. */
+struct redisContext *shop_redis_thread_conn(const char *url, int timeout_ms, char *errstr,
+                                            size_t errstr_size);
 
 /* ---- PostgreSQL ---- */
 typedef struct shop_pg_store shop_pg_store_t;

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <hiredis/hiredis.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -325,4 +326,27 @@ int shop_redis_store_commit(shop_redis_store_t *s, const shop_redis_batch_t *bat
                            s->offsets_key);
     }
     return exec_batch(s, batch, entries, n, errstr, errstr_size);
+}
+
+static pthread_key_t thread_key;
+static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
+
+static void thread_store_free(void *p) {
+    shop_redis_store_destroy(p);
+}
+
+static void thread_key_init(void) {
+    pthread_key_create(&thread_key, thread_store_free);
+}
+
+struct redisContext *shop_redis_thread_conn(const char *url, int timeout_ms, char *errstr,
+                                            size_t errstr_size) {
+    pthread_once(&thread_once, thread_key_init);
+    shop_redis_store_t *st = pthread_getspecific(thread_key);
+    if (!st) {
+        if (!(st = shop_redis_store_new(url, "-", timeout_ms, errstr, errstr_size)))
+            return NULL;
+        pthread_setspecific(thread_key, st);
+    }
+    return shop_redis_store_conn(st, errstr, errstr_size);
 }

@@ -171,30 +171,6 @@ int search_api_correct(redisContext *c, const char *prefix, shop_search_t *s, co
 
 /* ---- HTTP ---- */
 
-/* Each HTTP thread has a Redis connection of its own, closed when the thread ends. */
-static pthread_key_t conn_key;
-static pthread_once_t conn_once = PTHREAD_ONCE_INIT;
-
-static void conn_free(void *p) {
-    shop_redis_store_destroy(p);
-}
-
-static void conn_key_init(void) {
-    pthread_key_create(&conn_key, conn_free);
-}
-
-static redisContext *thread_conn(shop_search_t *s, char *errstr, size_t errstr_size) {
-    pthread_once(&conn_once, conn_key_init);
-    shop_redis_store_t *st = pthread_getspecific(conn_key);
-    if (!st) {
-        st = shop_redis_store_new(s->redis_url, "-", s->redis_timeout_ms, errstr, errstr_size);
-        if (!st)
-            return NULL;
-        pthread_setspecific(conn_key, st);
-    }
-    return shop_redis_store_conn(st, errstr, errstr_size);
-}
-
 static int int_arg(const char *v, int def) {
     return v && *v ? atoi(v) : def;
 }
@@ -210,7 +186,7 @@ int search_http_route(void *opaque, const char *path, const char *(*query)(void 
     if (!which)
         return 404;
     char err[256];
-    redisContext *c = thread_conn(s, err, sizeof(err));
+    redisContext *c = shop_redis_thread_conn(s->redis_url, s->redis_timeout_ms, err, sizeof(err));
     json_t *out = NULL;
     int status;
     if (!c) {
