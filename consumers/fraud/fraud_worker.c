@@ -612,21 +612,17 @@ static void destroy(void *vw) {
     free(w);
 }
 
-static int want_produce(const shop_worker_env_t *env) {
-    const char *v = shop_config_get(env->cfg, "fraud.scores.produce");
-    if (v && !strcmp(v, "on"))
-        return 1;
-    if (v && !strcmp(v, "off"))
-        return 0;
-    return strncmp(env->redis_prefix, "bt:", 3) != 0;
+static void kafka_conf_set(const char *key, const char *value, void *opaque) {
+    char err[256];
+    rd_kafka_conf_set(opaque, key, value, err, sizeof(err)); /* consumer-only keys: ignored */
 }
 
 static rd_kafka_t *producer_new(const shop_config_t *cfg, char *errstr, size_t errstr_size) {
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
     char err[512];
-    const char *bs = shop_config_get(cfg, "kafka.bootstrap.servers");
-    if (rd_kafka_conf_set(kc, "bootstrap.servers", bs ? bs : "127.0.0.1:19092", err, sizeof(err)) ||
-        rd_kafka_conf_set(kc, "enable.idempotence", "true", err, sizeof(err)) ||
+    /* the user's kafka.* keys (brokers, a managed cluster's security settings), then ours */
+    shop_config_each_kafka(cfg, kafka_conf_set, kc);
+    if (rd_kafka_conf_set(kc, "enable.idempotence", "true", err, sizeof(err)) ||
         rd_kafka_conf_set(kc, "linger.ms", "5", err, sizeof(err)) ||
         rd_kafka_conf_set(kc, "partitioner", "murmur2_random", err, sizeof(err))) {
         rd_kafka_conf_destroy(kc);
@@ -701,7 +697,8 @@ static void *create(const shop_worker_env_t *env, char *errstr, size_t errstr_si
         goto fail;
     const char *tp = shop_config_get(env->cfg, "topic.prefix");
     snprintf(w->scores_topic, sizeof(w->scores_topic), "%sshop.fraud.scores", tp ? tp : "");
-    if (want_produce(env) && !(w->rk = producer_new(env->cfg, errstr, errstr_size)))
+    if (shop_worker_acts(env, "fraud.scores.produce") &&
+        !(w->rk = producer_new(env->cfg, errstr, errstr_size)))
         goto fail;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

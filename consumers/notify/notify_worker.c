@@ -345,15 +345,6 @@ static void destroy(void *vw) {
     free(w);
 }
 
-static int want_dispatch(const shop_worker_env_t *env) {
-    const char *v = shop_config_get(env->cfg, "notify.dispatch");
-    if (v && !strcmp(v, "on"))
-        return 1;
-    if (v && !strcmp(v, "off"))
-        return 0;
-    return strncmp(env->redis_prefix, "bt:", 3) != 0;
-}
-
 static void *create(const shop_worker_env_t *env, char *errstr, size_t errstr_size) {
     shop_notify_w_t *w = shop_xcalloc(1, sizeof(*w));
     const char *ch = shop_config_get(env->cfg, "notify.channels");
@@ -375,7 +366,7 @@ static void *create(const shop_worker_env_t *env, char *errstr, size_t errstr_si
         }
         p += n + (p[n] == ',');
     }
-    if (want_dispatch(env)) {
+    if (shop_worker_acts(env, "notify.dispatch")) {
         /* a wrong template folder would kill every in-app and e-mail notification: refuse now */
         const char *dir = shop_config_get(env->cfg, "notify.templates");
         char terr[256];
@@ -388,7 +379,7 @@ static void *create(const shop_worker_env_t *env, char *errstr, size_t errstr_si
         }
         free(t);
     }
-    if (want_dispatch(env) &&
+    if (shop_worker_acts(env, "notify.dispatch") &&
         !(w->dispatch = shop_notify_dispatch_start(env->cfg, env->redis_prefix, env->pg_schema,
                                                    errstr, errstr_size))) {
         destroy(w);

@@ -83,6 +83,15 @@ shop_conf_def_t *shop_runtime_conf_table(const shop_worker_ops_t *ops) {
     return t;
 }
 
+int shop_worker_acts(const shop_worker_env_t *env, const char *key) {
+    const char *v = shop_config_get(env->cfg, key);
+    if (v && !strcmp(v, "on"))
+        return 1;
+    if (v && !strcmp(v, "off"))
+        return 0;
+    return strncmp(env->redis_prefix, "bt:", 3) != 0;
+}
+
 int shop_namespace(const char *name, char *redis_prefix, size_t rsize, char *pg_schema,
                    size_t psize, char *errstr, size_t errstr_size) {
     if (!name || !*name) {

@@ -100,6 +100,11 @@ typedef struct shop_worker_ops {
     shop_http_route_fn route;
 } shop_worker_ops_t;
 
+/* A worker's switch for effects outside its views (producing events, sending notifications):
+ * the config key `key` says "on" or "off"; anything else ("auto") means on in the live namespace
+ * and off in a backtest's (bt:), so that a replay never acts on the world. */
+int shop_worker_acts(const shop_worker_env_t *env, const char *key);
+
 /* The registry of workers compiled into the binary (consumers/workers.c). */
 const shop_worker_ops_t *shop_worker_find(const char *name);
 const shop_worker_ops_t *const *shop_worker_all(void);
