@@ -787,16 +787,25 @@ static int restore_one(shop_search_t *s, redisContext *c, char tag, int32_t part
     char key[512], field[32];
     snprintf(key, sizeof(key), SHOP_KEY_SRCH_WM, s->prefix);
     snprintf(field, sizeof(field), "%c%d", tag, (int)partition);
-    redisReply *r = redisCommand(c, "HGET %s %s", key, field);
-    if (!r)
-        return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis: %s", c->errstr);
-    p->wm = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
-    freeReplyObject(r);
-    r = redisCommand(c, "HGET %s %s:first", key, field);
-    if (!r)
-        return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis: %s", c->errstr);
-    p->first = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
-    freeReplyObject(r);
+    /* an error reply (a restarting Redis says LOADING) must not read as "no state yet" */
+    int64_t v[2];
+    for (int i = 0; i < 2; i++) {
+        redisReply *r = redisCommand(c, i ? "HGET %s %s:first" : "HGET %s %s", key, field);
+        if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
+            int rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis: %s",
+                                 !r                             ? c->errstr
+                                 : r->type == REDIS_REPLY_ERROR ? r->str
+                                                                : "bad reply");
+            if (r)
+                freeReplyObject(r);
+            part_remove(s, tag, partition);
+            return rc;
+        }
+        v[i] = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+        freeReplyObject(r);
+    }
+    p->wm = v[0];
+    p->first = v[1];
     int nreads = 0;
     for (int d = 0; d < DK_N; d++, nreads++) {
         search_ss_key(s, key, sizeof(key), search_decayed_names[d], -1, tag, partition);
