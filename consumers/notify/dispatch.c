@@ -37,7 +37,8 @@ struct shop_notify_dispatch {
     "EXTRACT(minute FROM now() AT TIME ZONE COALESCE(u.timezone, 'UTC')))::int, "                  \
     "COALESCE(u.max_per_day, 0), (SELECT count(*) FROM notify_outbox s WHERE s.user_id = "         \
     "o.user_id AND s.channel = o.channel AND s.status = 'sent' AND s.sent_at > now() - "           \
-    "interval '1 day'), extract(epoch FROM o.occurred_at)::bigint "                                \
+    "interval '1 day'), extract(epoch FROM o.occurred_at)::bigint, "                               \
+    "floor(EXTRACT(milliseconds FROM now() AT TIME ZONE COALESCE(u.timezone, 'UTC')))::int "       \
     "FROM notify_outbox o LEFT JOIN notify_user u ON u.user_id = o.user_id "                       \
     "WHERE o.status = 'pending' AND o.next_attempt_at <= now() ORDER BY o.next_attempt_at "        \
     "LIMIT 1 FOR UPDATE OF o SKIP LOCKED"
@@ -133,18 +134,24 @@ static void send_webhook(shop_notify_dispatch_t *d, const row_t *r, json_t *payl
     json_object_set_new(msg, "timestamp", json_string(shop_format_time_ms(now, tsbuf, 40)));
     char *body = json_dumps(msg, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(msg);
-    char sig[128], h_id[600], h_ts[64], h_sig[200];
-    if (shop_wh_sign(cfg_str(d, "notify.webhook.secret"), r->key, now / 1000, body, strlen(body),
-                     sig, sizeof(sig), out->reason, sizeof(out->reason))) {
+    char sig[128], h_ts[64], h_sig[200];
+    /* the key holds event data (user and entity ids): header-safe, and signed as sent */
+    shop_buf_t h_id;
+    shop_buf_init(&h_id);
+    shop_buf_puts(&h_id, "webhook-id: ");
+    shop_notify_header_id(&h_id, r->key);
+    shop_buf_append(&h_id, "", 1);
+    if (shop_wh_sign(cfg_str(d, "notify.webhook.secret"), h_id.buf + 12, now / 1000, body,
+                     strlen(body), sig, sizeof(sig), out->reason, sizeof(out->reason))) {
         out->permanent = 1;
+        shop_buf_release(&h_id);
         free(body);
         return;
     }
-    snprintf(h_id, sizeof(h_id), "webhook-id: %s", r->key);
     snprintf(h_ts, sizeof(h_ts), "webhook-timestamp: %lld", (long long)(now / 1000));
     snprintf(h_sig, sizeof(h_sig), "webhook-signature: %s", sig);
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    h = curl_slist_append(h, h_id);
+    h = curl_slist_append(h, h_id.buf);
     h = curl_slist_append(h, h_ts);
     h = curl_slist_append(h, h_sig);
     CURL *c = curl_easy_init();
@@ -171,6 +178,7 @@ static void send_webhook(shop_notify_dispatch_t *d, const row_t *r, json_t *payl
     }
     curl_easy_cleanup(c);
     curl_slist_free_all(h);
+    shop_buf_release(&h_id);
     free(body);
 }
 
@@ -187,9 +195,70 @@ static size_t read_upload(char *buf, size_t s, size_t n, void *u) {
     return k;
 }
 
-static int address_ok(const char *a) {
-    const char *at = strchr(a, '@');
-    return at && at != a && at[1] && !strchr(at + 1, '@') && !strpbrk(a, " \r\n<>,;\"\\");
+/* Subject as RFC 2047 "B" encoded-words of at most 75 characters each (folded lines), cut
+ * between UTF-8 characters, so a Korean subject survives any transport. */
+static void mime_subject(shop_buf_t *out, const char *subj) {
+    size_t len = strlen(subj);
+    shop_buf_puts(out, "Subject:");
+    for (size_t pos = 0; pos < len;) {
+        size_t max = len - pos > 45 ? 45 : len - pos, n = max; /* 45 bytes: 60 base64 chars */
+        while (n && pos + n < len && ((unsigned char)subj[pos + n] & 0xC0) == 0x80)
+            n--; /* never end a chunk inside a UTF-8 sequence */
+        if (!n)
+            n = max; /* not UTF-8 after all: cut anyway */
+        unsigned char b64[64];
+        EVP_EncodeBlock(b64, (const unsigned char *)subj + pos, (int)n);
+        shop_buf_printf(out, "%s=?UTF-8?B?%s?=", pos ? "\r\n " : " ", b64);
+        pos += n;
+    }
+    shop_buf_puts(out, "\r\n");
+}
+
+/* Message-ID from the dedupe key (SHA-256 in hex: the key itself has characters a msg-id may not
+ * hold), so a resend after a crash carries the same Message-ID and mail systems drop the copy. */
+static void message_id(shop_buf_t *out, const char *key) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_Digest(key, strlen(key), md, &mdlen, EVP_sha256(), NULL);
+    shop_buf_puts(out, "Message-ID: <");
+    for (unsigned int i = 0; i < 16 && i < mdlen; i++)
+        shop_buf_printf(out, "%02x", md[i]);
+    shop_buf_puts(out, "@notify.shopstream>\r\n");
+}
+
+/* RFC 5322 Date in UTC, without strftime's locale-dependent names. */
+static void date_header(shop_buf_t *out) {
+    static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *const mo[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    shop_buf_printf(out, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", wd[tm.tm_wday],
+                    tm.tm_mday, mo[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* The whole message. The HTML body goes base64 in 76-character lines: 8-bit text (Korean), long
+ * lines and a line holding only "." then need no 8BITMIME, no line limit, no dot-stuffing. */
+static void build_mail(shop_buf_t *msg, const char *from, const char *to, const row_t *r,
+                       const char *subj, const char *html) {
+    shop_buf_printf(msg, "From: <%s>\r\nTo: <%s>\r\n", from, to);
+    mime_subject(msg, subj);
+    date_header(msg);
+    message_id(msg, r->key);
+    shop_buf_puts(msg, "X-Shopstream-Id: ");
+    shop_notify_header_id(msg, r->key);
+    shop_buf_printf(msg,
+                    "\r\nX-Shopstream-Type: %s\r\nMIME-Version: 1.0\r\nContent-Type: "
+                    "text/html; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+                    r->type); /* type: a SQL literal of the worker, never event data */
+    size_t len = strlen(html);
+    for (size_t pos = 0; pos < len; pos += 57) { /* 57 bytes -> 76 base64 chars */
+        unsigned char b64[80];
+        EVP_EncodeBlock(b64, (const unsigned char *)html + pos,
+                        (int)(len - pos > 57 ? 57 : len - pos));
+        shop_buf_printf(msg, "%s\r\n", b64);
+    }
 }
 
 static void send_email(shop_notify_dispatch_t *d, const row_t *r, json_t *payload, outcome_t *out) {
@@ -199,12 +268,18 @@ static void send_email(shop_notify_dispatch_t *d, const row_t *r, json_t *payloa
         snprintf(out->reason, sizeof(out->reason), "e-mail not configured (smtp.url, domain)");
         return;
     }
-    char to[512], from[256];
+    char to[512], from[256], why[200];
     snprintf(to, sizeof(to), "%s@%s", r->user, dom);
     snprintf(from, sizeof(from), "%s", cfg_str(d, "notify.email.from"));
-    if (!address_ok(to) || !address_ok(from)) {
+    /* the user id is event data: refuse before it reaches the envelope or a header */
+    if (!shop_notify_email_ok(to, why, sizeof(why))) {
         out->permanent = 1;
-        snprintf(out->reason, sizeof(out->reason), "invalid address");
+        snprintf(out->reason, sizeof(out->reason), "invalid address for user id: %s", why);
+        return;
+    }
+    if (!shop_notify_email_ok(from, why, sizeof(why))) {
+        out->permanent = 1;
+        snprintf(out->reason, sizeof(out->reason), "invalid notify.email.from: %s", why);
         return;
     }
     shop_buf_t subj, html, msg;
@@ -213,21 +288,13 @@ static void send_email(shop_notify_dispatch_t *d, const row_t *r, json_t *payloa
         out->permanent = 1;
         goto done;
     }
-    if (strpbrk(subj.buf, "\r\n"))
-        subj.buf[strcspn(subj.buf, "\r\n")] = '\0';
-    /* RFC 2047 encoded-word keeps a UTF-8 (Korean) subject intact */
-    unsigned char b64[1024];
-    size_t sl = strlen(subj.buf) > 700 ? 700 : strlen(subj.buf);
-    EVP_EncodeBlock(b64, (const unsigned char *)subj.buf, (int)sl);
-    shop_buf_printf(
-        &msg,
-        "From: <%s>\r\nTo: <%s>\r\nSubject: =?UTF-8?B?%s?=\r\nMessage-ID: <%s@shopstream>"
-        "\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n%s\r\n",
-        from, to, b64, r->key, html.buf);
+    subj.buf[strcspn(subj.buf, "\r\n")] = '\0'; /* a raw {{{x}}} may hold a line break */
+    build_mail(&msg, from, to, r, subj.buf, html.buf);
     upload_t up = {msg.buf, msg.len, 0};
     struct curl_slist *rcpt = curl_slist_append(NULL, to);
     CURL *c = curl_easy_init();
     curl_easy_setopt(c, CURLOPT_URL, smtp);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
     curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
     curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
     curl_easy_setopt(c, CURLOPT_READFUNCTION, read_upload);
@@ -309,8 +376,11 @@ static int handle(shop_notify_dispatch_t *d, PGconn *pg, PGresult *res) {
     int qe = PQgetisnull(res, 0, 9) ? -1 : shop_notify_parse_hhmm(PQgetvalue(res, 0, 9));
     int wait = ops ? 0 : shop_notify_quiet_wait(atoi(PQgetvalue(res, 0, 10)), qs, qe);
     long cap = atol(PQgetvalue(res, 0, 11)), sent = atol(PQgetvalue(res, 0, 12));
+    /* all user channels, in-app too (an app may pop its stream up); due again when the quiet
+     * hours end: wait counts whole minutes from the current one, less the part already gone */
     if (wait > 0)
-        return exec_update(pg, &r, "pending", r.attempts, (int64_t)wait * 60000, "quiet hours", 0,
+        return exec_update(pg, &r, "pending", r.attempts,
+                           (int64_t)wait * 60000 - atoi(PQgetvalue(res, 0, 14)), "quiet hours", 0,
                            "deferred");
     if (!ops && cap > 0 && sent >= cap)
         return exec_update(pg, &r, "suppressed", r.attempts, 0, "max_per_day reached", 0,
@@ -326,11 +396,13 @@ static int handle(shop_notify_dispatch_t *d, PGconn *pg, PGresult *res) {
     json_decref(payload);
     int attempt = r.attempts + 1;
     int max = (int)shop_config_get_int(d->cfg, "notify.max.attempts");
-    char q[256];
+    char q[256], qid[600];
     if (out.ok)
         return exec_update(pg, &r, "sent", attempt, 0, NULL, out.http, "sent");
     if (out.permanent || attempt >= max) {
-        SHOP_WARN("channel=%s id=%s attempt=%d msg=%s", r.channel, r.key, attempt,
+        /* the key holds event data (a user id with a space or CR LF): quoted, one line */
+        SHOP_WARN("channel=%s id=%s attempt=%d msg=%s", r.channel,
+                  shop_log_quote(qid, sizeof(qid), r.key), attempt,
                   shop_log_quote(q, sizeof(q), out.reason));
         return exec_update(pg, &r, "dead", attempt, 0, out.reason, out.http, "dead");
     }

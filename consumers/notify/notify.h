@@ -72,4 +72,18 @@ int64_t shop_notify_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms, uin
  * reason in errstr. */
 int shop_notify_url_allowed(const char *url, const char *allow, char *errstr, size_t errstr_size);
 
+/* ---- e-mail and header safety ---- */
+
+/* 1 when `addr` is "local@domain" that we may hand to SMTP: an ASCII RFC 5322 dot-atom local part
+ * (no quotes, spaces, CR/LF or a second '@') and a host name domain; 0 otherwise with the reason
+ * in errstr. The address is built from a user id from event data, so this is what keeps a user
+ * id like "x\r\nBcc: y" out of the SMTP envelope and the headers. */
+int shop_notify_email_ok(const char *addr, char *errstr, size_t errstr_size);
+
+/* Appends the header-safe form of a dedupe key to out: bytes outside printable ASCII and '%' as
+ * %XX, so a key made of event data can never end a header line. Equal to the key for keys of
+ * printable ASCII without '%' (all the ones the shop's ids make). Used for webhook-id and the
+ * e-mail's X-Shopstream-Id. */
+void shop_notify_header_id(shop_buf_t *out, const char *key);
+
 #endif

@@ -1,5 +1,6 @@
-/* notify_core.c: templates with HTML escaping, quiet hours, retry backoff and the webhook host
- * allowlist of the notification hub (pure functions; see notify.h). */
+/* notify_core.c: templates with HTML escaping, quiet hours, retry backoff, the webhook host
+ * allowlist, e-mail address and header-id checks of the notification hub (pure functions; see
+ * notify.h). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,4 +206,49 @@ int shop_notify_url_allowed(const char *url, const char *allow, char *errstr, si
     shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "host %s is not on notify.webhook.allow",
                 host);
     return 0;
+}
+
+/* RFC 5322 atext: the characters of a dot-atom besides '.' */
+static int atext(unsigned char c) {
+    return (c < 0x80 && isalnum(c)) || (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+int shop_notify_email_ok(const char *addr, char *errstr, size_t errstr_size) {
+    const char *at = addr ? strrchr(addr, '@') : NULL;
+    if (!at || at == addr || !at[1] || strlen(addr) > 254 || at - addr > 64) {
+        shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "not local@domain");
+        return 0;
+    }
+    /* dot-atom: atext runs separated by single dots, none at either end */
+    for (const char *p = addr; p < at; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (!(atext(c) || (c == '.' && p != addr && p + 1 != at && p[1] != '.'))) {
+            shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
+                        "local part is not an RFC 5322 dot-atom (byte 0x%02x)", c);
+            return 0;
+        }
+    }
+    /* host name: letters, digits, '-' and single dots */
+    for (const char *p = at + 1; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (!((c < 0x80 && isalnum(c)) || c == '-' ||
+              (c == '.' && p != at + 1 && p[1] && p[1] != '.'))) {
+            shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
+                        "domain is not a host name (byte 0x%02x)", c);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+void shop_notify_header_id(shop_buf_t *out, const char *key) {
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)key; p && *p; p++) {
+        if (*p > 0x20 && *p < 0x7f && *p != '%') {
+            shop_buf_append(out, p, 1);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            shop_buf_append(out, e, 3);
+        }
+    }
 }

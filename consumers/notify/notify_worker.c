@@ -43,6 +43,11 @@ static const shop_conf_def_t conf[] = {
     {NULL, 0, NULL, NULL},
 };
 
+/* Every notification type a trigger decides (templates <type>.<locale>.tmpl). */
+static const char *const ntypes[] = {"restock",         "price_drop",  "level_up", "order_shipped",
+                                     "order_delivered", "fraud_alert", NULL};
+static const char *const locales[] = {"en", "ko", NULL};
+
 /* SQL, one statement per trigger kind (one place, as the house style asks). */
 enum { Q_WISH, Q_STOCK, Q_PRICE, Q_USER, Q_PREFS_USER, Q_PREFS_CH, Q_LOCALE, Q__N };
 
@@ -345,6 +350,35 @@ static void destroy(void *vw) {
     free(w);
 }
 
+static const char *any_var(void *ctx, const char *name) {
+    (void)ctx, (void)name;
+    return "";
+}
+
+/* Renders every type's templates once at start with empty values and warns about each that does
+ * not parse (an unclosed tag, a missing file), so a broken deploy shows in the log before the
+ * first notification of that type is dead. Unknown variables show per send (their fields are
+ * the payload's). Not fatal: the other types still send. */
+static void lint_templates(const char *dir) {
+    for (int i = 0; ntypes[i]; i++)
+        for (int k = 0; locales[k]; k++) {
+            char err[512], msg[640], q[700];
+            shop_buf_t out;
+            shop_buf_init(&out);
+            char *t = shop_notify_template_load(dir, ntypes[i], locales[k], err, sizeof(err));
+            if (t && shop_notify_render(t, any_var, NULL, &out, err, sizeof(err)) == SHOP_OK)
+                err[0] = '\0';
+            if (err[0]) {
+                snprintf(msg, sizeof(msg),
+                         "notify.templates: %s.%s: %s (those notifications will be dead)",
+                         ntypes[i], locales[k], err);
+                SHOP_WARN("msg=%s", shop_log_quote(q, sizeof(q), msg));
+            }
+            shop_buf_release(&out);
+            free(t);
+        }
+}
+
 static void *create(const shop_worker_env_t *env, char *errstr, size_t errstr_size) {
     shop_notify_w_t *w = shop_xcalloc(1, sizeof(*w));
     const char *ch = shop_config_get(env->cfg, "notify.channels");
@@ -378,6 +412,7 @@ static void *create(const shop_worker_env_t *env, char *errstr, size_t errstr_si
             return NULL;
         }
         free(t);
+        lint_templates(dir ? dir : "");
     }
     if (shop_worker_acts(env, "notify.dispatch") &&
         !(w->dispatch = shop_notify_dispatch_start(env->cfg, env->redis_prefix, env->pg_schema,
