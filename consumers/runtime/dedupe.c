@@ -31,6 +31,7 @@ struct shop_dedupe {
     char **expired; /* ids forgotten since the last flush (HDEL at the flush) */
     size_t nexpired, capexpired;
     int64_t next_sweep; /* event time of the next expiry sweep */
+    size_t since_sweep; /* inserts since the last sweep */
 };
 
 static char tomb_marker;
@@ -111,13 +112,18 @@ static void insert(shop_dedupe_t *d, const char *id, int64_t offset, int64_t at,
         d->tombs--;
     d->v[j] = (dd_entry_t){shop_xstrdup(id), offset, at, pending};
     d->n++;
+    d->since_sweep++;
 }
 
-/* Forgets ids older than the window, at most once per tenth of the window of event time. */
+/* Forgets ids older than the window, at most once per tenth of the window of event time and once
+ * per cap/8 inserts: a sweep reads the whole table, so it costs at most 8 slots per insert (a
+ * stream whose event time runs fast used to sweep a big table every few events). Expired ids
+ * still in the table are never taken for duplicates: shop_dedupe_check() compares event times. */
 static void sweep(shop_dedupe_t *d, int64_t window) {
-    if (d->wm < d->next_sweep)
+    if (d->wm < d->next_sweep || d->since_sweep * 8 < d->cap)
         return;
     d->next_sweep = d->wm + window / 10 + 1;
+    d->since_sweep = 0;
     int64_t oldest = d->wm - window;
     for (size_t i = 0; i < d->cap; i++) {
         dd_entry_t *e = &d->v[i];

@@ -5,6 +5,7 @@
  * no view of any worker ever counts it. */
 #define _GNU_SOURCE
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,8 +53,44 @@ static long check_utf8(const unsigned char *s, size_t n, const char **what, unsi
     return -1;
 }
 
-static int walk(avro_value_t *v, char *path, size_t plen, size_t cap, size_t max_bytes,
-                char *errstr, size_t errstr_size) {
+/* The path from the event's root to the field being checked, kept as segments and only formatted
+ * when a check fails: formatting it for every field cost more than the checks themselves. */
+#define PATH_DEPTH 32
+typedef struct {
+    struct {
+        const char *name; /* a record field or map key; NULL for an array index */
+        size_t index;
+    } seg[PATH_DEPTH];
+    int depth;
+} vpath_t;
+
+static const char *format_path(const vpath_t *vp, char *buf, size_t cap) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < vp->depth && i < PATH_DEPTH && len < cap; i++) {
+        int w = vp->seg[i].name
+                    ? snprintf(buf + len, cap - len, "%s%s", len ? "." : "", vp->seg[i].name)
+                    : snprintf(buf + len, cap - len, "[%zu]", vp->seg[i].index);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
+    return buf;
+}
+
+static int fail_at(const vpath_t *vp, char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail_at(const vpath_t *vp, char *errstr, size_t errstr_size, const char *fmt, ...) {
+    char path[256], what[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "%s: %s",
+                       format_path(vp, path, sizeof(path)), what);
+}
+
+static int walk(avro_value_t *v, vpath_t *vp, size_t max_bytes, char *errstr, size_t errstr_size) {
     const char *name = NULL;
     size_t n = 0;
     switch (avro_value_get_type(v)) {
@@ -63,59 +100,54 @@ static int walk(avro_value_t *v, char *path, size_t plen, size_t cap, size_t max
             return SHOP_OK;
         n = n ? n - 1 : 0; /* avro-c counts the terminating NUL */
         if (n > max_bytes)
-            return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
-                               "%s: a string of %zu bytes, over event.max.string.bytes (%zu)", path,
-                               n, max_bytes);
+            return fail_at(vp, errstr, errstr_size,
+                           "a string of %zu bytes, over event.max.string.bytes (%zu)", n,
+                           max_bytes);
         const char *what = NULL;
         unsigned ctl = 0;
         long at = check_utf8((const unsigned char *)s, n, &what, &ctl);
         if (at >= 0 && ctl)
-            return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "%s: %s U+%04X at byte %ld",
-                               path, what, ctl, at);
+            return fail_at(vp, errstr, errstr_size, "%s U+%04X at byte %ld", what, ctl, at);
         if (at >= 0)
-            return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "%s: %s at byte %ld", path,
-                               what, at);
+            return fail_at(vp, errstr, errstr_size, "%s at byte %ld", what, at);
         return SHOP_OK;
     }
     case AVRO_DOUBLE: {
         double d = 0;
         if (!avro_value_get_double(v, &d) && !isfinite(d))
-            return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
-                               "%s: %g is not a finite number", path, d);
+            return fail_at(vp, errstr, errstr_size, "%g is not a finite number", d);
         return SHOP_OK;
     }
     case AVRO_FLOAT: {
         float f = 0;
         if (!avro_value_get_float(v, &f) && !isfinite(f))
-            return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
-                               "%s: %g is not a finite number", path, (double)f);
+            return fail_at(vp, errstr, errstr_size, "%g is not a finite number", (double)f);
         return SHOP_OK;
     }
     case AVRO_UNION: {
         avro_value_t b;
-        return avro_value_get_current_branch(v, &b)
-                   ? SHOP_OK
-                   : walk(&b, path, plen, cap, max_bytes, errstr, errstr_size);
+        return avro_value_get_current_branch(v, &b) ? SHOP_OK
+                                                    : walk(&b, vp, max_bytes, errstr, errstr_size);
     }
     case AVRO_RECORD:
     case AVRO_ARRAY:
     case AVRO_MAP: {
-        int rec = avro_value_get_type(v) == AVRO_RECORD;
         int arr = avro_value_get_type(v) == AVRO_ARRAY;
         avro_value_get_size(v, &n);
+        int d = vp->depth++;
         for (size_t i = 0; i < n; i++) {
             avro_value_t c;
             if (avro_value_get_by_index(v, i, &c, &name))
                 continue;
-            int w = rec || !arr ? snprintf(path + plen, cap - plen, "%s%s", plen ? "." : "",
-                                           name ? name : "?")
-                                : snprintf(path + plen, cap - plen, "[%zu]", i);
-            size_t np = w > 0 && plen + (size_t)w < cap ? plen + (size_t)w : plen;
-            int rc = walk(&c, path, np, cap, max_bytes, errstr, errstr_size);
-            path[plen] = '\0';
+            if (d < PATH_DEPTH) {
+                vp->seg[d].name = arr ? NULL : name ? name : "?";
+                vp->seg[d].index = i;
+            }
+            int rc = walk(&c, vp, max_bytes, errstr, errstr_size);
             if (rc)
-                return rc;
+                return rc; /* the path stays as it is: the caller formats it */
         }
+        vp->depth = d;
         return SHOP_OK;
     }
     default:
@@ -127,9 +159,9 @@ int shop_rt_validate_event(const shop_event_t *ev, size_t max_bytes, char *errst
                            size_t errstr_size) {
     if (!ev->value)
         return SHOP_OK;
-    char path[256] = "";
-    char why[400];
-    int rc = walk(ev->value, path, 0, sizeof(path), max_bytes, why, sizeof(why));
+    vpath_t vp = {.depth = 0};
+    char why[600];
+    int rc = walk(ev->value, &vp, max_bytes, why, sizeof(why));
     if (rc)
         shop_seterr(errstr, errstr_size, rc, "%s: %s", ev->type ? ev->type : "event", why);
     return rc;

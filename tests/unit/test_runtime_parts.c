@@ -1,0 +1,147 @@
+/* test_runtime_parts.c: runtime pieces that need no server: the event checks every event passes
+ * before a worker sees it (validate.c: the failing field is named by its path) and event-id
+ * dedupe (dedupe.c: duplicates within the window, re-reads of the original, expiry written to
+ * Redis at the flush). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "runtime_int.h"
+
+static shop_codec_t *codec;
+static shop_decoder_t *dec;
+static shop_encoded_t enc;
+
+static int setup(void **state) {
+    (void)state;
+    char err[256];
+    codec = shop_codec_new(NULL, err, sizeof(err));
+    if (!codec)
+        fprintf(stderr, "codec: %s\n", err);
+    dec = shop_decoder_new(codec);
+    shop_encoded_init(&enc);
+    return codec ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    shop_encoded_release(&enc);
+    shop_decoder_destroy(dec);
+    shop_codec_destroy(codec);
+    return 0;
+}
+
+/* Encodes JSON text and decodes it back: a real event as the runtime sees it. */
+static const shop_event_t *event(const char *json) {
+    char err[512];
+    json_error_t jerr;
+    json_t *obj = json_loads(json, 0, &jerr);
+    assert_non_null(obj);
+    shop_encoded_release(&enc);
+    shop_encoded_init(&enc);
+    int rc = shop_codec_encode_json(codec, obj, SHOP_FRAMING_SINGLE_OBJECT, &enc, err, sizeof(err));
+    if (rc)
+        fprintf(stderr, "encode: %s\n", err);
+    assert_int_equal(rc, SHOP_OK);
+    json_decref(obj);
+    const shop_event_t *ev = NULL;
+    assert_int_equal(shop_decoder_decode(dec, enc.bytes.buf, enc.bytes.len, &ev, err, sizeof(err)),
+                     SHOP_OK);
+    return ev;
+}
+
+#define ORDER(item0, item1)                                                                        \
+    "{\"type\":\"order.placed\",\"occurred_at\":1795514400000,\"user_id\":\"u1\","                 \
+    "\"order_id\":\"o1\",\"amount_minor\":300,\"currency\":\"KRW\",\"items\":["                    \
+    "{\"product_id\":\"" item0 "\",\"quantity\":1,\"unit_price_minor\":100},"                      \
+    "{\"product_id\":\"" item1 "\",\"quantity\":2,\"unit_price_minor\":100}]}"
+
+static void check_refused(const char *json, size_t max_bytes, const char *const *want) {
+    char err[600] = "";
+    assert_int_equal(shop_rt_validate_event(event(json), max_bytes, err, sizeof(err)),
+                     SHOP_ERR_INVALID);
+    for (int i = 0; want[i]; i++)
+        if (!strstr(err, want[i]))
+            fail_msg("'%s' does not say '%s'", err, want[i]);
+}
+
+static void test_validate_names_the_field(void **state) {
+    (void)state;
+    char err[600] = "";
+    assert_int_equal(shop_rt_validate_event(event(ORDER("p1", "p2")), 65536, err, sizeof(err)),
+                     SHOP_OK);
+    /* the second item's product id: the path must say [1], not the first item or a sibling */
+    check_refused(ORDER("p1", "p\\u001b[2"), 65536,
+                  (const char *const[]){"order.placed: ", "items[1].product_id",
+                                        "control character U+001B at byte 1", NULL});
+    check_refused(ORDER("p\\u0085", "p2"), 65536,
+                  (const char *const[]){"items[0].product_id", "U+0085", NULL});
+    check_refused(ORDER("p1", "p-0123456789-0123456789-0123456789-0123456789"), 40,
+                  (const char *const[]){"items[1].product_id: a string of 45 bytes, over "
+                                        "event.max.string.bytes (40)",
+                                        NULL});
+}
+
+/* The RESP text of a batch, as a C string (for strstr). */
+static char *resp_text(shop_redis_batch_t *b) {
+    char *s = malloc(b->resp.len + 1);
+    memcpy(s, b->resp.buf, b->resp.len);
+    s[b->resp.len] = '\0';
+    return s;
+}
+
+static void test_dedupe_window_and_expiry(void **state) {
+    (void)state;
+    const int64_t window = 300000, t0 = 1795514400000;
+    shop_dedupe_t *d = shop_dedupe_new();
+    shop_dedupe_record(d, "e1", 10, t0, window);
+    assert_int_equal(shop_dedupe_check(d, "e1", 11, t0 + 1000, window), 1); /* re-sent */
+    assert_int_equal(shop_dedupe_check(d, "e1", 10, t0, window), 0);        /* re-read */
+    assert_int_equal(shop_dedupe_check(d, "e2", 12, t0, window), 0);
+    /* a re-read below the first offset seen keeps the smaller one */
+    shop_dedupe_record(d, "e1", 5, t0, window);
+    assert_int_equal(shop_dedupe_check(d, "e1", 6, t0, window), 1);
+    assert_int_equal(shop_dedupe_check(d, "e1", 5, t0, window), 0);
+
+    shop_redis_batch_t b = {{NULL, 0, 0}, 0};
+    shop_dedupe_flush(d, &b, "k", 60);
+    char *s = resp_text(&b);
+    assert_non_null(strstr(s, "HSET"));
+    assert_non_null(strstr(s, "e1"));
+    free(s);
+    shop_buf_release(&b.resp);
+    shop_dedupe_flushed(d);
+
+    /* 20,000 more ids over ten windows of event time: e1 is forgotten in memory and in Redis */
+    char id[32];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(id, sizeof(id), "x%d", i); /* as the runtime does: check, then record */
+        assert_int_equal(shop_dedupe_check(d, id, 100 + i, t0 + (int64_t)i * 150, window), 0);
+        shop_dedupe_record(d, id, 100 + i, t0 + (int64_t)i * 150, window);
+    }
+    int64_t late = t0 + 20000LL * 150;
+    assert_int_equal(shop_dedupe_check(d, "e1", 99999, late, window), 0);
+    assert_int_equal(shop_dedupe_check(d, "x19999", 99999, late, window), 1);
+    assert_int_equal(shop_dedupe_check(d, "x0", 99999, late, window), 0); /* out of the window */
+    b = (shop_redis_batch_t){{NULL, 0, 0}, 0};
+    shop_dedupe_flush(d, &b, "k", 60);
+    s = resp_text(&b);
+    assert_non_null(strstr(s, "HDEL"));
+    assert_non_null(strstr(s, "\r\ne1\r\n")); /* written at the first flush, so deleted now */
+    free(s);
+    shop_buf_release(&b.resp);
+    shop_dedupe_destroy(d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_validate_names_the_field),
+        cmocka_unit_test(test_dedupe_window_and_expiry),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
