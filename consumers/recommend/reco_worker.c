@@ -118,12 +118,22 @@ static int on_order(reco_w_t *w, const shop_event_t *ev, char *errstr, size_t er
     if (avro_value_get_by_name(&((shop_event_t *)ev)->payload, "items", &items, NULL) ||
         avro_value_get_size(&items, &n))
         return bad(ev, "items", errstr, errstr_size);
+    if (!n)
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "order.placed: no items");
     const char **ids = shop_xcalloc(n + 1, sizeof(char *));
     for (size_t i = 0; i < n; i++) {
+        int32_t q = 0;
         if (avro_value_get_by_index(&items, i, &it, NULL) ||
             !valid_id(ids[i] = opt_str(&it, "product_id"))) {
             free(ids);
             return bad(ev, "items[].product_id", errstr, errstr_size);
+        }
+        /* the same rule as analytics and fraud: an order of -3 keyboards is not a purchase
+         * signal, it is broken input (found by the fault suite's hostile scenario) */
+        if (shop_value_get_int(&it, "quantity", &q) || q <= 0) {
+            free(ids);
+            return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
+                               "order.placed: items[%zu].quantity %d is not positive", i, (int)q);
         }
     }
     reco_unit_t *u = unit_get(w, topic_tag(ev->topic), ev->partition, 1);
