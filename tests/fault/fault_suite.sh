@@ -119,11 +119,13 @@ wait_processing() {
 }
 
 # emit_slices FILE PAUSE_S N LOG: emits FILE in N slices in the background (producer messages wait
-# up to 5 minutes, so a broker outage delays them); sets EMITTER.
+# up to 5 minutes, so a broker outage delays them); sets EMITTER, and creates LOG.done when the
+# last slice went (see wait_emitted).
 emit_slices() {
   local file=$1 pause=$2 n=$3 logf=$4 d
   d=$(mktemp -d "$WORK/slices.XXXX")
   split -n "l/$n" -d -a 3 "$file" "$d/s."
+  rm -f "$logf.done"
   (
     for f in "$d"/s.*; do
       "$BIN" emit --set "topic.prefix=$EMIT_PREFIX" --set kafka.message.timeout.ms=300000 "$f" >>"$logf" 2>&1 ||
@@ -131,8 +133,22 @@ emit_slices() {
       [ -n "${SLICE_HOOK:-}" ] && "$SLICE_HOOK" "$f" >>"$logf" 2>&1
       sleep "$pause"
     done
+    : >"$logf.done"
   ) &
   EMITTER=$!
+}
+
+# wait_emitted LOG: until emit_slices' emitter with that LOG has sent every slice. A scenario's
+# per-worker subshells (crash_one, scale_one) must use this, not `wait "$EMITTER"`: the emitter is
+# their sibling, not their child, so `wait` returns at once and the final catch-up and dump would
+# run on a partly emitted stream. Gives up after 15 minutes (emit_check then reports it).
+wait_emitted() {
+  local i
+  for ((i = 0; i < 9000; i++)); do
+    [ -e "$1.done" ] && return 0
+    sleep 0.1
+  done
+  return 1
 }
 
 emit_check() { # emit_check LOG WANT: every slice went

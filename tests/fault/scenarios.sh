@@ -101,7 +101,7 @@ crash_one() { # crash_one WORKER INDEX
     r=$(wait_recovered "$pa" "$A" 120 "$t") || { note="instance did not recover after kill $kills"; break; }
     recs+=("$r")
   done
-  wait "$EMITTER" 2>/dev/null || true
+  wait_emitted "$WORK/emit.crash" || note="${note:+$note; }the stream was not emitted in time"
   kill -9 "$A" 2>/dev/null
   wait "$A" 2>/dev/null
   finish_worker $s "$w" "$logf" "$kills kills" "$(max_of "${recs[@]}")" "$note"
@@ -171,7 +171,7 @@ scale_one() { # scale_one WORKER INDEX
   t=$(now)
   wait "$B" 2>/dev/null || note="B did not exit cleanly"
   r=$(wait_held "$parts" "$t" "$pa" "$pd") && recs+=("$r")
-  wait "$EMITTER" 2>/dev/null || true
+  wait_emitted "$WORK/emit.scale" || note="${note:+$note; }the stream was not emitted in time"
   kill -9 "$A" "$D" 2>/dev/null
   wait "$A" "$D" 2>/dev/null
   finish_worker $s "$w" "$logf" "$starts joins, 3 leaves" "$(max_of "${recs[@]}")" "$note${parts:+ $parts partitions}"
