@@ -91,7 +91,7 @@ scenario_hostile() {
   for w in "${WORKERS[@]}"; do
     kill -0 "${pid[$w]}" 2>/dev/null || echo "$w" >>"$d/crashed"
     kill -9 "${pid[$w]}" 2>/dev/null
-    wait "${pid[$w]}" 2>/dev/null
+    wait_gone "${pid[$w]}"
   done
   for w in "${WORKERS[@]}"; do
     (

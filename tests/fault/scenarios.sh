@@ -7,6 +7,20 @@ PIDFILE="$WORK/pids" # instances started in subshells, for the clean-up
 : >"$PIDFILE"
 kill_all_started() { xargs -r kill -9 <"$PIDFILE" 2>/dev/null || true; }
 
+# wait_gone PID...: until these instances have exited (60 s at most; 1 when one is still there).
+# inst starts them inside $(...), so they are nobody's children here and `wait PID` returns at
+# once (127): it neither waits nor tells a clean exit from a failed one.
+wait_gone() {
+  local i p alive
+  for ((i = 0; i < 600; i++)); do
+    alive=0
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # inst SCENARIO WORKER NAME PORT LOG [ARGS...]: starts one instance in the background; prints its pid.
 inst() {
   local s=$1 w=$2 name=$3 port=$4 logf=$5
@@ -76,7 +90,7 @@ crash_one() { # crash_one WORKER INDEX
       t=$(now)
       sleep "0.$(rand 2 8)"
       kill -9 "$B" 2>/dev/null
-      wait "$A" "$B" 2>/dev/null
+      wait_gone "$A" "$B"
       kills=$((kills + 2))
       echo "kill $kills: A and B during a rebalance" >>"$WORK/crash.$w.kills"
     else
@@ -92,7 +106,7 @@ crash_one() { # crash_one WORKER INDEX
       fi
       kill -9 "$A" 2>/dev/null
       t=$(now)
-      wait "$A" 2>/dev/null
+      wait_gone "$A"
       kills=$((kills + 1))
       echo "kill $kills: A (mode $mode)" >>"$WORK/crash.$w.kills"
     fi
@@ -103,7 +117,7 @@ crash_one() { # crash_one WORKER INDEX
   done
   wait_emitted "$WORK/emit.crash" || note="${note:+$note; }the stream was not emitted in time"
   kill -9 "$A" 2>/dev/null
-  wait "$A" 2>/dev/null
+  wait_gone "$A"
   finish_worker $s "$w" "$logf" "$kills kills" "$(max_of "${recs[@]}")" "$note"
 }
 
@@ -155,25 +169,25 @@ scale_one() { # scale_one WORKER INDEX
   sleep "$(rand 1 3)"
   kill -TERM "$A" # A leaves (drains and commits; a static member's partitions wait for its session)
   t=$(now)
-  wait "$A" 2>/dev/null || note="A did not exit cleanly"
+  wait_gone "$A" || note="A did not exit within 60 s of SIGTERM"
   r=$(wait_held "$parts" "$t" "$pb" "$pc") && recs+=("$r")
   D=$(inst $s "$w" d "$pd" "$logf" "${opts[@]}")
   starts=3
   sleep "$(rand 2 4)"
   kill -9 "$C" # C dies
   t=$(now)
-  wait "$C" 2>/dev/null
+  wait_gone "$C"
   r=$(wait_held "$parts" "$t" "$pb" "$pd") && recs+=("$r")
   A=$(inst $s "$w" a "$pa" "$logf" "${opts[@]}") # A comes back: three again
   starts=4
   sleep "$(rand 2 4)"
   kill -TERM "$B"
   t=$(now)
-  wait "$B" 2>/dev/null || note="B did not exit cleanly"
+  wait_gone "$B" || note="${note:+$note; }B did not exit within 60 s of SIGTERM"
   r=$(wait_held "$parts" "$t" "$pa" "$pd") && recs+=("$r")
   wait_emitted "$WORK/emit.scale" || note="${note:+$note; }the stream was not emitted in time"
   kill -9 "$A" "$D" 2>/dev/null
-  wait "$A" "$D" 2>/dev/null
+  wait_gone "$A" "$D"
   finish_worker $s "$w" "$logf" "$starts joins, 3 leaves" "$(max_of "${recs[@]}")" "$note${parts:+ $parts partitions}"
 }
 
@@ -247,7 +261,7 @@ scenario_outage() {
   emit_check "$WORK/emit.outage" "$NLINES" || record outage emit "$NLINES" 0 no - - "emit failed"
   for w in "${WORKERS[@]}"; do
     kill -9 "${pid[$w]}" 2>/dev/null
-    wait "${pid[$w]}" 2>/dev/null
+    wait_gone "${pid[$w]}"
     local retries
     retries=$(grep -c 'retry_in_ms' "$WORK/outage.$w.log" || true)
     ( # recovery: the longest, in seconds, per outage in order redis, postgres, kafka, all
