@@ -82,6 +82,12 @@ uint64_t shop_rng_next(shop_rng_t *r);
 /* splitmix64's finalizer: a well-mixed 64-bit hash of x. */
 uint64_t shop_mix64(uint64_t x);
 
+/* qsort() and qsort_r() that take an empty array with a NULL base: qsort's base is declared
+ * nonnull, and UBSan stops a worker on qsort(NULL, 0, ...), which an empty vector gives. */
+void shop_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+void shop_sort_r(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *, void *),
+                 void *arg);
+
 /* Random UUID v4 (from /dev/urandom-seeded state) into out[37]. */
 void shop_uuid4(char out[37]);
 

@@ -375,3 +375,14 @@ void shop_uuid4(char out[37]) {
     }
     out[o] = '\0';
 }
+
+void shop_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
+
+void shop_sort_r(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *, void *),
+                 void *arg) {
+    if (n > 1)
+        qsort_r(base, n, size, cmp, arg);
+}

@@ -470,7 +470,7 @@ shop_retail_t *shop_retail_open(const char *dir, uint64_t seed, char *errstr, si
         shop_retail_close(r);
         return NULL;
     }
-    qsort(r->files, r->nfiles, sizeof(char *), by_name);
+    shop_sort(r->files, r->nfiles, sizeof(char *), by_name);
     shop_gen_rng_seed(&r->rng, seed);
     return r;
 }

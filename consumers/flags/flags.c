@@ -326,7 +326,7 @@ static void load_features(shop_flags_t *f, const json_t *feats) {
             feature_parse(f, x, &f->features[f->n_features++]);
         }
     }
-    qsort(f->features, f->n_features, sizeof(flag_feature_t), feature_cmp);
+    shop_sort(f->features, f->n_features, sizeof(flag_feature_t), feature_cmp);
 }
 
 shop_flags_t *shop_flags_new(const json_t *state, char *errstr, size_t errstr_size) {

@@ -178,7 +178,7 @@ double shop_fraud_roc_auc(const double *score, const unsigned char *label, size_
         free(s);
         return NAN;
     }
-    qsort(s, n, sizeof(*s), by_score);
+    shop_sort(s, n, sizeof(*s), by_score);
     double rank_sum = 0.0; /* of the positives, ranks 1..n, ties at their average */
     for (size_t i = 0; i < n;) {
         size_t j = i, p = 0;

@@ -132,7 +132,7 @@ static void hour_key(char *buf, size_t size, const char *prefix, char kind, cons
 
 void shop_fraud_global_flush(shop_fraud_global_t *g, shop_redis_batch_t *b) {
     /* sorted so that each hourly key is written once per flush, with all its users */
-    qsort(g->notes, g->nnotes, sizeof(*g->notes), note_cmp);
+    shop_sort(g->notes, g->nnotes, sizeof(*g->notes), note_cmp);
     const char **argv = NULL;
     size_t *lens = NULL, cap = 0;
     char key[MAX_KEY_LEN];
@@ -302,7 +302,7 @@ static int want_cmp(const void *a, const void *b) {
 
 /* Without the summary only the devices matter: one lookup per device, at its latest order. */
 static size_t dedupe_devices(want_t *w, size_t n) {
-    qsort(w, n, sizeof(*w), want_cmp);
+    shop_sort(w, n, sizeof(*w), want_cmp);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (k && w[i].device && w[k - 1].device && !strcmp(w[i].device, w[k - 1].device)) {

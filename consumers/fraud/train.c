@@ -183,7 +183,7 @@ int shop_fraud_events_features(shop_fraud_events_t *e, shop_codec_t *codec,
     if (!st)
         st = &tmp;
     memset(st, 0, sizeof(*st));
-    qsort(e->v, e->n, sizeof(*e->v), by_time); /* the time-ordered merge of the topics */
+    shop_sort(e->v, e->n, sizeof(*e->v), by_time); /* the time-ordered merge of the topics */
     shop_decoder_t *dec = shop_decoder_new(codec);
     shop_fraud_part_t **parts = NULL;
     size_t nparts = 0, cap = 0;

@@ -139,7 +139,7 @@ int reco_eval_load_retail(reco_eval_data_t *d, const char *dir, char *errstr, si
     }
     closedir(dh);
     if (n > 1)
-        qsort(paths, n, sizeof(char *), path_cmp);
+        shop_sort(paths, n, sizeof(char *), path_cmp);
     int rc = n ? SHOP_OK : shop_seterr(errstr, errstr_size, SHOP_ERR_IO, "%s: no *.csv files", dir);
     for (size_t i = 0; i < n; i++) {
         if (!rc)
@@ -187,7 +187,7 @@ int reco_eval_run(reco_eval_data_t *d, const reco_params_t *p, int algo, int64_t
                   int64_t test_until, reco_eval_result_t *res) {
     memset(res, 0, sizeof(*res));
     if (d->n > 1)
-        qsort(d->v, d->n, sizeof(*d->v), ev_cmp);
+        shop_sort(d->v, d->n, sizeof(*d->v), ev_cmp);
     reco_unit_t *u = reco_unit_new('o', 0);
     reco_dict_t buyers; /* "user\x1fitem" seen in training */
     reco_dict_init(&buyers, sizeof(int));

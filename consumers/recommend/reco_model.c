@@ -160,7 +160,7 @@ static size_t *sorted_idx(const reco_dict_t *d) {
     size_t *ix = shop_xmalloc((d->n + 1) * sizeof(size_t));
     for (size_t i = 0; i < d->n; i++)
         ix[i] = i;
-    qsort_r(ix, d->n, sizeof(size_t), idx_cmp_keys, d->keys);
+    shop_sort_r(ix, d->n, sizeof(size_t), idx_cmp_keys, d->keys);
     return ix;
 }
 
@@ -245,7 +245,7 @@ void reco_model_build(reco_model_t *m) {
     for (size_t i = 0; i < n; i++) {
         mitem_t *it = item_at(m, i);
         if (it->nsim > 1)
-            qsort_r(it->sim, (size_t)it->nsim, sizeof(reco_sim_t), sim_cmp, m);
+            shop_sort_r(it->sim, (size_t)it->nsim, sizeof(reco_sim_t), sim_cmp, m);
         if (it->nsim > m->p.k)
             it->nsim = m->p.k;
     }
@@ -264,7 +264,7 @@ void reco_model_build(reco_model_t *m) {
     for (size_t i = 0; i < n; i++)
         if (item_at(m, i)->trend > 0)
             t[nt++] = (reco_sim_t){(uint32_t)i, (float)item_at(m, i)->trend};
-    qsort_r(t, nt, sizeof(*t), sim_cmp, m);
+    shop_sort_r(t, nt, sizeof(*t), sim_cmp, m);
     free(m->trending);
     m->trending = shop_xcalloc(nt + 1, sizeof(uint32_t));
     for (size_t i = 0; i < nt; i++)
@@ -398,7 +398,7 @@ size_t reco_model_rank(const reco_model_t *m, const reco_history_t *h, int algo,
         if (s > 0)
             c[nc++] = (reco_sim_t){(uint32_t)i, (float)s};
     }
-    qsort_r(c, nc, sizeof(*c), sim_cmp, (void *)m);
+    shop_sort_r(c, nc, sizeof(*c), sim_cmp, (void *)m);
     size_t k = nc < max ? nc : max;
     memcpy(out, c, k * sizeof(*c));
     free(c);
@@ -408,6 +408,6 @@ size_t reco_model_rank(const reco_model_t *m, const reco_history_t *h, int algo,
 
 size_t reco_model_rank_static(const reco_model_t *m, reco_sim_t *v, size_t n) {
     if (n > 1)
-        qsort_r(v, n, sizeof(*v), sim_cmp, (void *)m);
+        shop_sort_r(v, n, sizeof(*v), sim_cmp, (void *)m);
     return n;
 }

@@ -159,7 +159,7 @@ static char **unit_names(reco_w_t *w, redisContext *c, int *n, char *errstr, siz
         v[i] = shop_xstrdup(r->element[i]->str);
     *n = (int)r->elements;
     freeReplyObject(r);
-    qsort(v, (size_t)*n, sizeof(char *), name_cmp);
+    shop_sort(v, (size_t)*n, sizeof(char *), name_cmp);
     return v;
 }
 
@@ -183,7 +183,7 @@ static void write_users(reco_w_t *w, pipe_t *p, const reco_model_t *m, reco_unit
     char **names = shop_xcalloc(seen.n + 1, sizeof(char *));
     for (size_t i = 0; i < seen.n; i++)
         names[i] = seen.keys[i];
-    qsort(names, seen.n, sizeof(char *), name_cmp);
+    shop_sort(names, seen.n, sizeof(char *), name_cmp);
     reco_sim_t *recs = shop_xcalloc((size_t)w->p.n + 1, sizeof(*recs));
     const char **variants = shop_xcalloc(seen.n + 1, sizeof(char *));
     char key[512], vkey[256];

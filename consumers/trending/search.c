@@ -476,7 +476,7 @@ static int recent_cmp(const void *a, const void *b) {
 static void flush_recent(shop_search_t *s, shop_redis_batch_t *b) {
     if (!s->nrecent)
         return;
-    qsort(s->recent, s->nrecent, sizeof(*s->recent), recent_cmp);
+    shop_sort(s->recent, s->nrecent, sizeof(*s->recent), recent_cmp);
     char key[512], trim[16], ttl[24];
     snprintf(trim, sizeof(trim), "%d", -(s->recent_n + 1));
     snprintf(ttl, sizeof(ttl), "%lld", (long long)s->recent_ttl_s);
@@ -754,7 +754,7 @@ static int read_summary(redisContext *c, shop_ss_t *ss, int *found, char *errstr
     for (size_t j = 0; j < nerr; j++) /* HGETALL: field, value, field, value, ... */
         errs[j] = (err_entry_t){e->element[2 * j]->str, e->element[2 * j]->len,
                                 strtod(e->element[2 * j + 1]->str, NULL)};
-    qsort(errs, nerr, sizeof(*errs), err_cmp);
+    shop_sort(errs, nerr, sizeof(*errs), err_cmp);
     for (size_t i = 0; i + 1 < z->elements && !rc; i += 2) {
         const redisReply *item = z->element[i];
         double count = strtod(z->element[i + 1]->str, NULL);

@@ -73,7 +73,7 @@ static wm_entry_t *read_watermarks(shop_search_t *s, redisContext *c, int *n, in
         (*n)++;
     }
     freeReplyObject(r);
-    qsort(e, (size_t)*n, sizeof(*e), wm_cmp);
+    shop_sort(e, (size_t)*n, sizeof(*e), wm_cmp);
     return e;
 }
 
@@ -234,7 +234,7 @@ static int read_decayed(shop_search_t *s, redisContext *c, int level, const wm_e
         }
         freeReplyObject(r);
     }
-    qsort(out->v, out->n, sizeof(*out->v), merged_cmp);
+    shop_sort(out->v, out->n, sizeof(*out->v), merged_cmp);
     return rc;
 }
 
@@ -524,7 +524,7 @@ static merged_t *compute_rising(const shop_search_t *s, const redisReply *r5, co
         ri[(*n)++] = (merged_t){r5->element[2 * i]->str, r5->element[2 * i]->len,
                                 (recent + 1) / (base + s->rising_prior), NULL};
     }
-    qsort(ri, *n, sizeof(*ri), merged_cmp);
+    shop_sort(ri, *n, sizeof(*ri), merged_cmp);
     if (*n > (size_t)s->top_n)
         *n = (size_t)s->top_n;
     return ri;
@@ -556,7 +556,7 @@ static cat_list_t *compute_categories(const redisReply *rc, size_t *ncats) {
                                   strtod(rc->element[i + 1]->str, NULL), NULL};
     }
     for (size_t j = 0; j < *ncats; j++)
-        qsort(cats[j].v, cats[j].n, sizeof(*cats[j].v), merged_cmp);
+        shop_sort(cats[j].v, cats[j].n, sizeof(*cats[j].v), merged_cmp);
     return cats;
 }
 

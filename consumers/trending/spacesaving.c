@@ -434,7 +434,7 @@ static shop_ss_entry_t counter_entry(const shop_ss_t *s, uint32_t c) {
 /* Sorts tmp[0..n) and copies the first `max` to out; frees tmp. */
 static size_t sorted_copy(shop_ss_entry_t *tmp, size_t n, shop_ss_entry_t *out, size_t max,
                           int (*cmp)(const void *, const void *)) {
-    qsort(tmp, n, sizeof(*tmp), cmp);
+    shop_sort(tmp, n, sizeof(*tmp), cmp);
     if (max > n)
         max = n;
     if (max > 0)
@@ -535,7 +535,7 @@ size_t shop_ss_merge(const shop_ss_t *const *s, size_t n, size_t max, shop_ss_en
             cand[m++] = e;
         }
     }
-    qsort(cand, m, sizeof(*cand), entry_order);
+    shop_sort(cand, m, sizeof(*cand), entry_order);
     if (max > m)
         max = m;
     for (size_t i = 0; i < max; i++)

@@ -174,7 +174,7 @@ static void prefix_deletes(const shop_symspell_t *s, const int32_t *c, int n, ha
 
 /* Sorts the hashes and drops repeats ("aab" gives "ab" twice). */
 static void unique_hashes(hashes_t *hs) {
-    qsort(hs->h, (size_t)hs->n, sizeof(hs->h[0]), cmp_u64);
+    shop_sort(hs->h, (size_t)hs->n, sizeof(hs->h[0]), cmp_u64);
     int k = 0;
     for (int i = 0; i < hs->n; i++)
         if (!k || hs->h[k - 1] != hs->h[i])
@@ -378,7 +378,7 @@ void shop_symspell_optimize(shop_symspell_t *s) {
             uint32_t packed = s->nodes[node - 1].word;
             tmp[len++] = (ranked_node_t){.lnc = s->words[packed & ID_MASK].lnc, .word = packed};
         }
-        qsort(tmp, len, sizeof(*tmp), cmp_ranked);
+        shop_sort(tmp, len, sizeof(*tmp), cmp_ranked);
         slot->head = o + 1;
         for (size_t j = 0; j < len; j++, o++)
             nodes[o] = (dnode_t){.word = tmp[j].word, .next = j + 1 < len ? o + 2 : 0};

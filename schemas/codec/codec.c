@@ -341,7 +341,7 @@ static void rebuild_routes(shop_codec_t *c) {
         for (size_t b = 0; b < e->nbranches; b++)
             c->types[ntypes++] = (shop_type_route_t){e->branch_type[b], e, (int)b};
     }
-    qsort(c->types, ntypes, sizeof(*c->types), route_cmp);
+    shop_sort(c->types, ntypes, sizeof(*c->types), route_cmp);
     c->ntypes = ntypes;
 }
 

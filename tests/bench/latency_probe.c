@@ -158,6 +158,9 @@ static void *poller(void *arg) {
     }
     if (c)
         redisFree(c);
+    for (int p = 0; p < nparts; p++)
+        free((char *)argv[p + 1]);
+    free(argv);
     return NULL;
 }
 
@@ -357,5 +360,6 @@ int main(int argc, char **argv) {
            PCT(0.999), nl ? lat[nl - 1] : 0.0, APCT(0.5), APCT(0.99),
            (double)total * 1e6 / (double)(t_end - t0 > 0 ? t_end - t0 : 1));
     shop_producer_destroy(p);
+    free(lat), free(ack), free(send_us), free(part_of), free(off_of), free(ack_us);
     return atomic_load(&failed) || atomic_load(&delivered) < total ? 1 : 0;
 }

@@ -211,5 +211,9 @@ int main(int argc, char **argv) {
     report("rules", &test, 0);
     report("rules+forest", &test, 1);
     shop_iforest_destroy(forest);
-    return test.nfraud ? 0 : 1;
+    int rc = test.nfraud ? 0 : 1;
+    for (size_t i = 0; i < test.nfraud; i++)
+        free(test.fraud[i]);
+    free(test.fraud), free(test.v), free(test.x);
+    return rc;
 }
