@@ -6,4 +6,4 @@
 # integration/integration.cmake, included later; generator expressions resolve it at generate time.
 add_test(NAME fault_suite COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/fault_suite.sh)
 set_tests_properties(fault_suite PROPERTIES LABELS fault TIMEOUT 1200 RUN_SERIAL TRUE
-                     ENVIRONMENT "SHOPSTREAM_BIN=$<TARGET_FILE:shopstream>;KAFKA_RAW=$<TARGET_FILE:kafka_raw>;FAULT_EVENTS=30000;FAULT_WORKERS=analytics reco;FAULT_SCENARIOS=crash scale outage hostile")
+                     ENVIRONMENT "SHOPSTREAM_BIN=$<TARGET_FILE:shopstream>;KAFKA_RAW=$<TARGET_FILE:kafka_raw>;FAULT_EVENTS=30000;FAULT_WORKERS=analytics search fraud reco;FAULT_SCENARIOS=crash scale outage hostile")
