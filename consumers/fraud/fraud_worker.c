@@ -45,12 +45,9 @@ static const shop_conf_def_t conf[] = {
     {"fraud.scores.produce", SHOP_CONF_STRING, "auto",
      "produce to shop.fraud.scores: on, off, auto (on except in bt: namespaces)"},
     /* latency (produce -> score in Redis, tests/bench/bench_fraud_latency.sh): a score is visible
-     * after the flush that carries it, so flush.ms bounds the wait; librdkafka's batch consume
-     * waits until the batch is full or 100 ms pass, so a batch larger than one arrival adds up to
-     * 100 ms at moderate rates. Bulk replays may --set flush.ms=500 consume.batch=2000. */
+     * after the flush that carries it, so flush.ms bounds the wait (the runtime's batch is what
+     * has arrived; it never waits for a batch to fill). Bulk replays may --set flush.ms=500. */
     {"flush.ms", SHOP_CONF_INT, "10", "flush at least this often (ms): bounds score latency"},
-    {"consume.batch", SHOP_CONF_INT, "1",
-     "messages per batch consume (1: no wait for a batch to fill; bulk replays: 2000)"},
     /* the order and user topics must be co-partitioned in one instance: range assigns equal
      * partition numbers of both topics to the same member */
     {"kafka.partition.assignment.strategy", SHOP_CONF_STRING, "range",
