@@ -48,6 +48,10 @@ static const shop_conf_def_t conf[] = {
      * after the flush that carries it, so flush.ms bounds the wait (the runtime's batch is what
      * has arrived; it never waits for a batch to fill). Bulk replays may --set flush.ms=500. */
     {"flush.ms", SHOP_CONF_INT, "10", "flush at least this often (ms): bounds score latency"},
+    /* an order is scored with the user's facts that precede it in event time, whatever order the
+     * fetches of the two topics give: the same decisions in every run over the same offsets */
+    {"consume.ordered", SHOP_CONF_BOOL, "true",
+     "process a user's topics in event-time order (see the runtime's merge.c)"},
     /* the order and user topics must be co-partitioned in one instance: range assigns equal
      * partition numbers of both topics to the same member */
     {"kafka.partition.assignment.strategy", SHOP_CONF_STRING, "range",

@@ -32,6 +32,10 @@ const shop_conf_def_t shop_runtime_conf[] = {
     {"flush.ms", SHOP_CONF_INT, "500", "flush at least this often (ms)"},
     {"refresh.ms", SHOP_CONF_INT, "1000",
      "recompute derived views (windows, rankings) at most this often (ms)"},
+    {"consume.ordered", SHOP_CONF_BOOL, "false",
+     "process the topics' partitions of one number in event-time order (merge.c)"},
+    {"consume.ordered.idle.ms", SHOP_CONF_INT, "500",
+     "consume.ordered: longest wait for a topic whose fetch is late"},
     {"consume.batch", SHOP_CONF_INT, "2000",
      "most messages taken at once (what has arrived; no wait for a batch to fill)"},
     {"retry.backoff.max.ms", SHOP_CONF_INT, "10000",
@@ -722,6 +726,58 @@ static ssize_t next_batch(rd_kafka_queue_t *q, rd_kafka_message_t **msgs, size_t
     return 1 + (n > 0 ? n : 0);
 }
 
+/* ---- consume.ordered (merge.c) ---- */
+
+#define MERGE_MAX_PARTITIONS 1024
+#define MERGE_CAP            100000 /* messages held per topic partition */
+
+static void free_msg(void *m) {
+    rd_kafka_message_destroy(m);
+}
+
+/* A topic partition with nothing held may be passed over when it is not ours (or waits for its
+ * offsets: then nothing of its number goes out before it is loaded), or when it has been read up
+ * to the high watermark its last fetch saw, or to the end of a replay's range. */
+static int drained(void *arg, int topic, int32_t partition) {
+    shop_runtime_t *rt = arg;
+    topic_state_t *ts = &rt->topics[topic];
+    if (partition >= ts->nparts || !ts->parts[partition].assigned)
+        return 1;
+    part_t *p = &ts->parts[partition];
+    if (p->loading)
+        return 0;
+    if (p->done || p->expect >= p->end)
+        return 1;
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_get_watermark_offsets(rt->rk, ts->name, partition, &lo, &hi) || hi < 0)
+        return 0;
+    return p->expect >= hi;
+}
+
+/* Dispatches a message now, or holds it in the merge. Returns 1 when it was dispatched. */
+static int dispatch_or_hold(shop_runtime_t *rt, rd_kafka_message_t *m) {
+    int tidx = -1;
+    if (rt->merge && msg_part(rt, m, &tidx) && tidx >= 0 &&
+        !shop_merge_push(rt->merge, tidx, m->partition, rd_kafka_message_timestamp(m, NULL),
+                         shop_mono_us(), m))
+        return 0;
+    dispatch(rt, m);
+    rd_kafka_message_destroy(m);
+    return 1;
+}
+
+/* Dispatches what the merge may release now. */
+static void release_held(shop_runtime_t *rt) {
+    if (!rt->merge)
+        return;
+    int64_t now = shop_mono_us();
+    rd_kafka_message_t *m;
+    while ((m = shop_merge_pop(rt->merge, drained, rt, now))) {
+        dispatch(rt, m);
+        rd_kafka_message_destroy(m);
+    }
+}
+
 static void consume_loop(shop_runtime_t *rt) {
     int batch = (int)shop_config_get_int(rt->cfg, "consume.batch");
     if (batch < 1)
@@ -737,12 +793,13 @@ static void consume_loop(shop_runtime_t *rt) {
         for (ssize_t i = 0; i < n; i++) {
             if (msgs[i]->err) {
                 handle_error_message(rt, msgs[i]);
+                rd_kafka_message_destroy(msgs[i]);
             } else {
-                dispatch(rt, msgs[i]);
+                dispatch_or_hold(rt, msgs[i]);
                 good++;
             }
-            rd_kafka_message_destroy(msgs[i]);
         }
+        release_held(rt);
         if (good > 0) {
             atomic_store(&rt->metrics.kafka_down, 0);
             rt->last_msg_us = shop_mono_us();
@@ -876,6 +933,9 @@ static int init(shop_runtime_t *rt, const shop_runtime_opts_t *o, char *errstr,
     if (!(rt->rk = consumer_new(rt, errstr, errstr_size)))
         return SHOP_ERR_CONFIG;
     rt->queue = rd_kafka_queue_get_consumer(rt->rk);
+    if (shop_config_get_bool(rt->cfg, "consume.ordered") && rt->ntopics > 1)
+        rt->merge = shop_merge_new(rt->ntopics, MERGE_MAX_PARTITIONS, MERGE_CAP,
+                                   shop_config_get_int(rt->cfg, "consume.ordered.idle.ms") * 1000);
     if (!rt->replay && shop_config_get_bool(rt->cfg, "dlq.enabled") &&
         !(rt->dlq = shop_rt_dlq_new(rt, errstr, errstr_size)))
         return SHOP_ERR_CONFIG;
@@ -883,6 +943,10 @@ static int init(shop_runtime_t *rt, const shop_runtime_opts_t *o, char *errstr,
 }
 
 static void teardown(shop_runtime_t *rt) {
+    /* held messages first: each keeps a reference librdkafka's destroy would wait for; they were
+     * not processed, so their offsets were never stored */
+    shop_merge_destroy(rt->merge, free_msg);
+    rt->merge = NULL;
     if (rt->rk) {
         rd_kafka_consumer_close(rt->rk); /* revokes: the callback flushes what is left */
         if (rt->queue)

@@ -88,6 +88,7 @@ typedef struct shop_runtime {
     int64_t max_string_bytes; /* event.max.string.bytes */
     int64_t dlq_max_bytes;    /* dlq.max.bytes */
     shop_refresher_t refresher;
+    struct shop_merge *merge; /* consume.ordered: event-time order across the topics; NULL off */
 } shop_runtime_t;
 
 extern volatile sig_atomic_t shop_runtime_stop;
@@ -103,6 +104,19 @@ void shop_rt_pause_all(shop_runtime_t *rt, int pause);
  * every float finite. 0 or SHOP_ERR_INVALID naming the field. */
 int shop_rt_validate_event(const shop_event_t *ev, size_t max_bytes, char *errstr,
                            size_t errstr_size);
+
+/* merge.c: event-time order across co-partitioned topics (see the file). drained(arg, topic,
+ * partition) says that a topic partition with nothing held has nothing more to read now. */
+typedef struct shop_merge shop_merge_t;
+typedef int (*shop_merge_drained_fn)(void *arg, int topic, int32_t partition);
+shop_merge_t *shop_merge_new(int ntopics, int nparts, size_t cap, int64_t idle_us);
+void shop_merge_destroy(shop_merge_t *m, void (*free_msg)(void *));
+/* Holds msg; -1 when (topic, partition) is outside the merge (dispatch it at once). */
+int shop_merge_push(shop_merge_t *m, int topic, int32_t partition, int64_t ts, int64_t now_us,
+                    void *msg);
+/* The next message to dispatch, or NULL when none may go yet. */
+void *shop_merge_pop(shop_merge_t *m, shop_merge_drained_fn drained, void *arg, int64_t now_us);
+size_t shop_merge_held(const shop_merge_t *m);
 
 /* dedupe.c */
 typedef struct shop_dedupe shop_dedupe_t;

@@ -1,11 +1,12 @@
 /* test_runtime_parts.c: runtime pieces that need no server: the event checks every event passes
  * before a worker sees it (validate.c: the failing field is named by its path) and event-id
  * dedupe (dedupe.c: duplicates within the window, re-reads of the original, expiry written to
- * Redis at the flush). */
+ * Redis at the flush) and the event-time merge of co-partitioned topics (merge.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -138,10 +139,63 @@ static void test_dedupe_window_and_expiry(void **state) {
     shop_dedupe_destroy(d);
 }
 
+/* ---- merge.c ---- */
+
+static void free_nothing(void *p) {
+    assert_int_equal((intptr_t)p, 10); /* the one message still held */
+}
+
+static int drained_tab[2][4]; /* [topic][partition]: nothing more to read now */
+static int tab_drained(void *arg, int topic, int32_t partition) {
+    (void)arg;
+    return drained_tab[topic][partition];
+}
+
+static intptr_t pop(shop_merge_t *m, int64_t now) {
+    return (intptr_t)shop_merge_pop(m, tab_drained, NULL, now);
+}
+
+static void test_merge_event_time_order(void **state) {
+    (void)state;
+    memset(drained_tab, 0, sizeof(drained_tab));
+    shop_merge_t *m = shop_merge_new(2, 4, 1000, 500000);
+    /* partition 0: topic 0 (orders) arrives first, topic 1 (users) later; messages are ids */
+    assert_int_equal(shop_merge_push(m, 0, 0, 300, 0, (void *)3), 0);
+    assert_int_equal(shop_merge_push(m, 0, 0, 500, 0, (void *)5), 0);
+    assert_null((void *)pop(m, 1)); /* topic 1 of partition 0 may still hold earlier events */
+    assert_int_equal(shop_merge_push(m, 1, 0, 100, 1, (void *)1), 0);
+    assert_int_equal(shop_merge_push(m, 1, 0, 400, 1, (void *)4), 0);
+    assert_int_equal(pop(m, 2), 1);
+    assert_int_equal(pop(m, 2), 3);
+    assert_int_equal(pop(m, 2), 4);
+    assert_null((void *)pop(m, 2)); /* 5 waits: topic 1 is empty and not drained */
+    drained_tab[1][0] = 1;          /* topic 1 read up to its high watermark */
+    assert_int_equal(pop(m, 3), 5);
+    assert_int_equal(shop_merge_held(m), 0);
+
+    /* the idle bound: a head waits at most idle_us for a late topic */
+    drained_tab[1][0] = 0;
+    assert_int_equal(shop_merge_push(m, 0, 0, 600, 1000000, (void *)6), 0);
+    assert_null((void *)pop(m, 1000000 + 499999));
+    assert_int_equal(pop(m, 1000000 + 500000), 6);
+
+    /* partitions are independent: partition 1's topic 1 does not hold partition 2 back */
+    assert_int_equal(shop_merge_push(m, 0, 1, 10, 2000000, (void *)10), 0);
+    assert_int_equal(shop_merge_push(m, 0, 2, 20, 2000000, (void *)20), 0);
+    drained_tab[1][2] = 1;
+    assert_int_equal(pop(m, 2000001), 20);
+    assert_null((void *)pop(m, 2000001));
+    /* outside the merge: the caller dispatches it */
+    assert_int_equal(shop_merge_push(m, 2, 0, 1, 0, (void *)99), -1);
+    assert_int_equal(shop_merge_push(m, 0, 4, 1, 0, (void *)99), -1);
+    shop_merge_destroy(m, free_nothing);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validate_names_the_field),
         cmocka_unit_test(test_dedupe_window_and_expiry),
+        cmocka_unit_test(test_merge_event_time_order),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
