@@ -503,17 +503,10 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
 static rd_kafka_t *consumer_new(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
     /* Offsets live in the sinks: Kafka's are written by the runtime, advisory only. */
     static const char *const defaults[][2] = {
-        {"enable.auto.commit", "false"},
-        {"enable.auto.offset.store", "false"},
-        {"auto.offset.reset", "earliest"},
-        {"partition.assignment.strategy", "cooperative-sticky"},
-        {"fetch.wait.max.ms", "100"},
-        {"queued.min.messages", "200000"},
-        /* prefetch bounded at 16 MB (librdkafka's default, 64 MB, was most of a worker's RSS);
-         * at the raw consume rate of the benchmark that is still 100 ms of events */
-        {"queued.max.messages.kbytes", "16384"},
-        {"session.timeout.ms", "10000"},
-        {"heartbeat.interval.ms", "1000"},
+        {"enable.auto.commit", "false"},   {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"}, {"partition.assignment.strategy", "cooperative-sticky"},
+        {"fetch.wait.max.ms", "100"},      {"queued.min.messages", "200000"},
+        {"session.timeout.ms", "10000"},   {"heartbeat.interval.ms", "1000"},
     };
     kafka_conf_t k = {.conf = rd_kafka_conf_new()};
     char host[128] = "localhost", inst[300];
