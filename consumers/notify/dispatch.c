@@ -263,18 +263,23 @@ static void build_mail(shop_buf_t *msg, const char *from, const char *to, const 
 
 static void send_email(shop_notify_dispatch_t *d, const row_t *r, json_t *payload, outcome_t *out) {
     const char *smtp = cfg_str(d, "notify.smtp.url"), *dom = cfg_str(d, "notify.email.domain");
-    if (!*smtp || !*dom) {
+    int ops = !strcmp(r->channel, "ops_email");
+    if (!*smtp || (!ops && !*dom)) {
         out->permanent = 1;
         snprintf(out->reason, sizeof(out->reason), "e-mail not configured (smtp.url, domain)");
         return;
     }
     char to[512], from[256], why[200];
-    snprintf(to, sizeof(to), "%s@%s", r->user, dom);
+    if (ops) /* the operations address, from configuration only */
+        snprintf(to, sizeof(to), "%s", cfg_str(d, "notify.ops.email"));
+    else
+        snprintf(to, sizeof(to), "%s@%s", r->user, dom);
     snprintf(from, sizeof(from), "%s", cfg_str(d, "notify.email.from"));
     /* the user id is event data: refuse before it reaches the envelope or a header */
     if (!shop_notify_email_ok(to, why, sizeof(why))) {
         out->permanent = 1;
-        snprintf(out->reason, sizeof(out->reason), "invalid address for user id: %s", why);
+        snprintf(out->reason, sizeof(out->reason), "invalid address %s: %s",
+                 ops ? "in notify.ops.email" : "for user id", why);
         return;
     }
     if (!shop_notify_email_ok(from, why, sizeof(why))) {
@@ -371,7 +376,7 @@ static int handle(shop_notify_dispatch_t *d, PGconn *pg, PGresult *res) {
     row_t r = {PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),      PQgetvalue(res, 0, 2),
                PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4),      PQgetvalue(res, 0, 5),
                PQgetvalue(res, 0, 7), atoi(PQgetvalue(res, 0, 6))};
-    int ops = !strcmp(r.channel, "ops");
+    int ops = !strcmp(r.channel, "ops") || !strcmp(r.channel, "ops_email");
     int qs = PQgetisnull(res, 0, 8) ? -1 : shop_notify_parse_hhmm(PQgetvalue(res, 0, 8));
     int qe = PQgetisnull(res, 0, 9) ? -1 : shop_notify_parse_hhmm(PQgetvalue(res, 0, 9));
     int wait = ops ? 0 : shop_notify_quiet_wait(atoi(PQgetvalue(res, 0, 10)), qs, qe);
@@ -387,9 +392,9 @@ static int handle(shop_notify_dispatch_t *d, PGconn *pg, PGresult *res) {
                            "suppressed");
     json_t *payload = json_loads(r.payload, 0, NULL);
     outcome_t out = {0, 0, 0, ""};
-    if (!strcmp(r.channel, "webhook") || ops)
+    if (!strcmp(r.channel, "webhook") || !strcmp(r.channel, "ops"))
         send_webhook(d, &r, payload, &out);
-    else if (!strcmp(r.channel, "email"))
+    else if (!strcmp(r.channel, "email") || !strcmp(r.channel, "ops_email"))
         send_email(d, &r, payload, &out);
     else
         send_inapp(d, &r, payload, &out);

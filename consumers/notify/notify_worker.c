@@ -28,6 +28,9 @@ static const shop_conf_def_t conf[] = {
     {"notify.backoff.cap.ms", SHOP_CONF_INT, "300000", "largest retry delay"},
     {"notify.webhook.url", SHOP_CONF_STRING, "", "user webhook / web push gateway endpoint"},
     {"notify.ops.webhook.url", SHOP_CONF_STRING, "", "operations channel (fraud alerts)"},
+    {"notify.ops.email", SHOP_CONF_STRING, "",
+     "operations e-mail address: fraud alerts also go there (channel ops_email; needs "
+     "notify.smtp.url)"},
     {"notify.webhook.secret", SHOP_CONF_STRING, "",
      "Standard Webhooks secret whsec_<base64> (required to send webhooks)"},
     {"notify.webhook.allow", SHOP_CONF_STRING, "",
@@ -91,7 +94,8 @@ static const char *const sql[Q__N] = {
     [Q_USER] =
         OUTBOX_COLS "SELECT $1, c.ch, $2, $3, $4, $5, to_timestamp($6::bigint / 1000.0), $7::jsonb "
                     "FROM unnest(string_to_array($8, ',')) AS c(ch) "
-                    "WHERE c.ch = 'ops' OR notify_enabled($3, $2, c.ch) ON CONFLICT DO NOTHING",
+                    "WHERE c.ch IN ('ops', 'ops_email') OR notify_enabled($3, $2, c.ch) "
+                    "ON CONFLICT DO NOTHING",
     /* $1 user $2 quiet_start $3 quiet_end $4 tz $5 max_per_day (each nullable = keep) */
     [Q_PREFS_USER] =
         "INSERT INTO notify_user AS u (user_id, quiet_start, quiet_end, timezone, max_per_day) "
@@ -121,8 +125,9 @@ typedef struct notify_op {
 typedef struct shop_notify_w {
     notify_op_t *ops;
     size_t n, cap;
-    char *channels;    /* user channels, comma-separated */
-    char *fraud_level; /* level that alerts operations */
+    char *channels;           /* user channels, comma-separated */
+    char *fraud_level;        /* level that alerts operations */
+    const char *ops_channels; /* "ops", or "ops,ops_email" with notify.ops.email */
     shop_notify_dispatch_t *dispatch;
     /* the HTTP read side: one connection shared by the HTTP threads under http_lock */
     char *pg_url, *pg_schema;
@@ -276,12 +281,28 @@ static int other_event(shop_notify_w_t *w, const shop_event_t *ev, char *errstr,
             return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID, "fraud: order_id, level");
         if (strcmp(level, w->fraud_level))
             return SHOP_OK;
+        /* the reasons in words, for the templates ("; " between them) */
+        avro_value_t arr, item;
+        size_t nr = 0;
+        shop_buf_t reasons;
+        shop_buf_init(&reasons);
+        shop_buf_puts(&reasons, "");
+        if (!avro_value_get_by_name((avro_value_t *)&ev->payload, "reasons", &arr, NULL) &&
+            !avro_value_get_size(&arr, &nr))
+            for (size_t i = 0; i < nr; i++) {
+                const char *r = NULL;
+                size_t len = 0;
+                if (!avro_value_get_by_index(&arr, i, &item, NULL) &&
+                    !avro_value_get_string(&item, &r, &len) && r)
+                    shop_buf_printf(&reasons, "%s%s", reasons.len ? "; " : "", r);
+            }
         /* one alert per order: the fraud worker's event id is derived from the order id */
         decide(w, ev, "fraud_alert", ev->key, order,
-               json_pack("{sssssisssssI}", "order_id", order, "user_id", ev->key, "score",
+               json_pack("{sssssisssssIss}", "order_id", order, "user_id", ev->key, "score",
                          (int)score, "level", level, "recommendation", rec ? rec : "",
-                         "amount_minor", (json_int_t)amount),
-               "ops");
+                         "amount_minor", (json_int_t)amount, "reasons", reasons.buf),
+               w->ops_channels);
+        shop_buf_release(&reasons);
     }
     return SHOP_OK;
 }
@@ -385,6 +406,8 @@ static void *create(const shop_worker_env_t *env, char *errstr, size_t errstr_si
     const char *fl = shop_config_get(env->cfg, "notify.fraud.level");
     w->channels = shop_xstrdup(ch ? ch : "inapp,webhook,email");
     w->fraud_level = shop_xstrdup(fl ? fl : "high");
+    const char *oe = shop_config_get(env->cfg, "notify.ops.email");
+    w->ops_channels = oe && *oe ? "ops,ops_email" : "ops";
     pthread_mutex_init(&w->http_lock, NULL);
     const char *pu = shop_config_get(env->cfg, "pg.url");
     w->pg_url = shop_xstrdup(pu ? pu : "");

@@ -69,7 +69,8 @@ common=(--set flush.ms=100 --set kafka.session.timeout.ms=6000 --set notify.disp
 start_worker notify "$WORK/a.log" "${common[@]}" --set "namespace=$NA" --set "http.port=$(free_port)" \
   --set notify.channels=inapp,webhook,email --set notify.email.domain=a.example.test \
   --set "notify.templates=$HERE/../../deploy/notify" --set "notify.webhook.secret=$SECRET" \
-  --set notify.webhook.allow=127.0.0.1 --set "notify.webhook.url=http://127.0.0.1:$RP/hook"
+  --set notify.webhook.allow=127.0.0.1 --set "notify.webhook.url=http://127.0.0.1:$RP/hook" \
+  --set "notify.ops.webhook.url=http://127.0.0.1:$RP/ops" --set notify.ops.email=ops@a.example.test
 A=$WORKER_PID
 start_worker notify "$WORK/c.log" "${common[@]}" --set "namespace=$NC" --set "http.port=$(free_port)" \
   --set notify.channels=inapp,email --set notify.email.domain=c.example.test \
@@ -114,6 +115,7 @@ sed "s/@QS@/$QS/; s/@QE@/$QE/" >"$WORK/p2.jsonl" <<'EOF'
 {"type":"order.shipped","user_id":"u-e2","order_id":"o-ce2","source":"backoffice","carrier":"CJ Logistics","tracking_id":"KR2"}
 {"type":"user.notification_prefs_changed","user_id":"u-q1","notification_type":"*","channel":"*","enabled":true,"quiet_start":"@QS@","quiet_end":"@QE@","timezone":"Asia/Kathmandu","session_id":"s-q1","source":"web","locale":"en-US"}
 {"type":"user.level_up","user_id":"u-q1","level":2,"tier":"silver","badge":"b","session_id":"s-q1","source":"points","locale":"en-US"}
+{"type":"fraud.scored","user_id":"u-e1","order_id":"o-ce9","score":91,"level":"high","recommendation":"decline","reasons":["many cards"],"rules":["R1"],"model_version":"m","amount_minor":500000,"currency":"KRW","anomaly":null}
 {"type":"user.level_up","user_id":"u bad","level":2,"tier":"silver","badge":"b","session_id":"s-b","source":"points","locale":"en-US"}
 {"type":"user.level_up","user_id":"u-crlf\r\nBcc: evil@x.test","level":2,"tier":"silver","badge":"b","session_id":"s-b","source":"points","locale":"en-US"}
 EOF
@@ -124,10 +126,10 @@ settled_a() {
   [ "$(pg "$NA" "SELECT count(*) FILTER (WHERE user_id <> 'u-q1' AND status <> 'pending')
     + count(*) FILTER (WHERE user_id = 'u-q1' AND status = 'pending' AND attempts = 0
       AND next_attempt_at > now() + interval '20 s')
-    FROM notify_outbox")" = $((12 + 9 + 3 + 3 + 3)) ]
+    FROM notify_outbox")" = $((12 + 9 + 3 + 3 + 3 + 2)) ]
 }
 settled_c() {
-  [ "$(pg "$NC" "SELECT count(*) FROM notify_outbox WHERE user_id IN ('u-e1', 'u-e2') AND status <> 'pending'")" = $((8 + 6)) ]
+  [ "$(pg "$NC" "SELECT count(*) FROM notify_outbox WHERE user_id IN ('u-e1', 'u-e2') AND status <> 'pending'")" = $((8 + 6 + 1)) ]
 }
 for ((i = 0; i < 600; i++)); do settled_a && settled_c && break; sleep 0.2; done
 kill -0 "$A" 2>/dev/null || fail "A exited: $(tail -3 "$WORK/a.log")"
@@ -140,7 +142,7 @@ sleep 1 # a late duplicate would show now
 log "phase 2 settled after $(($(date +%s) - T0)) s; $(head -1 "$WORK/smtp.log" | python3 -c 'import json,sys; print("sink:", json.load(sys.stdin)["sink"])')"
 
 # ---- A: each decided e-mail exactly once, templates per locale, escaping, no injection ----
-pg "$NA" "SELECT dedupe_key FROM notify_outbox WHERE channel = 'email' AND status = 'sent' ORDER BY 1" >"$WORK/sent.email"
+pg "$NA" "SELECT dedupe_key FROM notify_outbox WHERE channel IN ('email', 'ops_email') AND status = 'sent' ORDER BY 1" >"$WORK/sent.email"
 python3 - "$WORK/smtp.log" "$WORK/sent.email" <<'PY' || fail "SMTP sink (A): wrong set of e-mails"
 import collections, json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
@@ -152,16 +154,19 @@ assert set(n) == sent, "sink %s vs outbox sent %s" % (sorted(n), sorted(sent))
 assert len({r["message_id"] for r in a}) == len(a), "Message-IDs not unique"
 # nothing but the expected mailboxes ever reached the envelope; no header came from a user id
 for r in recs:
-    assert r["rcpt_tos"] in ([u + d] for u in ("u-e1", "u-e2", "u-q1")
-                             for d in ("@a.example.test", "@c.example.test")), r["rcpt_tos"]
+    assert r["rcpt_tos"] in [[u + d] for u in ("u-e1", "u-e2", "u-q1")
+                             for d in ("@a.example.test", "@c.example.test")] + [["ops@a.example.test"]], r["rcpt_tos"]
     assert "bcc" not in r["header_names"] and "evil" not in r["raw_headers"], r["raw_headers"]
     assert r["html"] is not None and r["content_type"] == "text/html", r
 got = collections.Counter((r["rcpt_tos"][0], r["type"]) for r in a)
 want = {(u + "@a.example.test", t): 1 for u, ts in
         (("u-e1", ("restock", "price_drop", "level_up", "order_shipped")),
-         ("u-e2", ("restock", "level_up", "order_shipped"))) for t in ts}
+         ("u-e2", ("restock", "level_up", "order_shipped")), ("ops", ("fraud_alert",))) for t in ts}
 assert got == want, "got %s" % dict(got)
 by = {(r["rcpt_tos"][0].split("@")[0], r["type"]): r for r in a}
+fa = by[("ops", "fraud_alert")]
+assert fa["id"].startswith("fraud_alert:u-e1:o-ce9:"), fa["id"]  # the alert about u-e1's order
+assert "score 91 (high). Reasons: many cards" in fa["html"], fa["html"]
 for r in a:
     assert r["id"].startswith(r["type"] + ":"), r["id"]  # X-Shopstream-Id = dedupe key
 subj = {k: r["subject"] for k, r in by.items()}
@@ -197,7 +202,8 @@ assert all(r["verified"] for r in recs), [r for r in recs if not r["verified"]][
 n = collections.Counter(r["id"] for r in recs)
 assert not [k for k, v in n.items() if v > 1], n.most_common(2)
 users = collections.Counter(r["id"].split(":")[1] for r in recs)
-want = {"u-e1": 4, "u-e2": 3, "u%20bad": 1, "u-crlf%0D%0ABcc": 1}
+want = {"u-e1": 5, "u-e2": 3, "u%20bad": 1, "u-crlf%0D%0ABcc": 1}  # u-e1: 4 + the fraud alert (/ops)
+assert [r["path"] for r in recs if r["id"].startswith("fraud_alert:")] == ["/ops"], recs
 assert dict(users) == want, dict(users)  # u-q1: still quiet
 crlf = [r["id"] for r in recs if r["id"].startswith("level_up:u-crlf")][0]
 assert crlf.startswith("level_up:u-crlf%0D%0ABcc:%20evil@x.test:level2:"), crlf
