@@ -10,8 +10,9 @@
  * read now (caught up to its high watermark, or not ours). Over a backlog (catch-up, replay,
  * restart after a crash) that is one order whatever the fetches do; on a live stream a topic that
  * is caught up does not hold the others back. `idle_us` bounds the wait for a topic whose fetch
- * is late (the order is then the arrival order, as without the merge), and `cap` the messages
- * held per topic partition (a head past it goes out at once), so memory stays bounded.
+ * is late (counted from when partition p started to wait for it; past it the order is the
+ * arrival order, as without the merge, until that topic has a message again), and `cap` the
+ * messages held per topic partition (a head past it goes out at once), so memory stays bounded.
  *
  * Messages are opaque here (the runtime's rd_kafka_message_t): this file knows only topic index,
  * partition, timestamp and arrival time, so it is tested without a broker. */
@@ -22,17 +23,19 @@
 
 typedef struct {
     void *msg;
-    int64_t ts, arrived_us;
+    int64_t ts;
 } held_t;
 
 typedef struct {
     held_t *v; /* ring */
     size_t head, n, cap;
+    int64_t empty_since; /* when a head of another topic first waited for this empty one */
 } fifo_t;
 
 struct shop_merge {
     int ntopics, nparts;
-    fifo_t *q; /* [partition * ntopics + topic] */
+    fifo_t *q;        /* [partition * ntopics + topic] */
+    int64_t *blocked; /* per partition: since when its next head waits for another topic */
     size_t cap, total;
     int64_t idle_us;
     int next; /* partition to look at first (round robin between partitions) */
@@ -66,8 +69,7 @@ void shop_merge_destroy(shop_merge_t *m, void (*free_msg)(void *)) {
     free(m);
 }
 
-int shop_merge_push(shop_merge_t *m, int topic, int32_t partition, int64_t ts, int64_t now_us,
-                    void *msg) {
+int shop_merge_push(shop_merge_t *m, int topic, int32_t partition, int64_t ts, void *msg) {
     if (topic < 0 || topic >= m->ntopics || partition < 0 || partition >= m->nparts)
         return -1; /* not a co-partitioned topic partition: the caller dispatches it at once */
     fifo_t *f = fifo(m, topic, partition);
@@ -79,8 +81,9 @@ int shop_merge_push(shop_merge_t *m, int topic, int32_t partition, int64_t ts, i
         free(f->v);
         f->v = v, f->cap = cap, f->head = 0;
     }
-    f->v[(f->head + f->n) % f->cap] = (held_t){msg, ts, now_us};
+    f->v[(f->head + f->n) % f->cap] = (held_t){msg, ts};
     f->n++;
+    f->empty_since = 0;
     if (partition >= m->maxp)
         m->maxp = partition + 1;
     m->total++;
@@ -106,13 +109,24 @@ static int ready(shop_merge_t *m, int32_t p, shop_merge_drained_fn drained, void
     }
     if (best < 0)
         return -1;
-    const fifo_t *b = fifo(m, best, p);
-    const held_t *h = &b->v[b->head];
-    if (b->n > m->cap || now_us - h->arrived_us >= m->idle_us)
+    if (fifo(m, best, p)->n > m->cap)
         return best;
-    for (int t = 0; t < m->ntopics; t++)
-        if (t != best && !fifo(m, t, p)->n && !drained(arg, t, p))
+    for (int t = 0; t < m->ntopics; t++) {
+        fifo_t *e = fifo(m, t, p);
+        if (t == best || e->n)
+            continue;
+        if (drained(arg, t, p)) { /* nothing to wait for: a later wait starts afresh */
+            e->empty_since = 0;
+            continue;
+        }
+        /* idle_us counts from when that topic was first waited for empty, not from a head's
+         * arrival: over a backlog every head is held a while because processing is the
+         * bottleneck, and that is no reason to give up the order */
+        if (!e->empty_since)
+            e->empty_since = now_us;
+        if (now_us - e->empty_since < m->idle_us)
             return -1;
+    }
     return best;
 }
 

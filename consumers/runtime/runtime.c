@@ -751,8 +751,7 @@ static int drained(void *arg, int topic, int32_t partition) {
 static int dispatch_or_hold(shop_runtime_t *rt, rd_kafka_message_t *m) {
     int tidx = -1;
     if (rt->merge && msg_part(rt, m, &tidx) && tidx >= 0 &&
-        !shop_merge_push(rt->merge, tidx, m->partition, rd_kafka_message_timestamp(m, NULL),
-                         shop_mono_us(), m))
+        !shop_merge_push(rt->merge, tidx, m->partition, rd_kafka_message_timestamp(m, NULL), m))
         return 0;
     dispatch(rt, m);
     rd_kafka_message_destroy(m);

@@ -112,8 +112,7 @@ typedef int (*shop_merge_drained_fn)(void *arg, int topic, int32_t partition);
 shop_merge_t *shop_merge_new(int ntopics, int nparts, size_t cap, int64_t idle_us);
 void shop_merge_destroy(shop_merge_t *m, void (*free_msg)(void *));
 /* Holds msg; -1 when (topic, partition) is outside the merge (dispatch it at once). */
-int shop_merge_push(shop_merge_t *m, int topic, int32_t partition, int64_t ts, int64_t now_us,
-                    void *msg);
+int shop_merge_push(shop_merge_t *m, int topic, int32_t partition, int64_t ts, void *msg);
 /* The next message to dispatch, or NULL when none may go yet. */
 void *shop_merge_pop(shop_merge_t *m, shop_merge_drained_fn drained, void *arg, int64_t now_us);
 size_t shop_merge_held(const shop_merge_t *m);

@@ -160,11 +160,11 @@ static void test_merge_event_time_order(void **state) {
     memset(drained_tab, 0, sizeof(drained_tab));
     shop_merge_t *m = shop_merge_new(2, 4, 1000, 500000);
     /* partition 0: topic 0 (orders) arrives first, topic 1 (users) later; messages are ids */
-    assert_int_equal(shop_merge_push(m, 0, 0, 300, 0, (void *)3), 0);
-    assert_int_equal(shop_merge_push(m, 0, 0, 500, 0, (void *)5), 0);
+    assert_int_equal(shop_merge_push(m, 0, 0, 300, (void *)3), 0);
+    assert_int_equal(shop_merge_push(m, 0, 0, 500, (void *)5), 0);
     assert_null((void *)pop(m, 1)); /* topic 1 of partition 0 may still hold earlier events */
-    assert_int_equal(shop_merge_push(m, 1, 0, 100, 1, (void *)1), 0);
-    assert_int_equal(shop_merge_push(m, 1, 0, 400, 1, (void *)4), 0);
+    assert_int_equal(shop_merge_push(m, 1, 0, 100, (void *)1), 0);
+    assert_int_equal(shop_merge_push(m, 1, 0, 400, (void *)4), 0);
     assert_int_equal(pop(m, 2), 1);
     assert_int_equal(pop(m, 2), 3);
     assert_int_equal(pop(m, 2), 4);
@@ -173,21 +173,35 @@ static void test_merge_event_time_order(void **state) {
     assert_int_equal(pop(m, 3), 5);
     assert_int_equal(shop_merge_held(m), 0);
 
-    /* the idle bound: a head waits at most idle_us for a late topic */
+    /* the idle bound: a partition waits at most idle_us for a late topic, counted from when it
+     * started to wait (not from the head's arrival) */
     drained_tab[1][0] = 0;
-    assert_int_equal(shop_merge_push(m, 0, 0, 600, 1000000, (void *)6), 0);
+    assert_int_equal(shop_merge_push(m, 0, 0, 600, (void *)6), 0);
+    assert_int_equal(shop_merge_push(m, 0, 0, 700, (void *)7), 0);
+    assert_null((void *)pop(m, 1000000)); /* starts waiting */
     assert_null((void *)pop(m, 1000000 + 499999));
     assert_int_equal(pop(m, 1000000 + 500000), 6);
+    assert_int_equal(pop(m, 1000000 + 500001), 7); /* still waited past the bound */
+    /* a topic that has a message again is waited for afresh once it is empty */
+    assert_int_equal(shop_merge_push(m, 1, 0, 800, (void *)8), 0);
+    assert_null((void *)pop(m, 1000000 + 500002)); /* topic 0 is empty now: 8 waits for it */
+    drained_tab[0][0] = 1;
+    assert_int_equal(pop(m, 1000000 + 500003), 8);
+    drained_tab[0][0] = 0;
+    assert_int_equal(shop_merge_push(m, 0, 0, 900, (void *)9), 0);
+    assert_null((void *)pop(m, 1000000 + 500004)); /* topic 1's wait starts over */
+    assert_null((void *)pop(m, 1000000 + 999999));
+    assert_int_equal(pop(m, 1000000 + 1000004), 9);
 
     /* partitions are independent: partition 1's topic 1 does not hold partition 2 back */
-    assert_int_equal(shop_merge_push(m, 0, 1, 10, 2000000, (void *)10), 0);
-    assert_int_equal(shop_merge_push(m, 0, 2, 20, 2000000, (void *)20), 0);
+    assert_int_equal(shop_merge_push(m, 0, 1, 10, (void *)10), 0);
+    assert_int_equal(shop_merge_push(m, 0, 2, 20, (void *)20), 0);
     drained_tab[1][2] = 1;
     assert_int_equal(pop(m, 2000001), 20);
     assert_null((void *)pop(m, 2000001));
     /* outside the merge: the caller dispatches it */
-    assert_int_equal(shop_merge_push(m, 2, 0, 1, 0, (void *)99), -1);
-    assert_int_equal(shop_merge_push(m, 0, 4, 1, 0, (void *)99), -1);
+    assert_int_equal(shop_merge_push(m, 2, 0, 1, (void *)99), -1);
+    assert_int_equal(shop_merge_push(m, 0, 4, 1, (void *)99), -1);
     shop_merge_destroy(m, free_nothing);
 }
 
