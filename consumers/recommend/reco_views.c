@@ -11,23 +11,13 @@
 #include "reco_int.h"
 #include "redis_keys.h"
 
-static int reply_err(redisContext *c, redisReply *r, char *errstr, size_t errstr_size) {
-    int rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis: %s",
-                         !r                             ? c->errstr
-                         : r->type == REDIS_REPLY_ERROR ? r->str
-                                                        : "unexpected reply");
-    if (r)
-        freeReplyObject(r);
-    return rc;
-}
-
 static redisReply *hgetall(redisContext *c, const char *prefix, const char *unit, const char *kind,
                            char *errstr, size_t errstr_size) {
     char key[256];
     snprintf(key, sizeof(key), SHOP_KEY_RECO_STATE, prefix, unit, kind);
     redisReply *r = redisCommand(c, "HGETALL %s", key);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
-        reply_err(c, r, errstr, errstr_size);
+        shop_redis_reply_err(c, r, errstr, errstr_size);
         return NULL;
     }
     return r;
@@ -41,7 +31,7 @@ reco_unit_t *reco_unit_load(const char *prefix, redisContext *c, const char *nam
     snprintf(key, sizeof(key), SHOP_KEY_RECO_UNITS, prefix);
     redisReply *r = redisCommand(c, "HGET %s %s", key, name);
     if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
-        reply_err(c, r, errstr, errstr_size);
+        shop_redis_reply_err(c, r, errstr, errstr_size);
         reco_unit_destroy(u);
         return NULL;
     }
@@ -150,7 +140,7 @@ static char **unit_names(reco_w_t *w, redisContext *c, int *n, char *errstr, siz
     snprintf(key, sizeof(key), SHOP_KEY_RECO_UNITS, w->prefix);
     redisReply *r = redisCommand(c, "HKEYS %s", key);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
-        reply_err(c, r, errstr, errstr_size);
+        shop_redis_reply_err(c, r, errstr, errstr_size);
         *n = -1;
         return NULL;
     }

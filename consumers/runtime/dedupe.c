@@ -226,15 +226,8 @@ int shop_dedupe_load(shop_dedupe_t *d, struct redisContext *c, const char *key, 
     d->wm = 0;
     d->next_sweep = 0;
     redisReply *r = redisCommand(c, "HGETALL %s", key);
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        int rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis: %s",
-                             !r                             ? c->errstr
-                             : r->type == REDIS_REPLY_ERROR ? r->str
-                                                            : "bad reply");
-        if (r)
-            freeReplyObject(r);
-        return rc;
-    }
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return shop_redis_reply_err(c, r, errstr, errstr_size);
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
         long long off = 0, at = 0;
         if (sscanf(r->element[i + 1]->str, "%lld %lld", &off, &at) != 2)

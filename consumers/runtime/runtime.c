@@ -747,15 +747,14 @@ static int drained(void *arg, int topic, int32_t partition) {
     return p->expect >= hi;
 }
 
-/* Dispatches a message now, or holds it in the merge. Returns 1 when it was dispatched. */
-static int dispatch_or_hold(shop_runtime_t *rt, rd_kafka_message_t *m) {
+/* Dispatches a message now, or holds it in the merge (consume.ordered). */
+static void dispatch_or_hold(shop_runtime_t *rt, rd_kafka_message_t *m) {
     int tidx = -1;
     if (rt->merge && msg_part(rt, m, &tidx) && tidx >= 0 &&
         !shop_merge_push(rt->merge, tidx, m->partition, rd_kafka_message_timestamp(m, NULL), m))
-        return 0;
+        return;
     dispatch(rt, m);
     rd_kafka_message_destroy(m);
-    return 1;
 }
 
 /* Dispatches what the merge may release now. */

@@ -350,3 +350,13 @@ struct redisContext *shop_redis_thread_conn(const char *url, int timeout_ms, cha
     }
     return shop_redis_store_conn(st, errstr, errstr_size);
 }
+
+int shop_redis_reply_err(redisContext *c, redisReply *r, char *errstr, size_t errstr_size) {
+    int rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis: %s",
+                         !r                             ? c->errstr
+                         : r->type == REDIS_REPLY_ERROR ? r->str
+                                                        : "unexpected reply");
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}

@@ -44,6 +44,12 @@ void shop_redis_batch_cmd(shop_redis_batch_t *b, const char *fmt, ...);
 
 /* Runs one statement inside the runtime's open transaction. Returns 0, SHOP_ERR_RETRYABLE when
  * the connection failed, or SHOP_ERR_INVALID (a bug: SQL error) with the message in errstr. */
+/* For a failed or unexpected Redis reply: sets errstr to the connection's error, the error reply
+ * (a restarting Redis says LOADING) or "unexpected reply", frees r, returns SHOP_ERR_RETRYABLE. */
+struct redisReply;
+int shop_redis_reply_err(struct redisContext *c, struct redisReply *r, char *errstr,
+                         size_t errstr_size);
+
 int shop_pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
                  char *errstr, size_t errstr_size);
 

@@ -792,14 +792,8 @@ static int restore_one(shop_search_t *s, redisContext *c, char tag, int32_t part
     for (int i = 0; i < 2; i++) {
         redisReply *r = redisCommand(c, i ? "HGET %s %s:first" : "HGET %s %s", key, field);
         if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
-            int rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis: %s",
-                                 !r                             ? c->errstr
-                                 : r->type == REDIS_REPLY_ERROR ? r->str
-                                                                : "bad reply");
-            if (r)
-                freeReplyObject(r);
             part_remove(s, tag, partition);
-            return rc;
+            return shop_redis_reply_err(c, r, errstr, errstr_size);
         }
         v[i] = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
         freeReplyObject(r);

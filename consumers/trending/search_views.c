@@ -36,16 +36,6 @@ static int wm_cmp(const void *a, const void *b) {
     return x->partition < y->partition ? -1 : x->partition > y->partition;
 }
 
-static int reply_err(redisContext *c, redisReply *r, char *errstr, size_t errstr_size) {
-    int rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis: %s",
-                         !r                             ? c->errstr
-                         : r->type == REDIS_REPLY_ERROR ? r->str
-                                                        : "bad reply");
-    if (r)
-        freeReplyObject(r);
-    return rc;
-}
-
 /* Partitions with state, sorted; *n is set. NULL with errstr on failure (or *n = 0). */
 static wm_entry_t *read_watermarks(shop_search_t *s, redisContext *c, int *n, int64_t *first,
                                    char *errstr, size_t errstr_size) {
@@ -54,7 +44,7 @@ static wm_entry_t *read_watermarks(shop_search_t *s, redisContext *c, int *n, in
     redisReply *r = redisCommand(c, "HGETALL %s", key);
     *n = 0;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
-        reply_err(c, r, errstr, errstr_size);
+        shop_redis_reply_err(c, r, errstr, errstr_size);
         *n = -1;
         return NULL;
     }
@@ -638,7 +628,7 @@ int search_refresh(void *w, struct redisContext *c, int full, char *errstr, size
     snprintf(meta, sizeof(meta), SHOP_KEY_TREND_META, s->prefix);
     redisReply *r = redisCommand(c, "GET %s", vkey);
     if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
-        return reply_err(c, r, errstr, errstr_size);
+        return shop_redis_reply_err(c, r, errstr, errstr_size);
     int64_t v = reply_int(r);
     freeReplyObject(r);
 
@@ -682,12 +672,12 @@ int search_refresh(void *w, struct redisContext *c, int full, char *errstr, size
         /* 2. what rising and the categories need */
         if (!rc &&
             !(f.r5 = redisCommand(c, "ZREVRANGE %s 0 %d WITHSCORES", f.tmp[0], s->top_n - 1)))
-            rc = reply_err(c, NULL, errstr, errstr_size);
+            rc = shop_redis_reply_err(c, NULL, errstr, errstr_size);
         if (!rc && f.r5->type == REDIS_REPLY_ARRAY && f.r5->elements &&
             !(f.rh = command_argv_members(c, "ZMSCORE", f.tmp[1], f.r5)))
-            rc = reply_err(c, NULL, errstr, errstr_size);
+            rc = shop_redis_reply_err(c, NULL, errstr, errstr_size);
         if (!rc && !(f.rc = redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", f.tmp[3])))
-            rc = reply_err(c, NULL, errstr, errstr_size);
+            rc = shop_redis_reply_err(c, NULL, errstr, errstr_size);
         if (!rc && (f.r5->type != REDIS_REPLY_ARRAY || f.rc->type != REDIS_REPLY_ARRAY ||
                     (f.rh && f.rh->type != REDIS_REPLY_ARRAY)))
             rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE,
@@ -714,17 +704,17 @@ int search_refresh(void *w, struct redisContext *c, int full, char *errstr, size
     if (!rc) {
         r = redisCommand(c, "WATCH %s %s %s %s", tkey, skey, fpkey, catset);
         if (!r || r->type == REDIS_REPLY_ERROR)
-            rc = reply_err(c, r, errstr, errstr_size);
+            rc = shop_redis_reply_err(c, r, errstr, errstr_size);
         else
             freeReplyObject(r);
     }
     if (!rc && (!(f.vers = redisCommand(c, "MGET %s %s", tkey, skey)) ||
                 f.vers->type != REDIS_REPLY_ARRAY || f.vers->elements != 2))
-        rc = reply_err(c, f.vers, errstr, errstr_size), f.vers = NULL;
+        rc = shop_redis_reply_err(c, f.vers, errstr, errstr_size), f.vers = NULL;
     if (!rc && !(f.oldcats = redisCommand(c, "SMEMBERS %s", catset)))
-        rc = reply_err(c, NULL, errstr, errstr_size);
+        rc = shop_redis_reply_err(c, NULL, errstr, errstr_size);
     if (!rc && heavy && !(f.oldfp = redisCommand(c, "HGETALL %s", fpkey)))
-        rc = reply_err(c, NULL, errstr, errstr_size);
+        rc = shop_redis_reply_err(c, NULL, errstr, errstr_size);
     int trends = !rc && g > 0 && v >= reply_int(f.vers->element[0]);
     int views = !rc && heavy && v >= reply_int(f.vers->element[1]);
     ncmds = 0;
