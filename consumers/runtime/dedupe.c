@@ -21,7 +21,7 @@ typedef struct dd_entry {
     char *id;
     int64_t offset;
     int64_t at;  /* event time */
-    int pending; /* to be written at the next flush */
+    int pending; /* to be written at the next flush; its slot is in `dirty` */
 } dd_entry_t;
 
 struct shop_dedupe {
@@ -32,6 +32,8 @@ struct shop_dedupe {
     size_t nexpired, capexpired;
     int64_t next_sweep; /* event time of the next expiry sweep */
     size_t since_sweep; /* inserts since the last sweep */
+    size_t *dirty;      /* slots with pending set (a flush writes these, not the whole table) */
+    size_t ndirty, capdirty;
 };
 
 static char tomb_marker;
@@ -54,7 +56,19 @@ static void free_entries(shop_dedupe_t *d) {
             free(d->v[i].id);
     free(d->v);
     d->v = NULL;
-    d->cap = d->n = d->tombs = 0;
+    d->cap = d->n = d->tombs = d->ndirty = 0;
+}
+
+/* Marks slot i pending; a slot already pending (a tomb too: see sweep) is in the list once. */
+static void mark_pending(shop_dedupe_t *d, size_t i) {
+    if (d->v[i].pending)
+        return;
+    d->v[i].pending = 1;
+    if (d->ndirty == d->capdirty) {
+        d->capdirty = d->capdirty ? d->capdirty * 2 : 256;
+        d->dirty = shop_xrealloc(d->dirty, d->capdirty * sizeof(*d->dirty));
+    }
+    d->dirty[d->ndirty++] = i;
 }
 
 static void free_expired(shop_dedupe_t *d) {
@@ -69,6 +83,7 @@ void shop_dedupe_destroy(shop_dedupe_t *d) {
     free_entries(d);
     free_expired(d);
     free(d->expired);
+    free(d->dirty);
     free(d);
 }
 
@@ -89,7 +104,7 @@ static void grow(shop_dedupe_t *d) {
     size_t oldcap = d->cap;
     d->cap = d->cap ? (d->n * 4 > d->cap ? d->cap * 2 : d->cap) : 1024;
     d->v = shop_xcalloc(d->cap, sizeof(*d->v));
-    d->n = d->tombs = 0;
+    d->n = d->tombs = d->ndirty = 0;
     for (size_t i = 0; i < oldcap; i++) {
         if (!old[i].id || old[i].id == TOMB)
             continue;
@@ -97,6 +112,9 @@ static void grow(shop_dedupe_t *d) {
         while (d->v[j].id)
             j = (j + 1) & (d->cap - 1);
         d->v[j] = old[i];
+        d->v[j].pending = 0;
+        if (old[i].pending)
+            mark_pending(d, j);
         d->n++;
     }
     free(old);
@@ -110,7 +128,10 @@ static void insert(shop_dedupe_t *d, const char *id, int64_t offset, int64_t at,
         j = (j + 1) & (d->cap - 1);
     if (d->v[j].id == TOMB)
         d->tombs--;
-    d->v[j] = (dd_entry_t){shop_xstrdup(id), offset, at, pending};
+    int listed = d->v[j].pending; /* a tomb still in the dirty list */
+    d->v[j] = (dd_entry_t){shop_xstrdup(id), offset, at, listed};
+    if (pending)
+        mark_pending(d, j);
     d->n++;
     d->since_sweep++;
 }
@@ -129,7 +150,7 @@ static void sweep(shop_dedupe_t *d, int64_t window) {
         dd_entry_t *e = &d->v[i];
         if (!e->id || e->id == TOMB || e->at >= oldest)
             continue;
-        if (e->pending) { /* never written: nothing to delete */
+        if (e->pending) { /* never written: nothing to delete (the tomb stays in the dirty list) */
             free(e->id);
         } else {
             if (d->nexpired == d->capexpired) {
@@ -162,8 +183,10 @@ void shop_dedupe_record(shop_dedupe_t *d, const char *id, int64_t offset, int64_
         return; /* older than the window: nothing to remember */
     dd_entry_t *e = find(d, id);
     if (e) {
-        if (offset < e->offset) /* a re-read of the original: keep the first offset */
-            e->offset = offset, e->pending = 1;
+        if (offset < e->offset) { /* a re-read of the original: keep the first offset */
+            e->offset = offset;
+            mark_pending(d, (size_t)(e - d->v));
+        }
         return;
     }
     insert(d, id, offset, at, 1);
@@ -174,8 +197,8 @@ void shop_dedupe_flush(shop_dedupe_t *d, shop_redis_batch_t *b, const char *key,
     if (!d)
         return;
     size_t np = 0;
-    for (size_t i = 0; i < d->cap; i++)
-        np += d->v[i].id && d->v[i].id != TOMB && d->v[i].pending;
+    for (size_t k = 0; k < d->ndirty; k++)
+        np += d->v[d->dirty[k]].id != TOMB;
     if (d->nexpired) {
         const char **argv = shop_xcalloc(d->nexpired + 2, sizeof(char *));
         argv[0] = "HDEL";
@@ -193,9 +216,9 @@ void shop_dedupe_flush(shop_dedupe_t *d, shop_redis_batch_t *b, const char *key,
     argv[argc++] = "HSET";
     argv[argc++] = key;
     size_t k = 0;
-    for (size_t i = 0; i < d->cap; i++) {
-        const dd_entry_t *e = &d->v[i];
-        if (!e->id || e->id == TOMB || !e->pending)
+    for (size_t t = 0; t < d->ndirty; t++) {
+        const dd_entry_t *e = &d->v[d->dirty[t]];
+        if (e->id == TOMB)
             continue;
         snprintf(val[k], sizeof(val[k]), "%lld %lld", (long long)e->offset, (long long)e->at);
         argv[argc++] = e->id;
@@ -213,9 +236,9 @@ void shop_dedupe_flush(shop_dedupe_t *d, shop_redis_batch_t *b, const char *key,
 void shop_dedupe_flushed(shop_dedupe_t *d) {
     if (!d)
         return;
-    for (size_t i = 0; i < d->cap; i++)
-        if (d->v[i].id && d->v[i].id != TOMB)
-            d->v[i].pending = 0;
+    for (size_t k = 0; k < d->ndirty; k++)
+        d->v[d->dirty[k]].pending = 0;
+    d->ndirty = 0;
     free_expired(d);
 }
 

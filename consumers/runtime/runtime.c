@@ -30,6 +30,9 @@ const shop_conf_def_t shop_runtime_conf[] = {
      "where a partition with no stored offset starts: earliest or latest"},
     {"flush.events", SHOP_CONF_INT, "20000", "flush after this many events"},
     {"flush.ms", SHOP_CONF_INT, "500", "flush at least this often (ms)"},
+    {"flush.drained.ms", SHOP_CONF_INT, "0",
+     "flush once everything that has arrived is processed, if the last flush is at least this old "
+     "(ms; -1: only by flush.events and flush.ms)"},
     {"refresh.ms", SHOP_CONF_INT, "1000",
      "recompute derived views (windows, rankings) at most this often (ms)"},
     {"consume.ordered", SHOP_CONF_BOOL, "false",
@@ -703,20 +706,33 @@ static void retry_loading(shop_runtime_t *rt) {
     schedule_retry(rt, err);
 }
 
-/* What the queue holds now, up to `size` messages; waits up to 100 ms only when it is empty.
+/* What the queue holds now, up to `size` messages; waits up to `wait_ms` only when it is empty.
  * rd_kafka_consume_batch_queue() with a timeout waits until the batch is full or the timeout has
  * passed, so at a few thousand events/s every event waited up to that timeout before it was
  * processed (the fraud score's latency was the timeout, not the work). */
-static ssize_t next_batch(rd_kafka_queue_t *q, rd_kafka_message_t **msgs, size_t size) {
+static ssize_t next_batch(rd_kafka_queue_t *q, rd_kafka_message_t **msgs, size_t size,
+                          int wait_ms) {
     ssize_t n = rd_kafka_consume_batch_queue(q, 0, msgs, size);
     if (n != 0)
         return n;
-    rd_kafka_message_t *m = rd_kafka_consume_queue(q, 100);
+    rd_kafka_message_t *m = rd_kafka_consume_queue(q, wait_ms);
     if (!m)
         return 0;
     msgs[0] = m;
     n = size > 1 ? rd_kafka_consume_batch_queue(q, 0, msgs + 1, size - 1) : 0;
     return 1 + (n > 0 ? n : 0);
+}
+
+/* How long the loop may wait for a message: 100 ms, less when pending events fall due for a
+ * flush sooner (by flush.ms, or by flush.drained.ms: an empty queue means all is processed). */
+static int wait_budget_ms(const shop_runtime_t *rt) {
+    if (!rt->pending_events)
+        return 100;
+    int64_t due = rt->flush_ms;
+    if (rt->flush_drained_ms >= 0 && rt->flush_drained_ms < due)
+        due = rt->flush_drained_ms;
+    int64_t left = due - (shop_mono_us() - rt->last_flush_us) / 1000;
+    return left <= 0 ? 0 : left > 100 ? 100 : (int)left;
 }
 
 /* ---- consume.ordered (merge.c) ---- */
@@ -777,7 +793,7 @@ static void consume_loop(shop_runtime_t *rt) {
     int64_t last_lag_us = 0, last_query_us = 0;
     while (!shop_runtime_stop) {
         retry_loading(rt);
-        ssize_t n = next_batch(rt->queue, msgs, (size_t)batch);
+        ssize_t n = next_batch(rt->queue, msgs, (size_t)batch, wait_budget_ms(rt));
         if (n > 0 && !rt->first_msg_us)
             rt->first_msg_us = shop_mono_us();
         ssize_t good = 0; /* error events (a broker down, EOF) say nothing of Kafka's health */
@@ -796,7 +812,11 @@ static void consume_loop(shop_runtime_t *rt) {
             rt->last_msg_us = shop_mono_us();
         }
         int idle = n <= 0;
-        maybe_flush(rt, idle && rt->pending_events > 0); /* a quiet stream is flushed at once */
+        /* Group commit: having processed all that has arrived (fewer than a batch came), flush
+         * now rather than at flush.ms; under a backlog batches stay full and flushes large. */
+        int drained = n < batch && rt->flush_drained_ms >= 0 &&
+                      shop_mono_us() - rt->last_flush_us >= rt->flush_drained_ms * 1000;
+        maybe_flush(rt, drained && rt->pending_events > 0);
         update_ready(rt);
         int64_t now = shop_mono_us();
         if (now - last_lag_us > 1000000) {
@@ -897,6 +917,7 @@ static int init(shop_runtime_t *rt, const shop_runtime_opts_t *o, char *errstr,
                            "start.from: expected earliest or latest, got \"%s\"", from);
     rt->flush_events = shop_config_get_int(rt->cfg, "flush.events");
     rt->flush_ms = shop_config_get_int(rt->cfg, "flush.ms");
+    rt->flush_drained_ms = shop_config_get_int(rt->cfg, "flush.drained.ms");
     rt->dedupe_window_ms = shop_config_get_int(rt->cfg, "dedupe.window.ms");
     rt->max_string_bytes = shop_config_get_int(rt->cfg, "event.max.string.bytes");
     rt->dlq_max_bytes = shop_config_get_int(rt->cfg, "dlq.max.bytes");

@@ -139,6 +139,76 @@ static void test_dedupe_window_and_expiry(void **state) {
     shop_dedupe_destroy(d);
 }
 
+/* Fields of the HSET in a flush's commands (0 when there is none). */
+static int hset_fields(const char *s) {
+    const char *h = strstr(s, "\r\nHSET\r\n");
+    if (!h)
+        return 0;
+    const char *star = h;
+    while (star > s && *star != '*')
+        star--;
+    return (atoi(star + 1) - 2) / 2;
+}
+
+/* A flush writes the ids recorded since the last one, each once, whatever grows, sweeps and slot
+ * reuse happened in between (it walks a list of pending slots, not the table); ids swept before
+ * they were ever written are neither written nor deleted. */
+static void test_dedupe_flush_writes_pending_once(void **state) {
+    (void)state;
+    const int64_t window = 300000, t0 = 1795514400000;
+    shop_dedupe_t *d = shop_dedupe_new();
+    char id[32], pat[40];
+    for (int i = 0; i < 100; i++) {         /* pending, then expired before any flush */
+        snprintf(id, sizeof(id), "a%d", i); /* as the runtime does: check, then record */
+        assert_int_equal(shop_dedupe_check(d, id, i, t0, window), 0);
+        shop_dedupe_record(d, id, i, t0, window);
+    }
+    int64_t t = t0 + 2 * window;
+    for (int i = 0; i < 300; i++) { /* enough inserts for a sweep */
+        snprintf(id, sizeof(id), "y%d", i);
+        assert_int_equal(shop_dedupe_check(d, id, 200 + i, t, window), 0);
+        shop_dedupe_record(d, id, 200 + i, t, window);
+    }
+    shop_redis_batch_t b0 = {{NULL, 0, 0}, 0};
+    shop_dedupe_flush(d, &b0, "k", 60);
+    char *s0 = resp_text(&b0);
+    assert_int_equal(hset_fields(s0), 300);
+    assert_null(strstr(s0, "\r\na0\r\n"));
+    assert_null(strstr(s0, "\r\na99\r\n"));
+    assert_null(strstr(s0, "HDEL"));
+    free(s0);
+    shop_buf_release(&b0.resp);
+    shop_dedupe_flushed(d);
+    for (int i = 0, since = 0; i < 6000; i++, since++) {
+        snprintf(id, sizeof(id), "x%d", i);
+        assert_int_equal(shop_dedupe_check(d, id, 1000 + i, t + (int64_t)i * 150, window), 0);
+        shop_dedupe_record(d, id, 1000 + i, t + (int64_t)i * 150, window);
+        if (since + 1 < 7 && i + 1 < 6000)
+            continue;
+        shop_redis_batch_t b = {{NULL, 0, 0}, 0};
+        shop_dedupe_flush(d, &b, "k", 60);
+        char *s = resp_text(&b);
+        assert_int_equal(hset_fields(s), since + 1);
+        for (int j = i - since; j <= i; j++) {
+            snprintf(pat, sizeof(pat), "\r\nx%d\r\n", j);
+            const char *at = strstr(s, pat);
+            assert_non_null(at);
+            assert_null(strstr(at + 1, pat));
+        }
+        free(s);
+        shop_buf_release(&b.resp);
+        shop_dedupe_flushed(d);
+        since = -1;
+    }
+    shop_redis_batch_t b = {{NULL, 0, 0}, 0}; /* nothing left to write */
+    shop_dedupe_flush(d, &b, "k", 60);
+    char *s = resp_text(&b);
+    assert_int_equal(hset_fields(s), 0);
+    free(s);
+    shop_buf_release(&b.resp);
+    shop_dedupe_destroy(d);
+}
+
 /* ---- merge.c ---- */
 
 static void free_nothing(void *p) {
@@ -209,6 +279,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validate_names_the_field),
         cmocka_unit_test(test_dedupe_window_and_expiry),
+        cmocka_unit_test(test_dedupe_flush_writes_pending_once),
         cmocka_unit_test(test_merge_event_time_order),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
