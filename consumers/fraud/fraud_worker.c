@@ -93,6 +93,7 @@ typedef struct shop_fraud_w {
     shop_fraud_global_t *global; /* cross-user counts in Redis */
     /* shop.fraud.scores */
     rd_kafka_t *rk;
+    size_t scores_sent; /* of out[SHOP_SINK_PG], handed to rk (the flush waits for their acks) */
     char scores_topic[256];
     shop_codec_t *codec;
     shop_encoded_t enc;
@@ -334,9 +335,13 @@ static void flush_user(shop_fraud_user_t *u, void *a) {
         shop_redis_batch_cmd(c->b, "EXPIRE %s %lld", skey, (long long)c->w->user_ttl);
 }
 
+static int send_scores(shop_fraud_w_t *w, char *errstr, size_t errstr_size); /* below */
+
 static void flush_redis(void *vw, shop_redis_batch_t *b) {
     shop_fraud_w_t *w = vw;
     maybe_reload(w);
+    char err[256];
+    (void)send_scores(w, err, sizeof(err)); /* a failure is flush_pg()'s to report */
     flush_ctx_t c = {w, b, 0, {NULL, 0, 0}};
     shop_buf_init(&c.buf);
     for (int32_t p = 0; p < w->nslots; p++) {
@@ -389,11 +394,16 @@ static json_t *score_event(shop_fraud_w_t *w, const fraud_out_t *x) {
     return o;
 }
 
-static int produce_scores(shop_fraud_w_t *w, char *errstr, size_t errstr_size) {
+/* Hands the decisions not yet handed to librdkafka over, without waiting for the broker: the
+ * Redis flush starts them, so their acknowledgement overlaps Redis' and PostgreSQL's work, and
+ * flush_pg() waits for it before its commit. */
+static int send_scores(shop_fraud_w_t *w, char *errstr, size_t errstr_size) {
     fraud_outs_t *o = &w->out[SHOP_SINK_PG];
-    if (!w->rk || !o->n)
+    if (!w->rk)
         return SHOP_OK;
-    for (size_t i = 0; i < o->n; i++) {
+    if (!w->scores_sent)
+        __atomic_store_n(&delivery_failures, 0, __ATOMIC_RELAXED);
+    for (size_t i = w->scores_sent; i < o->n; i++) {
         json_t *ev = score_event(w, &o->v[i]);
         int rc = shop_codec_encode_json(w->codec, ev, SHOP_FRAMING_SINGLE_OBJECT, &w->enc, errstr,
                                         errstr_size);
@@ -414,10 +424,8 @@ static int produce_scores(shop_fraud_w_t *w, char *errstr, size_t errstr_size) {
         if (e)
             return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "kafka produce %s: %s",
                                w->scores_topic, rd_kafka_err2str(e));
+        w->scores_sent = i + 1;
     }
-    if (rd_kafka_flush(w->rk, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE,
-                           "kafka: decisions not delivered to %s in 10 s", w->scores_topic);
     return SHOP_OK;
 }
 
@@ -429,15 +437,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 /* ---- PostgreSQL ---- */
 
-static int flush_pg(void *vw, PGconn *conn, char *errstr, size_t errstr_size) {
-    shop_fraud_w_t *w = vw;
+static int insert_decisions(shop_fraud_w_t *w, PGconn *conn, char *errstr, size_t errstr_size) {
     fraud_outs_t *o = &w->out[SHOP_SINK_PG];
-    __atomic_store_n(&delivery_failures, 0, __ATOMIC_RELAXED);
-    int rc = produce_scores(w, errstr, errstr_size);
-    if (!rc && __atomic_load_n(&delivery_failures, __ATOMIC_RELAXED))
-        rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE,
-                         "kafka: %d decisions not delivered to %s", delivery_failures,
-                         w->scores_topic);
+    int rc = send_scores(w, errstr, errstr_size);
     if (rc)
         return rc;
     /* The decisions and the offsets commit together, so a commit PostgreSQL loses in a crash
@@ -484,11 +486,31 @@ static int flush_pg(void *vw, PGconn *conn, char *errstr, size_t errstr_size) {
     return SHOP_OK;
 }
 
+/* The decisions to fraud_decisions and shop.fraud.scores, all delivered before the offsets that
+ * cover them commit. A failure sends them all again at the retry (the score events' ids are
+ * per order, so a consumer drops what it has already seen). */
+static int flush_pg(void *vw, PGconn *conn, char *errstr, size_t errstr_size) {
+    shop_fraud_w_t *w = vw;
+    int rc = insert_decisions(w, conn, errstr, errstr_size);
+    if (!rc && w->rk && rd_kafka_flush(w->rk, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE,
+                         "kafka: decisions not delivered to %s in 10 s", w->scores_topic);
+    if (!rc && __atomic_load_n(&delivery_failures, __ATOMIC_RELAXED))
+        rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE,
+                         "kafka: %d decisions not delivered to %s", delivery_failures,
+                         w->scores_topic);
+    if (rc)
+        w->scores_sent = 0;
+    return rc;
+}
+
 /* ---- flush bookkeeping ---- */
 
 static void flushed(void *vw, int sink) {
     shop_fraud_w_t *w = vw;
     outs_clear(&w->out[sink]);
+    if (sink == SHOP_SINK_PG)
+        w->scores_sent = 0;
     if (sink != SHOP_SINK_REDIS)
         return;
     shop_fraud_global_clear(w->global);
@@ -503,6 +525,7 @@ static void discard(void *vw) {
     shop_fraud_w_t *w = vw;
     for (int s = 0; s < SHOP_SINK_COUNT; s++)
         outs_clear(&w->out[s]);
+    w->scores_sent = 0;
     if (w->global)
         shop_fraud_global_clear(w->global);
     for (int32_t p = 0; p < w->nslots; p++) {
@@ -624,7 +647,7 @@ static rd_kafka_t *producer_new(const shop_config_t *cfg, char *errstr, size_t e
     /* the user's kafka.* keys (brokers, a managed cluster's security settings), then ours */
     shop_config_each_kafka(cfg, kafka_conf_set, kc);
     if (rd_kafka_conf_set(kc, "enable.idempotence", "true", err, sizeof(err)) ||
-        rd_kafka_conf_set(kc, "linger.ms", "5", err, sizeof(err)) ||
+        rd_kafka_conf_set(kc, "linger.ms", "0", err, sizeof(err)) || /* sent at the Redis flush */
         rd_kafka_conf_set(kc, "partitioner", "murmur2_random", err, sizeof(err))) {
         rd_kafka_conf_destroy(kc);
         shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "kafka producer: %s", err);

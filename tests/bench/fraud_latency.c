@@ -46,13 +46,14 @@ static int64_t mono_us(void) {
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Sleeps until t_us without spinning (a spin to each order's due time took a fifth of a core at
+ * 2,000 orders/s from the machine under test); the send time recorded is the actual one. */
 static void sleep_until(int64_t t_us) {
-    for (int64_t now = mono_us(); now < t_us; now = mono_us()) {
-        int64_t d = t_us - now;
-        struct timespec ts = {0, (d > 200 ? d - 100 : d) * 1000};
-        if (d > 200)
-            nanosleep(&ts, NULL);
-    }
+    int64_t d = t_us - mono_us();
+    if (d <= 0)
+        return;
+    struct timespec ts = {d / 1000000, (d % 1000000) * 1000};
+    nanosleep(&ts, NULL);
 }
 
 /* Subscriber: every "hset" on <prefix>fraud:order:<run>-<seq> marks seq as visible. */

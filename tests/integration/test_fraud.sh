@@ -63,6 +63,24 @@ dump_pg() {
 dump_pg "$NA" >"$WORK/pg.a"
 dump_pg "$NB" >"$WORK/pg.b"
 diff -q "$WORK/pg.a" "$WORK/pg.b" >/dev/null || fail "fraud_decisions differ: $(diff "$WORK/pg.a" "$WORK/pg.b" | head -5)"
+# A's shop.fraud.scores: one decision per order, the one in fraud_decisions (a retried flush may
+# send one again, with the same event id and contents)
+"$BIN" decode --topic "${PREFIX}shop.fraud.scores" >"$WORK/scores.jsonl" 2>/dev/null
+python3 - "$WORK/scores.jsonl" "$WORK/pg.a" <<'PY' || fail "shop.fraud.scores does not hold A's decisions"
+import json, sys
+got, n = {}, 0
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    n += 1
+    got.setdefault(e["order_id"], set()).add((e["event_id"], e["score"], e["level"]))
+want = {}
+for row in open(sys.argv[2]).read().splitlines():
+    f = row.split("|")
+    want[f[0]] = (int(f[3]), f[4])
+bad = [o for o in want if len(got.get(o, ())) != 1 or next(iter(got[o]))[1:] != want[o]]
+print("shop.fraud.scores: events=%d orders=%d want=%d mismatched=%d" % (n, len(got), len(want), len(bad)))
+sys.exit(1 if bad or set(got) != set(want) else 0)
+PY
 dump_redis() {
   redis_cli --scan --pattern "bt:$1:fraud:order:*" | sort | while read -r k; do
     printf '%s ' "${k#bt:$1:}"
