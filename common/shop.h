@@ -71,6 +71,11 @@ void shop_buf_grow(shop_buf_t *b, size_t extra);
 void shop_buf_append(shop_buf_t *b, const void *data, size_t n);
 void shop_buf_puts(shop_buf_t *b, const char *s);
 void shop_buf_printf(shop_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends v in decimal / lower-case hex without printf (hot encoders). */
+void shop_buf_put_i64(shop_buf_t *b, int64_t v);
+void shop_buf_put_hex64(shop_buf_t *b, uint64_t v);
+/* v in decimal into out (NUL-terminated, at most 20 digits and a sign); returns the length. */
+size_t shop_fmt_i64(char out[24], int64_t v);
 
 /* Seeded PRNG: xoshiro256** (Blackman & Vigna, "Scrambled linear pseudorandom number generators",
  * 2018), seeded through splitmix64: same seed, same sequence on every platform. */

@@ -295,18 +295,61 @@ void shop_buf_puts(shop_buf_t *b, const char *s) {
     shop_buf_append(b, s, strlen(s));
 }
 
+/* Formats into the spare capacity first: only an output that does not fit is formatted again
+ * (formatting twice, to measure and then to write, was most of the cost of hot callers). */
 void shop_buf_printf(shop_buf_t *b, const char *fmt, ...) {
+    shop_buf_grow(b, 63);
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
-    if (n < 0)
+    if (n < 0) {
+        b->buf[b->len] = '\0';
         return;
-    shop_buf_grow(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->buf + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    }
+    if ((size_t)n >= b->cap - b->len) {
+        shop_buf_grow(b, (size_t)n);
+        va_start(ap, fmt);
+        vsnprintf(b->buf + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     b->len += (size_t)n;
+}
+
+/* Decimal digits of v into the end of tmp[24]; returns where they start. */
+static char *u64_digits(char tmp[24], uint64_t v) {
+    char *p = tmp + 24;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
+void shop_buf_put_i64(shop_buf_t *b, int64_t v) {
+    char tmp[24], *p = u64_digits(tmp, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+    if (v < 0)
+        *--p = '-';
+    shop_buf_append(b, p, (size_t)(tmp + 24 - p));
+}
+
+void shop_buf_put_hex64(shop_buf_t *b, uint64_t v) {
+    char tmp[16], *p = tmp + 16;
+    do {
+        *--p = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v);
+    shop_buf_append(b, p, (size_t)(tmp + 16 - p));
+}
+
+size_t shop_fmt_i64(char out[24], int64_t v) {
+    char tmp[24], *p = u64_digits(tmp, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+    if (v < 0)
+        *--p = '-';
+    size_t n = (size_t)(tmp + 24 - p);
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return n;
 }
 
 static uint64_t splitmix64(uint64_t *x) {

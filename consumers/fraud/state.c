@@ -249,38 +249,65 @@ void shop_fraud_part_sweep(shop_fraud_part_t *p, int64_t idle_ms) {
 
 /* ---- text form: "f1 " then space-separated numbers; hashes in hex, doubles round-trip ---- */
 
+/* " v" in decimal / hex: the encoding runs for every changed user at every flush, so no printf
+ * for the integers (it was a tenth of the worker's CPU). */
+static void put_i(shop_buf_t *b, int64_t v) {
+    shop_buf_append(b, " ", 1);
+    shop_buf_put_i64(b, v);
+}
+
+static void put_x(shop_buf_t *b, uint64_t v) {
+    shop_buf_append(b, " ", 1);
+    shop_buf_put_hex64(b, v);
+}
+
 static void put_set(shop_buf_t *b, const shop_fraud_seen_t *s) {
     int n = 0;
     for (int i = 0; i < FRAUD_SET_N; i++)
         n += s[i].h != 0;
-    shop_buf_printf(b, " %d", n);
+    put_i(b, n);
     for (int i = 0; i < FRAUD_SET_N; i++)
-        if (s[i].h)
-            shop_buf_printf(b, " %" PRIx64 " %" PRId64 " %" PRId64, s[i].h, s[i].first_at,
-                            s[i].last_at);
+        if (s[i].h) {
+            put_x(b, s[i].h);
+            put_i(b, s[i].first_at);
+            put_i(b, s[i].last_at);
+        }
 }
 
 void shop_fraud_user_encode(const shop_fraud_user_t *u, shop_buf_t *b) {
-    shop_buf_printf(b, "f1 %" PRId64 " %" PRId64 " %" PRId64 " %.17g %.17g %d", u->last_at,
-                    u->signup_at, u->norders, u->mean, u->m2, u->nring);
-    for (int i = 0; i < u->nring; i++)
-        shop_buf_printf(b, " %" PRId64 " %" PRId64, u->ring_at[i], u->ring_amt[i]);
-    shop_buf_printf(b, " %d", u->nfail);
+    shop_buf_append(b, "f1", 2);
+    put_i(b, u->last_at);
+    put_i(b, u->signup_at);
+    put_i(b, u->norders);
+    shop_buf_printf(b, " %.17g %.17g", u->mean, u->m2);
+    put_i(b, u->nring);
+    for (int i = 0; i < u->nring; i++) {
+        put_i(b, u->ring_at[i]);
+        put_i(b, u->ring_amt[i]);
+    }
+    put_i(b, u->nfail);
     for (int i = 0; i < u->nfail; i++)
-        shop_buf_printf(b, " %" PRId64, u->fail_at[i]);
-    shop_buf_printf(b, " %d", u->npts);
-    for (int i = 0; i < u->npts; i++)
-        shop_buf_printf(b, " %" PRId64 " %" PRId64, u->pts_at[i], u->pts_delta[i]);
+        put_i(b, u->fail_at[i]);
+    put_i(b, u->npts);
+    for (int i = 0; i < u->npts; i++) {
+        put_i(b, u->pts_at[i]);
+        put_i(b, u->pts_delta[i]);
+    }
     put_set(b, u->dev);
     put_set(b, u->ip);
     put_set(b, u->addr);
     put_set(b, u->ctry);
-    shop_buf_printf(b, " %" PRId64 " %" PRIx64 " %" PRIx64 " %d", u->login_at, u->login_dev,
-                    u->login_ctry, u->ndec);
+    put_i(b, u->login_at);
+    put_x(b, u->login_dev);
+    put_x(b, u->login_ctry);
+    put_i(b, u->ndec);
     for (int i = 0; i < u->ndec; i++) {
         const shop_fraud_decision_t *d = &u->dec[i];
-        shop_buf_printf(b, " %" PRIx64 " %d %d %" PRIx32 " %.17g %s", d->order_h, d->score,
-                        d->level, d->fired, d->anomaly, d->model[0] ? d->model : "none");
+        put_x(b, d->order_h);
+        put_i(b, d->score);
+        put_i(b, d->level);
+        put_x(b, d->fired);
+        shop_buf_printf(b, " %.17g %s", d->anomaly, d->model[0] ? d->model : "none");
     }
 }
 

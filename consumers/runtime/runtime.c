@@ -724,15 +724,33 @@ static ssize_t next_batch(rd_kafka_queue_t *q, rd_kafka_message_t **msgs, size_t
 }
 
 /* How long the loop may wait for a message: 100 ms, less when pending events fall due for a
- * flush sooner (by flush.ms, or by flush.drained.ms: an empty queue means all is processed). */
+ * flush sooner (by flush.ms, or by flush.drained.ms when the partitions are read to their ends:
+ * an empty queue then means all is processed). */
 static int wait_budget_ms(const shop_runtime_t *rt) {
     if (!rt->pending_events)
         return 100;
     int64_t due = rt->flush_ms;
-    if (rt->flush_drained_ms >= 0 && rt->flush_drained_ms < due)
+    if (rt->flush_drained_ms >= 0 && !rt->fetch_behind && rt->flush_drained_ms < due)
         due = rt->flush_drained_ms;
     int64_t left = due - (shop_mono_us() - rt->last_flush_us) / 1000;
     return left <= 0 ? 0 : left > 100 ? 100 : (int)left;
+}
+
+/* Whether some assigned partition has messages the consumer has not taken yet, by the high
+ * watermarks of the last fetch responses (kept locally by librdkafka: no round trip). An empty
+ * queue then means the fetcher is behind the loop, not that the loop is caught up. */
+static int behind(shop_runtime_t *rt) {
+    for (int t = 0; t < rt->ntopics; t++)
+        for (int i = 0; i < rt->topics[t].nparts; i++) {
+            part_t *p = &rt->topics[t].parts[i];
+            int64_t lo = -1, hi = -1;
+            if (!p->assigned || p->loading || p->done)
+                continue;
+            if (!rd_kafka_get_watermark_offsets(rt->rk, rt->topics[t].name, i, &lo, &hi) &&
+                hi > p->expect)
+                return 1;
+        }
+    return 0;
 }
 
 /* ---- consume.ordered (merge.c) ---- */
@@ -812,9 +830,14 @@ static void consume_loop(shop_runtime_t *rt) {
             rt->last_msg_us = shop_mono_us();
         }
         int idle = n <= 0;
-        /* Group commit: having processed all that has arrived (fewer than a batch came), flush
-         * now rather than at flush.ms; under a backlog batches stay full and flushes large. */
-        int drained = n < batch && rt->flush_drained_ms >= 0 &&
+        /* Group commit: having processed all that has arrived (fewer than a batch came) and
+         * caught up with the partitions' ends, flush now rather than at flush.ms. Under a
+         * backlog the fetcher can fall behind the loop for a moment; flushing then would make
+         * flushes small and many (a catch-up at half speed), so it waits for flush.events. */
+        rt->fetch_behind =
+            n < batch && rt->flush_drained_ms >= 0 && rt->pending_events > 0 && behind(rt);
+        int drained = n < batch && rt->flush_drained_ms >= 0 && rt->pending_events > 0 &&
+                      !rt->fetch_behind &&
                       shop_mono_us() - rt->last_flush_us >= rt->flush_drained_ms * 1000;
         maybe_flush(rt, drained && rt->pending_events > 0);
         update_ready(rt);

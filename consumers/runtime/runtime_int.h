@@ -85,6 +85,7 @@ typedef struct shop_runtime {
     int64_t flush_events;
     int64_t flush_ms;
     int64_t flush_drained_ms; /* -1: off */
+    int fetch_behind;         /* the queue ran dry before the partitions' ends (see behind()) */
     int64_t dedupe_window_ms; /* 0: event-id dedupe off */
     int64_t max_string_bytes; /* event.max.string.bytes */
     int64_t dlq_max_bytes;    /* dlq.max.bytes */

@@ -343,12 +343,24 @@ int shop_decoder_decode(shop_decoder_t *dec, const void *buf, size_t len, const 
 
 /* ---- field access ---- */
 
+/* The field's index in the record schema, -1 when it has none. A scan of the names, not
+ * avro_schema_record_field_get_index(): that one formats an error message (vsnprintf) for every
+ * field a record lacks, and workers ask for optional fields of other event types all the time. */
+static int field_index(avro_schema_t schema, const char *field) {
+    size_t n = avro_schema_record_size(schema);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = avro_schema_record_field_name(schema, (int)i);
+        if (name && !strcmp(name, field))
+            return (int)i;
+    }
+    return -1;
+}
+
 static int field_value(avro_value_t *rec, const char *field, avro_value_t *out) {
     if (!rec || !rec->iface || avro_value_get_type(rec) != AVRO_RECORD)
         return SHOP_ERR_INVALID;
-    if (avro_schema_record_field_get_index(avro_value_get_schema(rec), field) < 0)
-        return SHOP_ERR_NOTFOUND;
-    if (avro_value_get_by_name(rec, field, out, NULL))
+    int i = field_index(avro_value_get_schema(rec), field);
+    if (i < 0 || avro_value_get_by_index(rec, (size_t)i, out, NULL))
         return SHOP_ERR_NOTFOUND;
     if (avro_value_get_type(out) == AVRO_UNION) {
         avro_value_t b;
