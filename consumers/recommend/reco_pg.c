@@ -10,6 +10,7 @@
 #include "flag_store.h"
 #include "reco_int.h"
 #include "runtime.h"
+#include "store.h"
 
 static void quiet(void *arg, const char *msg) {
     (void)arg, (void)msg; /* NOTICEs of the idempotent migrations */
@@ -153,20 +154,12 @@ void reco_variants_pg(reco_w_t *w, const char *const *users, const char *const *
         shop_buf_t a, b;
         shop_buf_init(&a);
         shop_buf_init(&b);
-        shop_buf_puts(&a, "{");
-        shop_buf_puts(&b, "{");
         for (size_t i = start; i < end; i++) {
-            shop_buf_puts(&a, i > start ? ",\"" : "\"");
-            shop_buf_puts(&b, i > start ? ",\"" : "\"");
-            for (const char *s = users[i]; *s; s++)
-                shop_buf_printf(&a, "%s%c", *s == '"' || *s == '\\' ? "\\" : "", *s);
-            for (const char *s = variants[i]; *s; s++)
-                shop_buf_printf(&b, "%s%c", *s == '"' || *s == '\\' ? "\\" : "", *s);
-            shop_buf_puts(&a, "\"");
-            shop_buf_puts(&b, "\"");
+            shop_pg_array_add(&a, users[i]);
+            shop_pg_array_add(&b, variants[i]);
         }
-        shop_buf_puts(&a, "}");
-        shop_buf_puts(&b, "}");
+        shop_pg_array_end(&a);
+        shop_pg_array_end(&b);
         const char *params[] = {a.buf, b.buf, ts};
         exec_ok(c, PQexecParams(c, sql, 3, NULL, params, NULL, NULL, 0), "variants");
         shop_buf_release(&a);

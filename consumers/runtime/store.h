@@ -77,4 +77,11 @@ int shop_pg_store_commit(shop_pg_store_t *s, const shop_worker_ops_t *ops, void 
 /* Connection for queries, or NULL. Borrowed. */
 PGconn *shop_pg_store_conn(shop_pg_store_t *s, char *errstr, size_t errstr_size);
 
+/* Array literals for bulk statements (INSERT ... SELECT FROM unnest($1::text[], ...): one short
+ * statement whatever the row count, where a VALUES list of n rows costs PostgreSQL a parse of n
+ * rows). Each call appends one element (NULL: SQL NULL), the first one opening the brace; end
+ * closes it ("{}" when empty). Numbers may be passed as text: '{"1","2"}'::bigint[] is valid. */
+void shop_pg_array_add(shop_buf_t *b, const char *s);
+void shop_pg_array_end(shop_buf_t *b);
+
 #endif

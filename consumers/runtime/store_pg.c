@@ -219,3 +219,28 @@ fail:
     shop_pg_exec(s->conn, "ROLLBACK", 0, NULL, NULL, 0);
     return rc == SHOP_ERR_INVALID ? SHOP_ERR_FATAL : rc;
 }
+
+void shop_pg_array_add(shop_buf_t *b, const char *s) {
+    shop_buf_append(b, b->len ? "," : "{", 1);
+    if (!s) {
+        shop_buf_append(b, "NULL", 4);
+        return;
+    }
+    shop_buf_append(b, "\"", 1);
+    for (const char *run = s;; s++) {
+        if (*s && *s != '"' && *s != '\\')
+            continue;
+        shop_buf_append(b, run, (size_t)(s - run));
+        if (!*s)
+            break;
+        shop_buf_append(b, "\\", 1);
+        run = s; /* the quote or backslash itself goes out with the next run */
+    }
+    shop_buf_append(b, "\"", 1);
+}
+
+void shop_pg_array_end(shop_buf_t *b) {
+    if (!b->len)
+        shop_buf_append(b, "{", 1);
+    shop_buf_append(b, "}", 1);
+}

@@ -209,6 +209,25 @@ static void test_dedupe_flush_writes_pending_once(void **state) {
     shop_dedupe_destroy(d);
 }
 
+/* ---- store_pg.c: array literals ---- */
+
+static void test_pg_array_literals(void **state) {
+    (void)state;
+    shop_buf_t b;
+    shop_buf_init(&b);
+    shop_pg_array_end(&b);
+    assert_string_equal(b.buf, "{}");
+    shop_buf_reset(&b);
+    shop_pg_array_add(&b, "o-1");
+    shop_pg_array_add(&b, NULL);
+    shop_pg_array_add(&b, "");
+    shop_pg_array_add(&b, "a\"b\\c,{d} NULL");
+    shop_pg_array_add(&b, "빨간색");
+    shop_pg_array_end(&b);
+    assert_string_equal(b.buf, "{\"o-1\",NULL,\"\",\"a\\\"b\\\\c,{d} NULL\",\"빨간색\"}");
+    shop_buf_release(&b);
+}
+
 /* ---- merge.c ---- */
 
 static void free_nothing(void *p) {
@@ -280,6 +299,7 @@ int main(void) {
         cmocka_unit_test(test_validate_names_the_field),
         cmocka_unit_test(test_dedupe_window_and_expiry),
         cmocka_unit_test(test_dedupe_flush_writes_pending_once),
+        cmocka_unit_test(test_pg_array_literals),
         cmocka_unit_test(test_merge_event_time_order),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
