@@ -76,6 +76,29 @@ wait_metric() {
   fail "$name stayed below $min for ${timeout}s"
 }
 
+# wait_caught_up PORT TIMEOUT_S PID: waits until every assigned partition reports a lag of 0 (all
+# processed up to its high watermark), twice, a second apart (the lag is refreshed once a second).
+# shopstream_events_total is no measure of that after a rewind (a lost assignment, a failed
+# flush): the events read again count again.
+wait_caught_up() {
+  local port=$1 timeout=$2 pid=$3 i m n lags ok=0
+  for ((i = 0; i < timeout * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || fail "worker $pid exited early"
+    m=$(curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null || true)
+    n=$(awk '$1 ~ /^shopstream_assigned_partitions/ {s += $2} END {print s + 0}' <<<"$m")
+    lags=$(awk '$1 ~ /^shopstream_consumer_lag\{/ {c++; s += $2} END {print c + 0, s + 0}' <<<"$m")
+    if [ "$n" -gt 0 ] && [ "$lags" = "$n 0" ]; then
+      ok=$((ok + 1))
+      [ "$ok" -ge 2 ] && return 0
+      sleep 1
+      continue
+    fi
+    ok=0
+    sleep 0.1
+  done
+  fail "worker not caught up after ${timeout}s (assigned $n, lag lines and sum: $lags)"
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

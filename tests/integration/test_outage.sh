@@ -67,6 +67,7 @@ outage kafka "$WORK/rest.02"
 
 all=$(wc -l <"$WORK/gen.jsonl") # the analytics worker reads every topic
 wait_metric "$PORT" shopstream_events_total "$all" 120 "$WORKER_PID"
+wait_caught_up "$PORT" 120 "$WORKER_PID" # a lost assignment during the outage re-reads events
 kill -TERM "$WORKER_PID"
 wait "$WORKER_PID" || fail "worker did not stop cleanly on SIGTERM: $(tail -3 "$WORK/worker.log")"
 fails=$(grep -c 'retry_in_ms' "$WORK/worker.log" || true)
