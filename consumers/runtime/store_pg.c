@@ -111,14 +111,18 @@ int shop_pg_store_ping(shop_pg_store_t *s, char *errstr, size_t errstr_size) {
 /* Reads stored offsets (optionally locking the rows) into out[i], -1 when absent. */
 static int read_offsets(shop_pg_store_t *s, const shop_offset_entry_t *entries, int n, int64_t *out,
                         int lock, char *errstr, size_t errstr_size) {
+    /* Every row of the group, locked in one order: two instances flushing in a rebalance (the
+     * old owner on revoke, the new one) deadlocked when they locked in scan order (CI). */
     const char *sql = lock ? "SELECT topic, partition, next_offset FROM shop_offsets "
-                             "WHERE consumer_group = $1 FOR UPDATE"
+                             "WHERE consumer_group = $1 ORDER BY topic, partition FOR UPDATE"
                            : "SELECT topic, partition, next_offset FROM shop_offsets "
                              "WHERE consumer_group = $1";
     const char *params[1] = {s->group};
     PGresult *res = PQexecParams(s->conn, sql, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        int retry = conn_lost(s->conn);
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        int retry =
+            conn_lost(s->conn) || (state && (!strcmp(state, "40001") || !strcmp(state, "40P01")));
         shop_seterr(errstr, errstr_size, retry ? SHOP_ERR_RETRYABLE : SHOP_ERR_FATAL,
                     "postgresql offsets: %s", PQerrorMessage(s->conn));
         PQclear(res);
