@@ -327,10 +327,8 @@ static char *u64_digits(char tmp[24], uint64_t v) {
 }
 
 void shop_buf_put_i64(shop_buf_t *b, int64_t v) {
-    char tmp[24], *p = u64_digits(tmp, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
-    if (v < 0)
-        *--p = '-';
-    shop_buf_append(b, p, (size_t)(tmp + 24 - p));
+    char tmp[24];
+    shop_buf_append(b, tmp, shop_fmt_i64(tmp, v));
 }
 
 void shop_buf_put_hex64(shop_buf_t *b, uint64_t v) {

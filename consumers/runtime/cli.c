@@ -134,12 +134,7 @@ static redisReply *array_reply(redisContext *c, char *errstr, size_t errstr_size
     redisReply *r = n ? redisCommand(c, fmt, key, n) : redisCommand(c, fmt, key);
     if (r && r->type == REDIS_REPLY_ARRAY)
         return r;
-    shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis: %s",
-                !r                             ? c->errstr
-                : r->type == REDIS_REPLY_ERROR ? r->str
-                                               : "unexpected reply");
-    if (r)
-        freeReplyObject(r);
+    shop_redis_reply_err(c, r, errstr, errstr_size);
     return NULL;
 }
 

@@ -834,12 +834,10 @@ static void consume_loop(shop_runtime_t *rt) {
          * caught up with the partitions' ends, flush now rather than at flush.ms. Under a
          * backlog the fetcher can fall behind the loop for a moment; flushing then would make
          * flushes small and many (a catch-up at half speed), so it waits for flush.events. */
-        rt->fetch_behind =
-            n < batch && rt->flush_drained_ms >= 0 && rt->pending_events > 0 && behind(rt);
-        int drained = n < batch && rt->flush_drained_ms >= 0 && rt->pending_events > 0 &&
-                      !rt->fetch_behind &&
-                      shop_mono_us() - rt->last_flush_us >= rt->flush_drained_ms * 1000;
-        maybe_flush(rt, drained && rt->pending_events > 0);
+        int empty = n < batch && rt->flush_drained_ms >= 0 && rt->pending_events > 0;
+        rt->fetch_behind = empty && behind(rt);
+        maybe_flush(rt, empty && !rt->fetch_behind &&
+                            shop_mono_us() - rt->last_flush_us >= rt->flush_drained_ms * 1000);
         update_ready(rt);
         int64_t now = shop_mono_us();
         if (now - last_lag_us > 1000000) {
