@@ -93,7 +93,8 @@ typedef struct shop_fraud_w {
     shop_fraud_global_t *global; /* cross-user counts in Redis */
     /* shop.fraud.scores */
     rd_kafka_t *rk;
-    size_t scores_sent; /* of out[SHOP_SINK_PG], handed to rk (the flush waits for their acks) */
+    size_t scores_sent;           /* of out[SHOP_SINK_PG], encoded into sb */
+    struct score_batch *sb;       /* their score events (the next PostgreSQL job waits for acks) */
     rd_kafka_topic_t *scores_rkt; /* held so its metadata stays known (warm_producer) */
     char scores_topic[256];
     shop_codec_t *codec;
@@ -356,7 +357,7 @@ static void flush_redis(void *vw, shop_redis_batch_t *b) {
     shop_fraud_w_t *w = vw;
     maybe_reload(w);
     char err[256];
-    (void)send_scores(w, err, sizeof(err)); /* a failure is flush_pg()'s to report */
+    (void)send_scores(w, err, sizeof(err)); /* a failure is the PostgreSQL job's to report */
     flush_ctx_t c = {w, b, 0, {NULL, 0, 0}};
     shop_buf_init(&c.buf);
     for (int32_t p = 0; p < w->nslots; p++) {
@@ -382,7 +383,71 @@ static void flush_redis(void *vw, shop_redis_batch_t *b) {
 
 /* ---- Kafka: shop.fraud.scores ---- */
 
-static int delivery_failures; /* of the last flush (librdkafka's delivery callback) */
+/* The score events of the decisions of one PostgreSQL job, kept as produced: the job waits for
+ * their acknowledgements before its commit and sends them all again when one was not delivered.
+ * Its messages in flight hold references (librdkafka's per-message opaque) and their delivery
+ * reports are served on whichever thread polls: counts and references are atomic. */
+typedef struct score_msg {
+    size_t key, klen, val, vlen; /* in data */
+    int64_t ts;
+} score_msg_t;
+
+typedef struct score_batch {
+    int refs;     /* the holder (the worker, then its job) + each message in flight */
+    int inflight; /* handed to librdkafka, not yet reported */
+    int failed;   /* reported undelivered */
+    shop_buf_t data;
+    score_msg_t *m;
+    size_t n, cap;
+    size_t queued; /* m[0, queued) handed to librdkafka */
+} score_batch_t;
+
+static void batch_unref(score_batch_t *b) {
+    if (b && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        shop_buf_release(&b->data);
+        free(b->m);
+        free(b);
+    }
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk, (void)opaque;
+    score_batch_t *b = m->_private;
+    if (!b)
+        return;
+    if (m->err)
+        __atomic_add_fetch(&b->failed, 1, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&b->inflight, 1, __ATOMIC_ACQ_REL);
+    batch_unref(b);
+}
+
+/* Hands m[queued, n) to librdkafka (thread-safe: the job's retry runs it on the flush thread). */
+static int produce_queued(rd_kafka_t *rk, const char *topic, score_batch_t *b, char *errstr,
+                          size_t errstr_size) {
+    while (b->queued < b->n) {
+        const score_msg_t *x = &b->m[b->queued];
+        __atomic_add_fetch(&b->refs, 1, __ATOMIC_ACQ_REL);
+        __atomic_add_fetch(&b->inflight, 1, __ATOMIC_ACQ_REL);
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(b->data.buf + x->key, x->klen),
+            RD_KAFKA_V_VALUE(b->data.buf + x->val, x->vlen),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(x->ts),
+            RD_KAFKA_V_OPAQUE(b), RD_KAFKA_V_END);
+        if (e) {
+            __atomic_sub_fetch(&b->inflight, 1, __ATOMIC_ACQ_REL);
+            __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL); /* the holder's stays: never 0 */
+        }
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(rk, 100);
+            continue;
+        }
+        if (e)
+            return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "kafka produce %s: %s",
+                               topic, rd_kafka_err2str(e));
+        b->queued++;
+    }
+    return SHOP_OK;
+}
 
 static json_t *score_event(shop_fraud_w_t *w, const fraud_out_t *x) {
     char reasons[1024], eid[40];
@@ -409,69 +474,86 @@ static json_t *score_event(shop_fraud_w_t *w, const fraud_out_t *x) {
     return o;
 }
 
-/* Hands the decisions not yet handed to librdkafka over, without waiting for the broker: the
- * Redis flush starts them, so their acknowledgement overlaps Redis' and PostgreSQL's work, and
- * flush_pg() waits for it before its commit. */
+/* Encodes the decisions not yet encoded into the worker's batch and hands them to librdkafka
+ * without waiting for the broker: the Redis flush starts them, so their acknowledgement overlaps
+ * Redis' and PostgreSQL's work; the PostgreSQL job waits for it before its commit. A produce
+ * error is the job's to retry; an encoding error is a bug (our event against our schema). */
 static int send_scores(shop_fraud_w_t *w, char *errstr, size_t errstr_size) {
     fraud_outs_t *o = &w->out[SHOP_SINK_PG];
-    if (!w->rk)
+    if (!w->rk || w->scores_sent == o->n)
         return SHOP_OK;
-    if (!w->scores_sent)
-        __atomic_store_n(&delivery_failures, 0, __ATOMIC_RELAXED);
-    for (size_t i = w->scores_sent; i < o->n; i++) {
-        json_t *ev = score_event(w, &o->v[i]);
+    if (!w->sb) {
+        w->sb = shop_xcalloc(1, sizeof(*w->sb));
+        w->sb->refs = 1;
+    }
+    score_batch_t *b = w->sb;
+    for (; w->scores_sent < o->n; w->scores_sent++) {
+        json_t *ev = score_event(w, &o->v[w->scores_sent]);
         int rc = shop_codec_encode_json(w->codec, ev, SHOP_FRAMING_SINGLE_OBJECT, &w->enc, errstr,
                                         errstr_size);
         json_decref(ev);
         if (rc)
-            return SHOP_ERR_FATAL; /* our own event does not match our schema: a bug */
-        rd_kafka_resp_err_t e =
-            rd_kafka_producev(w->rk, RD_KAFKA_V_TOPIC(w->scores_topic),
-                              RD_KAFKA_V_KEY(w->enc.key, strlen(w->enc.key)),
-                              RD_KAFKA_V_VALUE(w->enc.bytes.buf, w->enc.bytes.len),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_TIMESTAMP(w->enc.occurred_at), RD_KAFKA_V_END);
-        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            rd_kafka_poll(w->rk, 100);
-            i--;
-            continue;
-        }
-        if (e)
-            return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "kafka produce %s: %s",
-                               w->scores_topic, rd_kafka_err2str(e));
-        w->scores_sent = i + 1;
+            return SHOP_ERR_FATAL;
+        if (b->n == b->cap)
+            b->m = shop_xrealloc(b->m, (b->cap = b->cap ? 2 * b->cap : 64) * sizeof(*b->m));
+        score_msg_t *x = &b->m[b->n++];
+        x->klen = strlen(w->enc.key);
+        x->key = b->data.len;
+        shop_buf_append(&b->data, w->enc.key, x->klen);
+        x->vlen = w->enc.bytes.len;
+        x->val = b->data.len;
+        shop_buf_append(&b->data, w->enc.bytes.buf, x->vlen);
+        x->ts = w->enc.occurred_at;
     }
-    return SHOP_OK;
+    return produce_queued(w->rk, w->scores_topic, b, errstr, errstr_size);
 }
 
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
-    (void)rk, (void)opaque;
-    if (m->err)
-        __atomic_add_fetch(&delivery_failures, 1, __ATOMIC_RELAXED);
+/* Forgets the worker's scores in progress (those in flight finish on their own). */
+static void drop_scores(shop_fraud_w_t *w) {
+    batch_unref(w->sb);
+    w->sb = NULL;
+    w->scores_sent = 0;
 }
 
-/* ---- PostgreSQL ---- */
+/* ---- PostgreSQL: a job per flush (runs on the runtime's flush thread) ---- */
 
-static int insert_decisions(shop_fraud_w_t *w, PGconn *conn, char *errstr, size_t errstr_size) {
+enum { C_ORDER, C_USER, C_AT, C_SCORE, C_LEVEL, C_REC, C_WHY, C_MODEL, C_ANOM, C_AMT, C_CUR, NCOL };
+
+typedef struct fraud_job {
+    rd_kafka_t *rk;    /* NULL: no score events */
+    const char *topic; /* the worker's: it outlives its jobs */
+    int sync_commit;   /* fraud.pg.synchronous_commit */
+    size_t rows;
+    shop_buf_t col[NCOL];  /* fraud_decisions' columns as array literals */
+    score_batch_t *scores; /* these decisions' score events (NULL when none) */
+    int rc;                /* an error found while taking the job (a bug), else 0 */
+    char err[256];
+} fraud_job_t;
+
+size_t shop_fraud_job_rows(const void *job) {
+    return ((const fraud_job_t *)job)->rows;
+}
+
+/* The decisions since the last job, their columns formatted here (the reasons' words need the
+ * engine, which only the consume thread may read). */
+static void *pg_take(void *vw) {
+    shop_fraud_w_t *w = vw;
+    fraud_job_t *j = shop_xcalloc(1, sizeof(*j));
+    j->rk = w->rk;
+    j->topic = w->scores_topic;
+    j->sync_commit = w->pg_sync_commit;
+    char err[256] = "";
+    if (send_scores(w, err, sizeof(err)) == SHOP_ERR_FATAL) {
+        j->rc = SHOP_ERR_FATAL;
+        snprintf(j->err, sizeof(j->err), "%s", err);
+    }
+    j->scores = w->sb;
+    w->sb = NULL;
+    w->scores_sent = 0;
     fraud_outs_t *o = &w->out[SHOP_SINK_PG];
-    int rc = send_scores(w, errstr, errstr_size);
-    if (rc)
-        return rc;
-    /* The decisions and the offsets commit together, so a commit PostgreSQL loses in a crash
-     * only rewinds the PostgreSQL sink, which then redoes those orders (ON CONFLICT DO NOTHING):
-     * exactness does not need the WAL flush each commit would otherwise wait for. */
-    if (!w->pg_sync_commit && (rc = shop_pg_exec(conn, "SET LOCAL synchronous_commit TO off", 0,
-                                                 NULL, errstr, errstr_size)))
-        return rc;
-    if (!o->n)
-        return SHOP_OK;
-    /* one statement over arrays: a VALUES list of a few hundred rows cost PostgreSQL 2-3 times
-     * as much (its parse), and a flush of a few hundred orders is common */
-    enum { O, U, AT, SC, LV, RC, WHY, MDL, AN, AMT, CUR, NCOL };
-    shop_buf_t col[NCOL];
-    for (int c = 0; c < NCOL; c++)
-        shop_buf_init(&col[c]);
     char reasons[1024], num[4][32];
+    for (int c = 0; c < NCOL; c++)
+        shop_buf_init(&j->col[c]);
     for (size_t i = 0; i < o->n; i++) {
         const fraud_out_t *x = &o->v[i];
         shop_fraud_reasons(&w->eng, &x->d, 3, reasons, sizeof(reasons));
@@ -479,55 +561,91 @@ static int insert_decisions(shop_fraud_w_t *w, PGconn *conn, char *errstr, size_
         shop_fmt_i64(num[1], x->d.score);
         shop_fmt_i64(num[2], x->amount);
         snprintf(num[3], sizeof(num[3]), "%.6f", x->d.anomaly);
-        shop_pg_array_add(&col[O], x->order_id);
-        shop_pg_array_add(&col[U], x->user_id);
-        shop_pg_array_add(&col[AT], num[0]);
-        shop_pg_array_add(&col[SC], num[1]);
-        shop_pg_array_add(&col[LV], shop_fraud_level_name(x->d.level));
-        shop_pg_array_add(&col[RC], shop_fraud_recommendation(x->d.level));
-        shop_pg_array_add(&col[WHY], reasons);
-        shop_pg_array_add(&col[MDL], x->d.model);
-        shop_pg_array_add(&col[AN], x->d.anomaly < 0 ? NULL : num[3]);
-        shop_pg_array_add(&col[AMT], num[2]);
-        shop_pg_array_add(&col[CUR], x->currency);
+        shop_pg_array_add(&j->col[C_ORDER], x->order_id);
+        shop_pg_array_add(&j->col[C_USER], x->user_id);
+        shop_pg_array_add(&j->col[C_AT], num[0]);
+        shop_pg_array_add(&j->col[C_SCORE], num[1]);
+        shop_pg_array_add(&j->col[C_LEVEL], shop_fraud_level_name(x->d.level));
+        shop_pg_array_add(&j->col[C_REC], shop_fraud_recommendation(x->d.level));
+        shop_pg_array_add(&j->col[C_WHY], reasons);
+        shop_pg_array_add(&j->col[C_MODEL], x->d.model);
+        shop_pg_array_add(&j->col[C_ANOM], x->d.anomaly < 0 ? NULL : num[3]);
+        shop_pg_array_add(&j->col[C_AMT], num[2]);
+        shop_pg_array_add(&j->col[C_CUR], x->currency);
     }
-    const char *params[NCOL];
-    for (int c = 0; c < NCOL; c++) {
-        shop_pg_array_end(&col[c]);
-        params[c] = col[c].buf;
-    }
-    rc = shop_pg_exec(conn,
-                      "INSERT INTO fraud_decisions (order_id, user_id, occurred_at, score, level, "
-                      "recommendation, reasons, model_version, anomaly, amount_minor, currency) "
-                      "SELECT o, u, to_timestamp(a / 1000.0), s, l, r, why, m, an, amt, c "
-                      "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::text[], "
-                      "$6::text[], $7::text[], $8::text[], $9::float8[], $10::bigint[], "
-                      "$11::text[]) AS t(o, u, a, s, l, r, why, m, an, amt, c) "
-                      "ON CONFLICT (order_id) DO NOTHING",
-                      NCOL, params, errstr, errstr_size);
     for (int c = 0; c < NCOL; c++)
-        shop_buf_release(&col[c]);
-    if (rc)
-        return rc;
-    return SHOP_OK;
+        shop_pg_array_end(&j->col[c]);
+    j->rows = o->n;
+    outs_clear(o);
+    return j;
+}
+
+/* Every score event of the job acknowledged by the broker, within 10 s; an undelivered one sends
+ * them all again (their ids are per order, so a consumer drops what it has already seen). */
+static int deliver(fraud_job_t *j, char *errstr, size_t errstr_size) {
+    score_batch_t *b = j->scores;
+    int64_t deadline = shop_mono_us() + 10 * 1000000LL;
+    for (;;) {
+        int rc = produce_queued(j->rk, j->topic, b, errstr, errstr_size);
+        if (rc)
+            return rc;
+        while (__atomic_load_n(&b->inflight, __ATOMIC_ACQUIRE) > 0 && shop_mono_us() < deadline)
+            rd_kafka_poll(j->rk, 1);
+        int inflight = __atomic_load_n(&b->inflight, __ATOMIC_ACQUIRE);
+        int failed = __atomic_load_n(&b->failed, __ATOMIC_ACQUIRE);
+        if (inflight > 0)
+            return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE,
+                               "kafka: %d decisions not acknowledged by %s in 10 s", inflight,
+                               j->topic);
+        if (!failed)
+            return SHOP_OK;
+        __atomic_store_n(&b->failed, 0, __ATOMIC_RELEASE);
+        b->queued = 0;
+        if (shop_mono_us() >= deadline)
+            return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE,
+                               "kafka: %d decisions not delivered to %s", failed, j->topic);
+    }
 }
 
 /* The decisions to fraud_decisions and shop.fraud.scores, all delivered before the offsets that
- * cover them commit. A failure sends them all again at the retry (the score events' ids are
- * per order, so a consumer drops what it has already seen). */
-static int flush_pg(void *vw, PGconn *conn, char *errstr, size_t errstr_size) {
-    shop_fraud_w_t *w = vw;
-    int rc = insert_decisions(w, conn, errstr, errstr_size);
-    if (!rc && w->rk && rd_kafka_flush(w->rk, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE,
-                         "kafka: decisions not delivered to %s in 10 s", w->scores_topic);
-    if (!rc && __atomic_load_n(&delivery_failures, __ATOMIC_RELAXED))
-        rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE,
-                         "kafka: %d decisions not delivered to %s", delivery_failures,
-                         w->scores_topic);
-    if (rc)
-        w->scores_sent = 0;
-    return rc;
+ * cover them commit. */
+static int pg_job_run(void *job, PGconn *conn, char *errstr, size_t errstr_size) {
+    fraud_job_t *j = job;
+    if (j->rc)
+        return shop_seterr(errstr, errstr_size, j->rc, "fraud: %s", j->err);
+    /* The decisions and the offsets commit together, so a commit PostgreSQL loses in a crash
+     * only rewinds the PostgreSQL sink, which then redoes those orders (ON CONFLICT DO NOTHING):
+     * exactness does not need the WAL flush each commit would otherwise wait for. */
+    int rc = SHOP_OK;
+    if (!j->sync_commit && (rc = shop_pg_exec(conn, "SET LOCAL synchronous_commit TO off", 0, NULL,
+                                              errstr, errstr_size)))
+        return rc;
+    /* one statement over arrays: a VALUES list of a few hundred rows cost PostgreSQL 2-3 times
+     * as much (its parse), and a flush of a few hundred orders is common */
+    const char *params[NCOL];
+    for (int c = 0; c < NCOL; c++)
+        params[c] = j->col[c].buf;
+    if (j->rows &&
+        (rc = shop_pg_exec(conn,
+                           "INSERT INTO fraud_decisions (order_id, user_id, occurred_at, score, "
+                           "level, recommendation, reasons, model_version, anomaly, amount_minor, "
+                           "currency) "
+                           "SELECT o, u, to_timestamp(a / 1000.0), s, l, r, why, m, an, amt, c "
+                           "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], "
+                           "$5::text[], $6::text[], $7::text[], $8::text[], $9::float8[], "
+                           "$10::bigint[], $11::text[]) AS t(o, u, a, s, l, r, why, m, an, amt, c) "
+                           "ON CONFLICT (order_id) DO NOTHING",
+                           NCOL, params, errstr, errstr_size)))
+        return rc;
+    return j->rk && j->scores ? deliver(j, errstr, errstr_size) : SHOP_OK;
+}
+
+static void pg_job_free(void *job) {
+    fraud_job_t *j = job;
+    for (int c = 0; c < NCOL; c++)
+        shop_buf_release(&j->col[c]);
+    batch_unref(j->scores);
+    free(j);
 }
 
 /* ---- flush bookkeeping ---- */
@@ -536,7 +654,7 @@ static void flushed(void *vw, int sink) {
     shop_fraud_w_t *w = vw;
     outs_clear(&w->out[sink]);
     if (sink == SHOP_SINK_PG)
-        w->scores_sent = 0;
+        drop_scores(w);
     if (sink != SHOP_SINK_REDIS)
         return;
     shop_fraud_global_clear(w->global);
@@ -551,7 +669,7 @@ static void discard(void *vw) {
     shop_fraud_w_t *w = vw;
     for (int s = 0; s < SHOP_SINK_COUNT; s++)
         outs_clear(&w->out[s]);
-    w->scores_sent = 0;
+    drop_scores(w);
     if (w->global)
         shop_fraud_global_clear(w->global);
     for (int32_t p = 0; p < w->nslots; p++) {
@@ -650,6 +768,9 @@ static void destroy(void *vw) {
     shop_fraud_global_destroy(w->global);
     if (w->rk) {
         rd_kafka_flush(w->rk, 5000);
+        /* what could not be delivered reports now, dropping its batch references */
+        rd_kafka_purge(w->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(w->rk, 0);
         if (w->scores_rkt)
             rd_kafka_topic_destroy(w->scores_rkt);
         rd_kafka_destroy(w->rk);
@@ -834,10 +955,12 @@ const shop_worker_ops_t shop_worker_fraud = {
     .destroy = destroy,
     .process = process,
     .flush_redis = flush_redis,
-    .flush_pg = flush_pg,
     .flushed = flushed,
     .discard = discard,
     .pending = pending,
+    .pg_take = pg_take,
+    .pg_job_run = pg_job_run,
+    .pg_job_free = pg_job_free,
     .restore = restore,
     .release = release,
     .refresh = refresh,

@@ -11,6 +11,9 @@ struct redisContext;
 
 extern const shop_worker_ops_t shop_worker_fraud;
 
+/* Decisions in a PostgreSQL job of the worker (ops->pg_take; for tests). */
+size_t shop_fraud_job_rows(const void *job);
+
 /* Reads the decision of `order_id` under `prefix` into *out (a new JSON reference the caller
  * decrefs). Returns an HTTP status: 200, 404 (no decision), 400 (bad id), 503 (Redis). */
 int fraud_api_order(struct redisContext *c, const char *prefix, const char *order_id, json_t **out);

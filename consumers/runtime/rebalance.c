@@ -219,7 +219,7 @@ static int flush_before_revoke(shop_runtime_t *rt) {
         shop_mono_us() + shop_config_get_int(rt->cfg, "revoke.flush.timeout.ms") * 1000;
     char err[512];
     for (;;) {
-        int rc = shop_rt_flush(rt, err, sizeof(err));
+        int rc = shop_rt_flush(rt, 1, err, sizeof(err));
         if (rc == SHOP_OK || rc == SHOP_ERR_CONFLICT) /* a conflict has already rewound */
             return 1;
         if (rc != SHOP_ERR_RETRYABLE || shop_mono_us() > deadline)

@@ -33,6 +33,9 @@ const shop_conf_def_t shop_runtime_conf[] = {
     {"flush.drained.ms", SHOP_CONF_INT, "0",
      "flush once everything that has arrived is processed, if the last flush is at least this old "
      "(ms; -1: only by flush.events and flush.ms)"},
+    {"pg.flush.async", SHOP_CONF_BOOL, "true",
+     "workers that support it commit to PostgreSQL on a thread of their own while consumption "
+     "and the Redis flushes go on (false: each flush waits for PostgreSQL)"},
     {"refresh.ms", SHOP_CONF_INT, "1000",
      "recompute derived views (windows, rankings) at most this often (ms)"},
     {"consume.ordered", SHOP_CONF_BOOL, "false",
@@ -342,8 +345,7 @@ static void handle_error_message(shop_runtime_t *rt, rd_kafka_message_t *m) {
 
 /* ---- flush ---- */
 
-/* Entries for sink s: partitions with pending progress. Returns the count; *out is heap. */
-static int collect(shop_runtime_t *rt, int s, shop_offset_entry_t **out) {
+int shop_rt_collect(shop_runtime_t *rt, int s, shop_offset_entry_t **out) {
     int n = 0, cap = 16;
     shop_offset_entry_t *e = shop_xcalloc((size_t)cap, sizeof(*e));
     for (int t = 0; t < rt->ntopics; t++)
@@ -361,7 +363,7 @@ static int collect(shop_runtime_t *rt, int s, shop_offset_entry_t **out) {
 
 static int flush_sink(shop_runtime_t *rt, int s, char *errstr, size_t errstr_size) {
     shop_offset_entry_t *e = NULL;
-    int n = collect(rt, s, &e), rc = SHOP_OK;
+    int n = shop_rt_collect(rt, s, &e), rc = SHOP_OK;
     if (!n)
         goto out;
     int64_t t0 = shop_mono_us();
@@ -379,7 +381,7 @@ static int flush_sink(shop_runtime_t *rt, int s, char *errstr, size_t errstr_siz
         rc = shop_redis_store_commit(rt->redis, &b, e, n, errstr, errstr_size);
         shop_buf_release(&b.resp);
     } else {
-        rc = shop_pg_store_commit(rt->pg, rt->ops, rt->w, e, n, errstr, errstr_size);
+        rc = shop_pg_store_commit(rt->pg, rt->ops->flush_pg, rt->w, e, n, errstr, errstr_size);
     }
     if (rc == SHOP_OK) {
         shop_metrics_observe_flush(&rt->metrics, s, shop_mono_us() - t0);
@@ -423,13 +425,18 @@ static void commit_kafka(shop_runtime_t *rt) {
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-int shop_rt_flush(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
+int shop_rt_flush(shop_runtime_t *rt, int wait, char *errstr, size_t errstr_size) {
     int rc = shop_rt_dlq_drain(rt, 100, errstr, errstr_size);
     if (rc)
         return rc;
-    for (int s = 0; s < SHOP_SINK_COUNT && !rc; s++)
-        if (rt->ops->sinks & SHOP_SINK_BIT(s))
+    for (int s = 0; s < SHOP_SINK_COUNT && !rc; s++) {
+        if (!(rt->ops->sinks & SHOP_SINK_BIT(s)))
+            continue;
+        if (s == SHOP_SINK_PG && rt->pgflush.started)
+            rc = shop_rt_pgflush(rt, wait, errstr, errstr_size);
+        else
             rc = flush_sink(rt, s, errstr, errstr_size);
+    }
     if (rc == SHOP_ERR_CONFLICT) {
         SHOP_WARN("msg=\"%s; rewinding to the stored offsets\"", errstr);
         shop_rt_rewind(rt, "offsets changed under us");
@@ -448,6 +455,7 @@ void shop_rt_rewind(shop_runtime_t *rt, const char *why) {
     SHOP_WARN("msg=\"rewind: %s; pending state dropped, partitions reload their stored offsets\"",
               why);
     atomic_fetch_add(&rt->metrics.rewinds, 1);
+    shop_rt_pgflush_discard(rt);
     rt->ops->discard(rt->w);
     rt->pending_events = 0;
     for (int t = 0; t < rt->ntopics; t++)
@@ -665,12 +673,14 @@ static void maybe_flush(shop_runtime_t *rt, int force) {
     int64_t now = shop_mono_us();
     if (rt->paused && now < rt->next_retry_us)
         return;
+    /* a PostgreSQL job that has committed makes way for the next one at once */
     int due = force || rt->pending_events >= rt->flush_events ||
-              (rt->pending_events > 0 && now - rt->last_flush_us >= rt->flush_ms * 1000);
+              (rt->pending_events > 0 && now - rt->last_flush_us >= rt->flush_ms * 1000) ||
+              shop_rt_pgflush_done(rt);
     if (!due && !rt->paused)
         return;
     char err[512] = "";
-    int rc = shop_rt_flush(rt, err, sizeof(err));
+    int rc = shop_rt_flush(rt, 0, err, sizeof(err));
     rt->last_flush_us = shop_mono_us();
     if (rc == SHOP_OK || rc == SHOP_ERR_CONFLICT) {
         if (rt->paused) {
@@ -852,12 +862,13 @@ static void consume_loop(shop_runtime_t *rt) {
         /* Caught up: the cached watermarks say so, then the broker confirms (at most 3 times a
          * second: each confirmation is a round trip per partition). */
         if (idle && (rt->opts->until_caught_up || rt->replay) && !rt->pending_events &&
-            !rt->paused && now - last_query_us > 300000) {
+            shop_rt_pgflush_idle(rt) && !rt->paused && now - last_query_us > 300000) {
             last_query_us = now;
             if (refresh_lag(rt, 0) && refresh_lag(rt, 1) && rt->opts->until_caught_up)
                 break;
         }
-        if (rt->replay && shop_rt_replay_done(rt) && !rt->pending_events)
+        if (rt->replay && shop_rt_replay_done(rt) && !rt->pending_events &&
+            shop_rt_pgflush_idle(rt))
             break;
     }
     free(msgs);
@@ -867,8 +878,8 @@ static void consume_loop(shop_runtime_t *rt) {
 static void drain(shop_runtime_t *rt) {
     int64_t deadline = shop_mono_us() + 30 * 1000000LL;
     char err[512];
-    while (rt->pending_events && !rt->fatal) {
-        int rc = shop_rt_flush(rt, err, sizeof(err));
+    while ((rt->pending_events || !shop_rt_pgflush_idle(rt)) && !rt->fatal) {
+        int rc = shop_rt_flush(rt, 1, err, sizeof(err));
         if (rc == SHOP_OK || rc == SHOP_ERR_CONFLICT)
             break;
         if (rc != SHOP_ERR_RETRYABLE || shop_mono_us() > deadline) {
@@ -972,7 +983,7 @@ static int init(shop_runtime_t *rt, const shop_runtime_opts_t *o, char *errstr,
     if (!rt->replay && shop_config_get_bool(rt->cfg, "dlq.enabled") &&
         !(rt->dlq = shop_rt_dlq_new(rt, errstr, errstr_size)))
         return SHOP_ERR_CONFIG;
-    return SHOP_OK;
+    return shop_rt_pgflush_start(rt, errstr, errstr_size);
 }
 
 static void teardown(shop_runtime_t *rt) {
@@ -986,6 +997,7 @@ static void teardown(shop_runtime_t *rt) {
             rd_kafka_queue_destroy(rt->queue);
         rd_kafka_destroy(rt->rk);
     }
+    shop_rt_pgflush_stop(rt); /* after the revoke's flush, before the worker its jobs came from */
     if (rt->dlq) {
         char err[256];
         if (shop_rt_dlq_drain(rt, 10000, err, sizeof(err)))

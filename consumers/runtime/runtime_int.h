@@ -48,6 +48,27 @@ typedef struct shop_refresher {
     int urgent; /* a waiter wants the next run now, not after refresh.ms */
 } shop_refresher_t;
 
+/* The PostgreSQL flush thread (pgflush.c), for workers with ops->pg_take. */
+typedef struct shop_pgflush {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    shop_pg_store_t *store; /* its own connection */
+    int started;
+    int async; /* pg.flush.async: the consume thread goes on while a job commits */
+    /* consume thread (the flush thread reads job, e and n while a job is queued) */
+    void *job;              /* taken from the worker, not yet committed */
+    shop_offset_entry_t *e; /* the offsets it covers */
+    int n;
+    int failed; /* its last run failed retryably */
+    /* under lock */
+    int state; /* idle, queued (the thread has it), done (outcome not yet applied) */
+    int rc;
+    int64_t took_us;
+    char err[512];
+    int stop;
+} shop_pgflush_t;
+
 typedef struct shop_runtime {
     const shop_runtime_opts_t *opts;
     const shop_worker_ops_t *ops;
@@ -90,13 +111,18 @@ typedef struct shop_runtime {
     int64_t max_string_bytes; /* event.max.string.bytes */
     int64_t dlq_max_bytes;    /* dlq.max.bytes */
     shop_refresher_t refresher;
+    shop_pgflush_t pgflush;
     struct shop_merge *merge; /* consume.ordered: event-time order across the topics; NULL off */
 } shop_runtime_t;
 
 extern volatile sig_atomic_t shop_runtime_stop;
 
 /* runtime.c */
-int shop_rt_flush(shop_runtime_t *rt, char *errstr, size_t errstr_size);
+/* Flushes every sink. `wait`: also until the PostgreSQL flush thread has committed everything
+ * (a revoke, a shutdown); otherwise its job may still be running when this returns. */
+int shop_rt_flush(shop_runtime_t *rt, int wait, char *errstr, size_t errstr_size);
+/* Entries for sink s: partitions with pending progress. Returns the count; *out is heap. */
+int shop_rt_collect(shop_runtime_t *rt, int s, shop_offset_entry_t **out);
 void shop_rt_rewind(shop_runtime_t *rt, const char *why);
 part_t *shop_rt_part(shop_runtime_t *rt, const char *topic, int32_t partition, int create,
                      int *topic_idx);
@@ -139,6 +165,20 @@ void shop_rt_dedupe_key(const shop_runtime_t *rt, const char *topic, int32_t par
                         size_t size);
 /* Forgets a partition's part_t contents (its dedupe state too). */
 void shop_rt_part_reset(part_t *p);
+
+/* pgflush.c */
+int shop_rt_pgflush_start(shop_runtime_t *rt, char *errstr, size_t errstr_size);
+void shop_rt_pgflush_stop(shop_runtime_t *rt);
+/* The PostgreSQL sink's part of a flush: applies a finished job, then hands the pending state
+ * over as the next one (and with `wait`, waits until all is committed). Return codes as for a
+ * commit; a job being retried after a failure reports RETRYABLE. */
+int shop_rt_pgflush(shop_runtime_t *rt, int wait, char *errstr, size_t errstr_size);
+/* Drops the job (waiting for a run in progress): a rewind. */
+void shop_rt_pgflush_discard(shop_runtime_t *rt);
+/* A job has finished and waits to be applied by shop_rt_pgflush(). */
+int shop_rt_pgflush_done(shop_runtime_t *rt);
+/* No job is taken and uncommitted. */
+int shop_rt_pgflush_idle(const shop_runtime_t *rt);
 
 /* refresh.c */
 int shop_rt_refresh_start(shop_runtime_t *rt, char *errstr, size_t errstr_size);

@@ -69,9 +69,11 @@ void shop_pg_store_destroy(shop_pg_store_t *s);
 int shop_pg_store_ping(shop_pg_store_t *s, char *errstr, size_t errstr_size);
 int shop_pg_store_load(shop_pg_store_t *s, shop_offset_entry_t *entries, int n, char *errstr,
                        size_t errstr_size);
-/* BEGIN; lock and check the offset rows as for Redis; flush(w, conn) runs the worker's
- * statements; upsert the offsets; COMMIT. Same return codes as shop_redis_store_commit. */
-int shop_pg_store_commit(shop_pg_store_t *s, const shop_worker_ops_t *ops, void *w,
+/* The statements of one flush: a worker's flush_pg(w, ...) or a job's pg_job_run(job, ...). */
+typedef int (*shop_pg_flush_fn)(void *arg, PGconn *conn, char *errstr, size_t errstr_size);
+/* BEGIN; lock and check the offset rows as for Redis; fn(arg, conn) runs the statements (fn may
+ * be NULL); upsert the offsets; COMMIT. Same return codes as shop_redis_store_commit. */
+int shop_pg_store_commit(shop_pg_store_t *s, shop_pg_flush_fn fn, void *arg,
                          const shop_offset_entry_t *entries, int n, char *errstr,
                          size_t errstr_size);
 /* Connection for queries, or NULL. Borrowed. */

@@ -186,7 +186,7 @@ static int write_offsets(shop_pg_store_t *s, const shop_offset_entry_t *entries,
     return rc;
 }
 
-int shop_pg_store_commit(shop_pg_store_t *s, const shop_worker_ops_t *ops, void *w,
+int shop_pg_store_commit(shop_pg_store_t *s, shop_pg_flush_fn fn, void *arg,
                          const shop_offset_entry_t *entries, int n, char *errstr,
                          size_t errstr_size) {
     if (!shop_pg_store_conn(s, errstr, errstr_size))
@@ -208,7 +208,7 @@ int shop_pg_store_commit(shop_pg_store_t *s, const shop_worker_ops_t *ops, void 
                            "postgresql offsets of group %s are not where this worker left them",
                            s->group);
     }
-    if (ops->flush_pg && (rc = ops->flush_pg(w, s->conn, errstr, errstr_size)))
+    if (fn && (rc = fn(arg, s->conn, errstr, errstr_size)))
         goto fail;
     if ((rc = write_offsets(s, entries, n, errstr, errstr_size)))
         goto fail;

@@ -85,6 +85,17 @@ typedef struct shop_worker_ops {
     /* Pending entries (for flush triggers and the state-size metric). */
     size_t (*pending)(void *w);
 
+    /* Optional, instead of flush_pg: PostgreSQL flushes on the runtime's own thread (pgflush.c),
+     * so that neither consumption nor the Redis flush waits for PostgreSQL. pg_take (consume
+     * thread, after a flush_redis) moves the pending PostgreSQL state into a job and clears it
+     * from the worker. pg_job_run runs the job's statements inside the open transaction, on the
+     * flusher's thread: it may touch only the job and thread-safe handles, and runs again after
+     * a failed commit. pg_job_free frees a job (committed, or dropped by a rewind). flushed() is
+     * not called for the PostgreSQL sink of such a worker. */
+    void *(*pg_take)(void *w);
+    int (*pg_job_run)(void *job, PGconn *conn, char *errstr, size_t errstr_size);
+    void (*pg_job_free)(void *job);
+
     /* Optional hooks for workers that keep state per partition (NULL when unused). */
 
     /* The stored offsets of these partitions were just read (at assignment, and again after a

@@ -37,6 +37,15 @@ cleanup() {
     rm -rf "$WORK"
   else
     log "kept $WORK (logs of the workers are there)"
+    # a CI machine keeps nothing: the end of each worker's log goes with the test's output
+    if [ "$st" -ne 0 ]; then
+      local f
+      for f in "$WORK"/*.log; do
+        [ -f "$f" ] || continue
+        printf -- '--- last lines of %s:\n' "$(basename "$f")" >&2
+        tail -n 30 "$f" >&2 || true
+      done
+    fi
   fi
   exit "$st"
 }

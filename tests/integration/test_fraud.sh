@@ -84,7 +84,9 @@ PY
 dump_redis() {
   redis_cli --scan --pattern "bt:$1:fraud:order:*" | sort | while read -r k; do
     printf '%s ' "${k#bt:$1:}"
-    redis_cli HGETALL "$k" | paste -sd' '
+    # a hash's field order is its dict's (a long field value makes it one), which depends on
+    # when the server rehashed it: compare fields sorted
+    redis_cli HGETALL "$k" | paste -d" " - - | sort | paste -sd" "
   done
 }
 dump_redis "$NA" >"$WORK/redis.a"
