@@ -44,6 +44,11 @@ static const shop_conf_def_t conf[] = {
      "the PostgreSQL sink, which redoes it)"},
     {"fraud.scores.produce", SHOP_CONF_STRING, "auto",
      "produce to shop.fraud.scores: on, off, auto (on except in bt: namespaces)"},
+    /* the PostgreSQL flush waits for the scores' acks: on the scoring path unless
+     * pg.flush.async, where a linger of a few ms batches them at no cost to Redis latency and
+     * spares the broker a produce request per order */
+    {"fraud.scores.linger.ms", SHOP_CONF_INT, "0",
+     "linger.ms of the scores producer (each synchronous flush waits it; 5 with pg.flush.async)"},
     /* latency (produce -> score in Redis, tests/bench/bench_fraud_latency.sh): a score is visible
      * after the flush that carries it, so flush.ms bounds the wait (the runtime's batch is what
      * has arrived; it never waits for a batch to fill). Bulk replays may --set flush.ms=500. */
@@ -792,11 +797,12 @@ static void kafka_conf_set(const char *key, const char *value, void *opaque) {
 
 static rd_kafka_t *producer_new(const shop_config_t *cfg, char *errstr, size_t errstr_size) {
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    char err[512];
+    char err[512], linger[24];
+    shop_fmt_i64(linger, shop_config_get_int(cfg, "fraud.scores.linger.ms"));
     /* the user's kafka.* keys (brokers, a managed cluster's security settings), then ours */
     shop_config_each_kafka(cfg, kafka_conf_set, kc);
     if (rd_kafka_conf_set(kc, "enable.idempotence", "true", err, sizeof(err)) ||
-        rd_kafka_conf_set(kc, "linger.ms", "0", err, sizeof(err)) || /* sent at the Redis flush */
+        rd_kafka_conf_set(kc, "linger.ms", linger, err, sizeof(err)) ||
         rd_kafka_conf_set(kc, "partitioner", "murmur2_random", err, sizeof(err))) {
         rd_kafka_conf_destroy(kc);
         shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG, "kafka producer: %s", err);

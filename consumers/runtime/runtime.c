@@ -33,9 +33,9 @@ const shop_conf_def_t shop_runtime_conf[] = {
     {"flush.drained.ms", SHOP_CONF_INT, "0",
      "flush once everything that has arrived is processed, if the last flush is at least this old "
      "(ms; -1: only by flush.events and flush.ms)"},
-    {"pg.flush.async", SHOP_CONF_BOOL, "true",
-     "workers that support it commit to PostgreSQL on a thread of their own while consumption "
-     "and the Redis flushes go on (false: each flush waits for PostgreSQL)"},
+    {"pg.flush.async", SHOP_CONF_BOOL, "false",
+     "workers that support it (fraud) commit to PostgreSQL on a thread of their own while "
+     "consumption and the Redis flushes go on (false: each flush waits for PostgreSQL)"},
     {"refresh.ms", SHOP_CONF_INT, "1000",
      "recompute derived views (windows, rankings) at most this often (ms)"},
     {"consume.ordered", SHOP_CONF_BOOL, "false",

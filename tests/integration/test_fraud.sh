@@ -2,7 +2,8 @@
 # test_fraud.sh: the fraud worker end to end on real Kafka, Redis and PostgreSQL. A generated
 # stream (user events first, then order events, so that every user fact is joined as of the order's
 # time: see consumers/fraud/README.md) plus one bad order; one instance into namespace A, two
-# instances of one group into namespace B. fraud_decisions and fraud:order:* must be equal, the bad
+# instances of one group into namespace B; A commits to PostgreSQL on the runtime's flush thread
+# (pg.flush.async) and produces shop.fraud.scores, B flushes synchronously. fraud_decisions and fraud:order:* must be equal, the bad
 # order must be in the dead-letter topic with its reason, and never scored. Both groups score with a
 # model trained from the events (`fraud train --events`); the global per-device / per-IP
 # HyperLogLogs must be equal in A and B and match the stream; a third group C runs with
@@ -26,7 +27,8 @@ common=(--set flush.events=500 --set flush.ms=50 --set kafka.session.timeout.ms=
   --set "fraud.model=$WORK/m1.model")
 PA=$(free_port) PB1=$(free_port) PB2=$(free_port) PC=$(free_port)
 start_worker fraud "$WORK/a.log" "${common[@]}" --set "namespace=$NA" --set "http.port=$PA" \
-  --set "group.id=$RUN_ID-a" --set "instance.id=$RUN_ID-a" --set fraud.scores.produce=on
+  --set "group.id=$RUN_ID-a" --set "instance.id=$RUN_ID-a" --set fraud.scores.produce=on \
+  --set pg.flush.async=true --set fraud.scores.linger.ms=5
 A=$WORKER_PID
 start_worker fraud "$WORK/b1.log" "${common[@]}" --set "namespace=$NB" --set "http.port=$PB1" \
   --set "group.id=$RUN_ID-b" --set "instance.id=$RUN_ID-b1"
