@@ -34,6 +34,9 @@ else
   LAT_SECONDS=${BENCH_LAT_SECONDS:-10}
 fi
 PEERS=${BENCH_PEERS-kstreams python}
+if [ -n "${BENCH_PERF:-}" ] && ! command -v perf >/dev/null; then
+  fail "BENCH_PERF needs perf: apt-get install linux-perf (Debian) or linux-tools-\$(uname -r) (Ubuntu)"
+fi
 BROKERS=${SHOPSTREAM_KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:19092}
 REDIS_HOST=${REDIS_HP%%:*}
 REDIS_PORT=${REDIS_HP##*:}
