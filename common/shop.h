@@ -92,6 +92,11 @@ uint64_t shop_mix64(uint64_t x);
 void shop_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
 void shop_sort_r(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *, void *),
                  void *arg);
+/* The first k of base[0, n) by cmp (a total order), sorted, in base[0, k); the others are left
+ * behind in some order. Returns min(k, n). O(n log k) with a bounded heap, where sorting all to
+ * keep k cost the recommendation worker most of its CPU (per-item neighbours, per-user top-N). */
+size_t shop_topk_r(void *base, size_t n, size_t size,
+                   int (*cmp)(const void *, const void *, void *), void *arg, size_t k);
 
 /* Random UUID v4 (from /dev/urandom-seeded state) into out[37]. */
 void shop_uuid4(char out[37]);

@@ -427,3 +427,46 @@ void shop_sort_r(void *base, size_t n, size_t size, int (*cmp)(const void *, con
     if (n > 1)
         qsort_r(base, n, size, cmp, arg);
 }
+
+static void swap_elems(char *a, char *b, char *tmp, size_t size) {
+    memcpy(tmp, a, size);
+    memcpy(a, b, size);
+    memcpy(b, tmp, size);
+}
+
+/* Restores the heap property below node i of a heap of k elements whose root is the last by cmp. */
+static void sift_down(char *a, size_t k, size_t i, size_t size,
+                      int (*cmp)(const void *, const void *, void *), void *arg, char *tmp) {
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < k && cmp(a + l * size, a + m * size, arg) > 0)
+            m = l;
+        if (r < k && cmp(a + r * size, a + m * size, arg) > 0)
+            m = r;
+        if (m == i)
+            return;
+        swap_elems(a + i * size, a + m * size, tmp, size);
+        i = m;
+    }
+}
+
+size_t shop_topk_r(void *base, size_t n, size_t size,
+                   int (*cmp)(const void *, const void *, void *), void *arg, size_t k) {
+    if (k >= n) {
+        shop_sort_r(base, n, size, cmp, arg);
+        return n;
+    }
+    if (!k)
+        return 0;
+    char *a = base, *tmp = shop_xmalloc(size);
+    for (size_t i = k / 2; i-- > 0;) /* a[0, k) as a heap, the worst of them at the root */
+        sift_down(a, k, i, size, cmp, arg, tmp);
+    for (size_t i = k; i < n; i++)
+        if (cmp(a + i * size, a, arg) < 0) { /* better than the worst kept: it takes its place */
+            swap_elems(a, a + i * size, tmp, size);
+            sift_down(a, k, 0, size, cmp, arg, tmp);
+        }
+    free(tmp);
+    shop_sort_r(a, k, size, cmp, arg);
+    return k;
+}

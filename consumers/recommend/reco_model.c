@@ -244,10 +244,8 @@ void reco_model_build(reco_model_t *m) {
     }
     for (size_t i = 0; i < n; i++) {
         mitem_t *it = item_at(m, i);
-        if (it->nsim > 1)
-            shop_sort_r(it->sim, (size_t)it->nsim, sizeof(reco_sim_t), sim_cmp, m);
-        if (it->nsim > m->p.k)
-            it->nsim = m->p.k;
+        it->nsim = (int)shop_topk_r(it->sim, (size_t)it->nsim, sizeof(reco_sim_t), sim_cmp, m,
+                                    m->p.k > 0 ? (size_t)m->p.k : 0);
     }
     free(caps);
     int64_t maxday = INT64_MIN;
@@ -398,8 +396,7 @@ size_t reco_model_rank(const reco_model_t *m, const reco_history_t *h, int algo,
         if (s > 0)
             c[nc++] = (reco_sim_t){(uint32_t)i, (float)s};
     }
-    shop_sort_r(c, nc, sizeof(*c), sim_cmp, (void *)m);
-    size_t k = nc < max ? nc : max;
+    size_t k = shop_topk_r(c, nc, sizeof(*c), sim_cmp, (void *)m, max);
     memcpy(out, c, k * sizeof(*c));
     free(c);
     free(score);

@@ -156,12 +156,55 @@ static void clear_shopstream_env(void) {
     }
 }
 
+/* shop_topk_r keeps what a full sort would put first, in the same order, ties included (the
+ * comparison breaks them by a second key, as reco's does by item name). */
+typedef struct {
+    int score, id;
+} tk_t;
+
+static int tk_cmp(const void *a, const void *b, void *arg) {
+    const tk_t *x = a, *y = b;
+    (void)arg;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static void test_topk(void **state) {
+    (void)state;
+    uint64_t r = 42;
+    for (size_t n = 0; n < 300; n += 7) {
+        tk_t *v = calloc(n + 1, sizeof(*v)), *sorted = calloc(n + 1, sizeof(*v));
+        for (size_t i = 0; i < n; i++) {
+            r = shop_mix64(r + i);
+            v[i] = (tk_t){(int)(r % 17), (int)i}; /* many ties in score */
+        }
+        memcpy(sorted, v, n * sizeof(*v));
+        shop_sort_r(sorted, n, sizeof(*v), tk_cmp, NULL);
+        size_t ks[] = {0, 1, 2, 5, 10, n / 2, n, n + 3};
+        for (size_t j = 0; j < sizeof(ks) / sizeof(ks[0]); j++) {
+            tk_t *w = calloc(n + 1, sizeof(*w));
+            memcpy(w, v, n * sizeof(*v));
+            size_t got = shop_topk_r(w, n, sizeof(*w), tk_cmp, NULL, ks[j]);
+            assert_int_equal(got, ks[j] < n ? ks[j] : n);
+            assert_memory_equal(w, sorted, got * sizeof(*w));
+            free(w);
+        }
+        free(v);
+        free(sorted);
+    }
+}
+
 int main(void) {
     clear_shopstream_env();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults_and_types), cmocka_unit_test(test_precedence),
-        cmocka_unit_test(test_bad_file_line),      cmocka_unit_test(test_time),
-        cmocka_unit_test(test_logfmt_quote),       cmocka_unit_test(test_buf),
+        cmocka_unit_test(test_defaults_and_types),
+        cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_bad_file_line),
+        cmocka_unit_test(test_time),
+        cmocka_unit_test(test_logfmt_quote),
+        cmocka_unit_test(test_buf),
+        cmocka_unit_test(test_topk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
