@@ -655,13 +655,12 @@ static void pg_job_free(void *job) {
 
 /* ---- flush bookkeeping ---- */
 
+/* The Redis sink committed (PostgreSQL's rows leave in jobs: pg_take). */
 static void flushed(void *vw, int sink) {
     shop_fraud_w_t *w = vw;
-    outs_clear(&w->out[sink]);
-    if (sink == SHOP_SINK_PG)
-        drop_scores(w);
     if (sink != SHOP_SINK_REDIS)
         return;
+    outs_clear(&w->out[SHOP_SINK_REDIS]);
     shop_fraud_global_clear(w->global);
     for (int32_t p = 0; p < w->nslots; p++)
         if (w->slots[p].part) {

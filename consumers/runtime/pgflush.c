@@ -6,8 +6,9 @@
  *
  * A job that fails retryably is kept and run again (consumption pauses, as for any sink outage);
  * a conflict or a rewind drops it, and the worker's state is rebuilt from the stored offsets.
- * Without this, a PostgreSQL commit of a few milliseconds delayed every event that arrived while
- * it ran (the fraud worker's produce -> score latency). */
+ * With pg.flush.async off (the default) the consume thread waits for each job, as it waited for
+ * an inline flush: on a 2-core box shared with the broker the overlap cost more than it saved
+ * (consumers/fraud/README.md, "Latency"). */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
