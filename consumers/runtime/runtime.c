@@ -378,7 +378,10 @@ static int flush_sink(shop_runtime_t *rt, int s, char *errstr, size_t errstr_siz
                 shop_dedupe_flush(p->dd, &b, key, rt->dedupe_window_ms / 1000 + 86400);
             }
         }
+        int64_t t1 = shop_mono_us();
         rc = shop_redis_store_commit(rt->redis, &b, e, n, errstr, errstr_size);
+        SHOP_DEBUG("msg=\"redis flush\" commands=%d bytes=%zu build_us=%lld commit_us=%lld rc=%d",
+                   b.ncmds, b.resp.len, (long long)(t1 - t0), (long long)(shop_mono_us() - t1), rc);
         shop_buf_release(&b.resp);
     } else {
         rc = shop_pg_store_commit(rt->pg, rt->ops->flush_pg, rt->w, e, n, errstr, errstr_size);

@@ -44,9 +44,20 @@ run() {
     --topic "${PREFIX}shop.order.events" --redis "$REDIS_HP" --db "$db" --key-prefix "bt:$ns:" \
     --rate "$RATE" --seconds "$SECONDS_RUN" --warmup 2 --run "$ns")
   local st=$?
+  # where the worker's time went: its flushes per sink (count, mean, the histogram's p99 bucket)
+  curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null | awk '
+    /^shopstream_flush_seconds_bucket/ { match($0, /sink="[a-z]*"/); s = substr($0, RSTART + 6, RLENGTH - 7)
+      match($0, /le="[^"]*"/); le[s, ++nb[s]] = substr($0, RSTART + 4, RLENGTH - 5); cum[s, nb[s]] = $NF }
+    /^shopstream_flush_seconds_sum/ { match($0, /sink="[a-z]*"/); sum[substr($0, RSTART + 6, RLENGTH - 7)] = $NF }
+    /^shopstream_flush_seconds_count/ { match($0, /sink="[a-z]*"/); cnt[substr($0, RSTART + 6, RLENGTH - 7)] = $NF }
+    END { for (s in cnt) if (cnt[s] > 0) { p = ""
+            for (i = 1; i <= nb[s]; i++) if (p == "" && cum[s, i] >= 0.99 * cnt[s]) p = le[s, i]
+            printf "  flushes %s: %d, mean %.2f ms, p99 <= %s s\n", s, cnt[s], 1000 * sum[s] / cnt[s], p } }' \
+    >"$WORK/$ns.flushes" || true
   kill "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   printf '%-34s %s\n' "$label" "$out"
+  cat "$WORK/$ns.flushes" 2>/dev/null
   return $st
 }
 
