@@ -57,6 +57,9 @@
 #define SHOP_KEY_SRCH_VER    "%ssrch:ver"       /* prefix */
 #define SHOP_KEY_TREND_VER   "%ssrch:trend:ver" /* prefix */
 #define SHOP_KEY_SUGGEST_VER "%ssrch:sugg:ver"  /* prefix */
+/* The srch:ver of the refresh now writing suggestions in several transactions (a larger change
+ * than search.refresh.chunk commands): a refresh claims it, older ones stop. */
+#define SHOP_KEY_SUGGEST_CLAIM "%ssrch:sugg:claim" /* prefix */
 /* Hash: misspelt query (zero or few results) -> suggested correction. */
 #define SHOP_KEY_DYM "%sdym" /* prefix */
 

@@ -38,6 +38,9 @@ const shop_conf_def_t shop_runtime_conf[] = {
      "consumption and the Redis flushes go on (false: each flush waits for PostgreSQL)"},
     {"refresh.ms", SHOP_CONF_INT, "1000",
      "recompute derived views (windows, rankings) at most this often (ms)"},
+    {"refresh.nice", SHOP_CONF_INT, "10",
+     "scheduling niceness of the refresh thread (0..19): recomputing views yields the CPU to "
+     "consumption and to the HTTP queries"},
     {"consume.ordered", SHOP_CONF_BOOL, "false",
      "process the topics' partitions of one number in event-time order (merge.c)"},
     {"consume.ordered.idle.ms", SHOP_CONF_INT, "500",

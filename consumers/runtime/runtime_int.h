@@ -46,6 +46,7 @@ typedef struct shop_refresher {
     int64_t requested, started, done, full_gen;
     int stop, running;
     int urgent; /* a waiter wants the next run now, not after refresh.ms */
+    int nice;   /* refresh.nice */
 } shop_refresher_t;
 
 /* The PostgreSQL flush thread (pgflush.c), for workers with ops->pg_take. */

@@ -28,6 +28,9 @@ static const shop_conf_def_t conf[] = {
     {"flush.events", SHOP_CONF_INT, "100000", "flush after this many events"},
     {"search.suggest.refresh.ms", SHOP_CONF_INT, "5000",
      "recompute suggestions and corrections at most this often (trends: refresh.ms)"},
+    {"search.refresh.chunk", SHOP_CONF_INT, "500",
+     "commands per transaction when a refresh rewrites many suggestion keys (readers wait on a "
+     "transaction at most this long)"},
     {"search.k", SHOP_CONF_INT, "1000",
      "Space-Saving counters per partition and trending bucket (memory bound)"},
     {"search.suggest.k", SHOP_CONF_INT, "2000",
@@ -891,6 +894,7 @@ static void *create(const shop_worker_env_t *env, char *errstr, size_t errstr_si
     s->recent_ttl_s = shop_config_get_int(cfg, "search.recent.ttl.s");
     s->few_results = (int)shop_config_get_int(cfg, "search.few.results");
     s->heavy_interval_ms = shop_config_get_int(cfg, "search.suggest.refresh.ms");
+    int64_t chunk = shop_config_get_int(cfg, "search.refresh.chunk");
     s->rising_min = (int)shop_config_get_int(cfg, "search.rising.min");
     s->halflife_ms = (double)shop_config_get_int(cfg, "search.decay.halflife.h") * 3600000.0;
     s->rising_prior = strtod(shop_config_get(cfg, "search.rising.prior"), NULL);
@@ -900,15 +904,17 @@ static void *create(const shop_worker_env_t *env, char *errstr, size_t errstr_si
     if (k < 10 || k > 1000000 || kp < 10 || kp > 1000000 || s->prefix_max < 1 ||
         s->prefix_max > 40 || s->suggest_n < 1 || s->suggest_n > 100 || s->top_n < 1 ||
         s->top_n > 10000 || s->recent_n < 0 || s->recent_n > 100 || s->halflife_ms <= 0 ||
-        !(s->rising_prior > 0)) {
+        !(s->rising_prior > 0) || chunk < 10 || chunk > 1000000) {
         shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG,
                     "search.*: a value is out of range (search.k and search.suggest.k 10..1e6, "
                     "search.prefix.max 1..40, search.suggest.n 1..100, search.top.n 1..10000, "
-                    "search.recent.n 0..100, half-life and rising prior > 0)");
+                    "search.recent.n 0..100, search.refresh.chunk 10..1e6, half-life and rising "
+                    "prior > 0)");
         destroy(s);
         return NULL;
     }
     s->k = (size_t)k;
+    s->chunk = (int)chunk;
     s->k_pop = (size_t)kp;
     if (shop_parse_time_ms(shop_config_get(cfg, "search.decay.landmark"), &s->landmark_ms)) {
         shop_seterr(errstr, errstr_size, SHOP_ERR_CONFIG,

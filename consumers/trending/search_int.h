@@ -113,6 +113,7 @@ typedef struct shop_search {
     /* refresh state (the consume thread only) */
     int64_t heavy_interval_ms; /* suggestions and corrections at most this often */
     int64_t last_heavy_ms;     /* monotonic */
+    int chunk;                 /* commands per views transaction (search.refresh.chunk) */
     pthread_mutex_t lex_lock;  /* lex is swapped by refreshes, read by /correct */
     struct search_lex *lex;
 

@@ -242,11 +242,9 @@ static double shown(const shop_search_t *s, double w, int64_t g) {
 
 /* ---- sorted-set writes ---- */
 
-/* Appends DEL key and, when n > 0, one ZADD of the n members (pipelined; *ncmds counts). */
-static void zset_rewrite(redisContext *c, int *ncmds, const char *key, const merged_t *v,
-                         size_t n) {
-    redisAppendCommand(c, "DEL %s", key);
-    (*ncmds)++;
+/* Appends DEL key and, when n > 0, one ZADD of the n members. */
+static void zset_rewrite(shop_redis_batch_t *b, const char *key, const merged_t *v, size_t n) {
+    shop_redis_batch_cmd(b, "DEL %s", key);
     if (!n)
         return;
     const char **argv = shop_xcalloc(2 * n + 2, sizeof(char *));
@@ -263,11 +261,48 @@ static void zset_rewrite(redisContext *c, int *ncmds, const char *key, const mer
         argv[3 + 2 * i] = v[i].item;
         lens[3 + 2 * i] = v[i].len;
     }
-    redisAppendCommandArgv(c, (int)(2 * n + 2), argv, lens);
-    (*ncmds)++;
+    shop_redis_batch_argv(b, (int)(2 * n + 2), argv, lens);
     free(argv);
     free(lens);
     free(num);
+}
+
+/* The views' writes cut between keys into chunks of about `limit` commands. A refresh whose
+ * writes fit one chunk commits them in one MULTI/EXEC with the trends; a larger one (the first
+ * after a catch-up rewrites every suggestion key: 100k commands, 0.4 s of Redis) commits chunk
+ * by chunk, so readers never wait on Redis longer than one chunk takes. */
+typedef struct {
+    shop_redis_batch_t *v;
+    size_t n, cap;
+    int limit;
+} chunks_t;
+
+/* Where the next key's commands go: a new chunk once the current one is full. */
+static shop_redis_batch_t *chunk_for_key(chunks_t *ch) {
+    if (ch->n && ch->v[ch->n - 1].ncmds < ch->limit)
+        return &ch->v[ch->n - 1];
+    if (ch->n == ch->cap) {
+        ch->cap = ch->cap ? 2 * ch->cap : 8;
+        ch->v = shop_xrealloc(ch->v, ch->cap * sizeof(*ch->v));
+    }
+    shop_redis_batch_t *b = &ch->v[ch->n++];
+    memset(b, 0, sizeof(*b));
+    shop_buf_init(&b->resp);
+    return b;
+}
+
+static void chunks_release(chunks_t *ch) {
+    for (size_t i = 0; i < ch->n; i++)
+        shop_buf_release(&ch->v[i].resp);
+    free(ch->v);
+    memset(ch, 0, sizeof(*ch));
+}
+
+/* Pipelines a batch's commands on c; *ncmds counts the replies to read. */
+static void append_batch(redisContext *c, const shop_redis_batch_t *b, int *ncmds) {
+    if (b->ncmds)
+        redisAppendFormattedCommand(c, b->resp.buf, b->resp.len);
+    *ncmds += b->ncmds;
 }
 
 /* ---- suggestions ---- */
@@ -371,44 +406,60 @@ static void compute_suggestions(const shop_search_t *s, const merged_map_t *pop,
     }
 }
 
-/* Appends the commands that bring the sugg:* keys from what sugg:fp says they hold (`old`, an
- * HGETALL reply) to `m`: rewritten keys, deleted keys, and sugg:fp itself. */
-static void append_suggestion_diff(const shop_search_t *s, redisContext *c, int *ncmds,
-                                   const merged_map_t *pop, int64_t g, const sugg_map_t *m,
-                                   const redisReply *old) {
+/* Reads sugg:fp (suggestion key -> fingerprint of what it holds) into m, by HSCAN so that
+ * Redis never blocks on one large reply. The caller WATCHes the key: a change meanwhile aborts
+ * the write. */
+static int read_fingerprints(const shop_search_t *s, redisContext *c, sugg_map_t *m, char *errstr,
+                             size_t errstr_size) {
+    char fpkey[256], cursor[32] = "0";
+    snprintf(fpkey, sizeof(fpkey), SHOP_KEY_SUGGEST_FP, s->prefix);
+    do {
+        redisReply *r = redisCommand(c, "HSCAN %s %s COUNT 300", fpkey, cursor);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY)
+            return shop_redis_reply_err(c, r, errstr, errstr_size);
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        const redisReply *kv = r->element[1];
+        for (size_t i = 0; i + 1 < kv->elements; i += 2) /* a field may come twice: same value */
+            sugg_get(m, kv->element[i]->str, kv->element[i]->len)->fp =
+                strtoull(kv->element[i + 1]->str, NULL, 16);
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0"));
+    return SHOP_OK;
+}
+
+/* Appends the commands that bring the sugg:* keys from what sugg:fp says they hold (`cur`) to
+ * `m`: rewritten keys, deleted keys, and sugg:fp itself, each key with its sugg:fp field in one
+ * chunk. */
+static void append_suggestion_diff(const shop_search_t *s, chunks_t *ch, const merged_map_t *pop,
+                                   int64_t g, const sugg_map_t *m, const sugg_map_t *cur) {
     char key[SHOP_TEXT_MAX_KEY + 256], fpkey[256], hex[24];
     snprintf(fpkey, sizeof(fpkey), SHOP_KEY_SUGGEST_FP, s->prefix);
-    /* what is there now: key -> fingerprint */
-    sugg_map_t cur = {0};
-    for (size_t i = 0; old && i + 1 < old->elements; i += 2)
-        sugg_get(&cur, old->element[i]->str, old->element[i]->len)->fp =
-            strtoull(old->element[i + 1]->str, NULL, 16);
     merged_t *tmp = shop_xcalloc(101, sizeof(*tmp));
     for (size_t i = 0; i < m->n; i++) {
         const sugg_key_t *e = &m->v[i];
-        const sugg_key_t *was = sugg_find(&cur, e->key, strlen(e->key));
+        const sugg_key_t *was = sugg_find(cur, e->key, strlen(e->key));
         if (was && was->fp == e->fp)
             continue;
         for (int j = 0; j < e->n; j++) {
             const merged_t *it = &pop->v[e->items[j]];
             tmp[j] = (merged_t){it->item, it->len, shown(s, it->w, g), NULL};
         }
+        shop_redis_batch_t *b = chunk_for_key(ch);
         snprintf(key, sizeof(key), SHOP_KEY_SUGGEST, s->prefix, e->key);
-        zset_rewrite(c, ncmds, key, tmp, (size_t)e->n);
+        zset_rewrite(b, key, tmp, (size_t)e->n);
         snprintf(hex, sizeof(hex), "%llx", (unsigned long long)e->fp);
-        redisAppendCommand(c, "HSET %s %s %s", fpkey, e->key, hex);
-        (*ncmds)++;
+        shop_redis_batch_cmd(b, "HSET %s %s %s", fpkey, e->key, hex);
     }
-    for (size_t i = 0; i < cur.n; i++) { /* keys left without completions */
-        if (sugg_find(m, cur.v[i].key, strlen(cur.v[i].key)))
+    for (size_t i = 0; i < cur->n; i++) { /* keys left without completions */
+        if (sugg_find(m, cur->v[i].key, strlen(cur->v[i].key)))
             continue;
-        snprintf(key, sizeof(key), SHOP_KEY_SUGGEST, s->prefix, cur.v[i].key);
-        redisAppendCommand(c, "DEL %s", key);
-        redisAppendCommand(c, "HDEL %s %s", fpkey, cur.v[i].key);
-        *ncmds += 2;
+        shop_redis_batch_t *b = chunk_for_key(ch);
+        snprintf(key, sizeof(key), SHOP_KEY_SUGGEST, s->prefix, cur->v[i].key);
+        shop_redis_batch_cmd(b, "DEL %s", key);
+        shop_redis_batch_cmd(b, "HDEL %s %s", fpkey, cur->v[i].key);
     }
     free(tmp);
-    sugg_release(&cur);
 }
 
 /* ---- did you mean ---- */
@@ -573,11 +624,61 @@ static int64_t reply_int(const redisReply *r) {
     return r && r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
 }
 
+/* MULTI, the batch, EXEC, and every reply read. *aborted when EXEC found a watched key changed. */
+static int exec_batch(redisContext *c, const shop_redis_batch_t *b, int *aborted, char *errstr,
+                      size_t errstr_size) {
+    int ncmds = 0, rc = SHOP_OK;
+    redisAppendCommand(c, "MULTI");
+    ncmds++;
+    append_batch(c, b, &ncmds);
+    redisAppendCommand(c, "EXEC");
+    ncmds++;
+    for (int i = 0; i < ncmds; i++) {
+        redisReply *x = NULL;
+        if (redisGetReply(c, (void **)&x) != REDIS_OK)
+            return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis: %s", c->errstr);
+        if (i == ncmds - 1 && x->type == REDIS_REPLY_NIL)
+            *aborted = 1;
+        else if (x->type == REDIS_REPLY_ERROR && !rc)
+            rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis: %s", x->str);
+        freeReplyObject(x);
+    }
+    return rc;
+}
+
+/* One chunk of a claimed views change: committed only while the claim is still this refresh's
+ * (a newer refresh, here or on another instance, takes it over and this one stops). */
+static int write_claimed(redisContext *c, const char *claim, const char *token,
+                         const shop_redis_batch_t *b, int *aborted, char *errstr,
+                         size_t errstr_size) {
+    redisAppendCommand(c, "WATCH %s", claim);
+    redisAppendCommand(c, "GET %s", claim);
+    redisReply *w = NULL, *g = NULL;
+    if (redisGetReply(c, (void **)&w) != REDIS_OK || redisGetReply(c, (void **)&g) != REDIS_OK) {
+        if (w)
+            freeReplyObject(w);
+        return shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis: %s", c->errstr);
+    }
+    int mine =
+        w->type == REDIS_REPLY_STATUS && g->type == REDIS_REPLY_STRING && !strcmp(g->str, token);
+    freeReplyObject(w);
+    freeReplyObject(g);
+    if (!mine) {
+        redisReply *u = redisCommand(c, "UNWATCH");
+        if (u)
+            freeReplyObject(u);
+        *aborted = 1;
+        return SHOP_OK;
+    }
+    return exec_batch(c, b, aborted, errstr, errstr_size);
+}
+
 /* ---- one refresh ---- */
 
 typedef struct {
     char tmp[4][256]; /* unions: 5m, 1h, 24h, cat */
-    redisReply *r5, *rh, *rc, *oldcats, *oldfp, *vers;
+    redisReply *r5, *rh, *rc, *oldcats, *vers;
+    sugg_map_t curfp; /* what sugg:fp says the suggestion keys hold */
     merged_map_t pop, zero, few;
     search_lex_t *lex;
     sugg_map_t sugg;
@@ -589,7 +690,7 @@ typedef struct {
 } refresh_t;
 
 static void refresh_release(refresh_t *f) {
-    redisReply *rs[] = {f->r5, f->rh, f->rc, f->oldcats, f->oldfp, f->vers};
+    redisReply *rs[] = {f->r5, f->rh, f->rc, f->oldcats, f->vers};
     for (size_t i = 0; i < sizeof(rs) / sizeof(rs[0]); i++)
         if (rs[i])
             freeReplyObject(rs[i]);
@@ -597,6 +698,7 @@ static void refresh_release(refresh_t *f) {
     merged_release(&f->zero);
     merged_release(&f->few);
     sugg_release(&f->sugg);
+    sugg_release(&f->curfp);
     search_lex_destroy(f->lex);
     for (size_t i = 0; i < f->ndym; i++)
         free(f->dym[i].fix);
@@ -610,9 +712,57 @@ static void refresh_release(refresh_t *f) {
     free(f->wm);
 }
 
+static unsigned long refresh_seq; /* names this process's temporary keys (the refresh thread) */
+
+/* The suggestion and correction views' changes, into chunks; the last one records the version
+ * they were computed from. "Did you mean" is built in a temporary hash renamed over the old one
+ * at the end, so readers see the whole old or the whole new table. */
+static void append_views(const shop_search_t *s, const refresh_t *f, int64_t gall, int64_t v,
+                         chunks_t *ch) {
+    char key[256], dtmp[256];
+    merged_t *z = shop_xcalloc(f->zero.n + 1, sizeof(*z));
+    size_t nz = f->zero.n < (size_t)s->top_n ? f->zero.n : (size_t)s->top_n;
+    for (size_t i = 0; i < nz; i++)
+        z[i] =
+            (merged_t){f->zero.v[i].item, f->zero.v[i].len, shown(s, f->zero.v[i].w, gall), NULL};
+    snprintf(key, sizeof(key), SHOP_KEY_TREND_ZERO, s->prefix);
+    zset_rewrite(chunk_for_key(ch), key, z, nz);
+    free(z);
+    append_suggestion_diff(s, ch, &f->pop, gall, &f->sugg, &f->curfp);
+    snprintf(dtmp, sizeof(dtmp), "%ssrch:tmp:%d.%lu:dym", s->prefix, (int)getpid(), ++refresh_seq);
+    enum { PAIRS = 128 };
+    const char *argv[2 + 2 * PAIRS];
+    size_t lens[2 + 2 * PAIRS];
+    for (size_t i = 0; i < f->ndym; i += PAIRS) {
+        int argc = 2;
+        argv[0] = "HSET", lens[0] = 4;
+        argv[1] = dtmp, lens[1] = strlen(dtmp);
+        for (size_t j = i; j < f->ndym && j < i + PAIRS; j++) {
+            argv[argc] = f->dym[j].item, lens[argc++] = f->dym[j].len;
+            argv[argc] = f->dym[j].fix, lens[argc++] = strlen(f->dym[j].fix);
+        }
+        shop_redis_batch_t *b = chunk_for_key(ch);
+        shop_redis_batch_argv(b, argc, argv, lens);
+        shop_redis_batch_cmd(b, "EXPIRE %s 300", dtmp); /* if this refresh stops half-way */
+    }
+    shop_redis_batch_t *last = chunk_for_key(ch);
+    snprintf(key, sizeof(key), SHOP_KEY_DYM, s->prefix);
+    if (f->ndym) {
+        shop_redis_batch_cmd(last, "RENAME %s %s", dtmp, key);
+        shop_redis_batch_cmd(last, "PERSIST %s", key);
+    } else {
+        shop_redis_batch_cmd(last, "DEL %s", key);
+    }
+    snprintf(key, sizeof(key), SHOP_KEY_SUGGEST_VER, s->prefix);
+    shop_redis_batch_cmd(last, "SET %s %lld", key, (long long)v);
+}
+
 /* The views are written in one MULTI guarded by WATCH on their versions: each refresh knows the
  * state version it read (srch:ver, bumped by every flush, read first), and never overwrites views
- * computed from a newer one. A refresh that loses a race is retried. */
+ * computed from a newer one. A refresh that loses a race is retried. A suggestion change larger
+ * than one chunk is claimed in that MULTI (srch:sugg:claim) and written in further transactions,
+ * each only while the claim is still this refresh's. Without a flush since the trends were
+ * written, and with suggestions not due, there is nothing to do. */
 int search_refresh(void *w, struct redisContext *c, int full, char *errstr, size_t errstr_size) {
     shop_search_t *s = w;
     refresh_t f;
@@ -626,11 +776,15 @@ int search_refresh(void *w, struct redisContext *c, int full, char *errstr, size
     snprintf(fpkey, sizeof(fpkey), SHOP_KEY_SUGGEST_FP, s->prefix);
     snprintf(catset, sizeof(catset), SHOP_KEY_TREND_CATS, s->prefix);
     snprintf(meta, sizeof(meta), SHOP_KEY_TREND_META, s->prefix);
-    redisReply *r = redisCommand(c, "GET %s", vkey);
-    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
+    redisReply *r = redisCommand(c, "MGET %s %s", vkey, tkey);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
         return shop_redis_reply_err(c, r, errstr, errstr_size);
-    int64_t v = reply_int(r);
+    int64_t v = reply_int(r->element[0]), tv = reply_int(r->element[1]);
     freeReplyObject(r);
+    /* the trends follow event time only: without a flush since they were written, they stand */
+    int do_trends = full || v > tv;
+    if (!heavy && !do_trends)
+        return SHOP_REFRESH_PARTIAL;
 
     int n = 0, rc = SHOP_OK;
     int64_t first = 0, g = 0, gall = 0;
@@ -651,23 +805,20 @@ int search_refresh(void *w, struct redisContext *c, int full, char *errstr, size
     }
 
     /* 1. the windows' unions, into keys of this refresh's own */
-    static unsigned long seq;
     const char *names[4] = {"5m", "1h", "24h", "cat"};
     for (int i = 0; i < 4; i++)
         snprintf(f.tmp[i], sizeof(f.tmp[i]), "%ssrch:tmp:%d.%lu:%s", s->prefix, (int)getpid(),
-                 ++seq, names[i]);
+                 ++refresh_seq, names[i]);
     int ncmds = 0;
-    if (g > 0) {
-        redisAppendCommand(c, "MULTI");
-        ncmds++;
+    if (g > 0 && do_trends) {
+        /* one command each, not one MULTI: Redis serves readers between them (a flush landing
+         * in between bumps srch:ver, so the next refresh sees it) */
         const int lv[4] = {LV_5M, LV_1H, LV_24H, LV_CAT};
         for (int i = 0; i < 4; i++) {
             append_union(s, c, f.tmp[i], lv[i], g, f.wm, n);
             redisAppendCommand(c, "EXPIRE %s 300", f.tmp[i]); /* if this process dies here */
             ncmds += 2;
         }
-        redisAppendCommand(c, "EXEC");
-        ncmds++;
         rc = drain_replies(c, ncmds, errstr, errstr_size);
         /* 2. what rising and the categories need */
         if (!rc &&
@@ -701,36 +852,38 @@ int search_refresh(void *w, struct redisContext *c, int full, char *errstr, size
     }
 
     /* 4. write, unless newer views are there */
+    char claim[256], token[400], host[256] = "";
+    snprintf(claim, sizeof(claim), SHOP_KEY_SUGGEST_CLAIM, s->prefix);
+    gethostname(host, sizeof(host) - 1);
+    snprintf(token, sizeof(token), "%lld %s:%d.%lu", (long long)v, host, (int)getpid(),
+             ++refresh_seq);
     if (!rc) {
-        r = redisCommand(c, "WATCH %s %s %s %s", tkey, skey, fpkey, catset);
+        r = redisCommand(c, "WATCH %s %s %s %s %s", tkey, skey, fpkey, catset, claim);
         if (!r || r->type == REDIS_REPLY_ERROR)
             rc = shop_redis_reply_err(c, r, errstr, errstr_size);
         else
             freeReplyObject(r);
     }
-    if (!rc && (!(f.vers = redisCommand(c, "MGET %s %s", tkey, skey)) ||
-                f.vers->type != REDIS_REPLY_ARRAY || f.vers->elements != 2))
+    if (!rc && (!(f.vers = redisCommand(c, "MGET %s %s %s", tkey, skey, claim)) ||
+                f.vers->type != REDIS_REPLY_ARRAY || f.vers->elements != 3))
         rc = shop_redis_reply_err(c, f.vers, errstr, errstr_size), f.vers = NULL;
     if (!rc && !(f.oldcats = redisCommand(c, "SMEMBERS %s", catset)))
         rc = shop_redis_reply_err(c, NULL, errstr, errstr_size);
-    if (!rc && heavy && !(f.oldfp = redisCommand(c, "HGETALL %s", fpkey)))
-        rc = shop_redis_reply_err(c, NULL, errstr, errstr_size);
-    int trends = !rc && g > 0 && v >= reply_int(f.vers->element[0]);
-    int views = !rc && heavy && v >= reply_int(f.vers->element[1]);
-    ncmds = 0;
-    if (!rc) {
-        redisAppendCommand(c, "MULTI");
-        ncmds++;
-    }
+    if (!rc && heavy)
+        rc = read_fingerprints(s, c, &f.curfp, errstr, errstr_size);
+    int trends = !rc && g > 0 && do_trends && v >= reply_int(f.vers->element[0]);
+    int views =
+        !rc && heavy && v >= reply_int(f.vers->element[1]) && v >= reply_int(f.vers->element[2]);
+    shop_redis_batch_t head = {0};
+    shop_buf_init(&head.resp);
+    chunks_t ch = {.limit = s->chunk};
     if (trends) {
         for (int i = 0; i < 3; i++) {
             snprintf(key, sizeof(key), SHOP_KEY_TREND, s->prefix, names[i]);
-            redisAppendCommand(c, "ZUNIONSTORE %s 1 %s", key, f.tmp[i]);
-            redisAppendCommand(c, "ZREMRANGEBYRANK %s 0 %d", key, -(s->top_n + 1));
-            ncmds += 2;
+            shop_redis_batch_cmd(&head, "ZRANGESTORE %s %s 0 %d REV", key, f.tmp[i], s->top_n - 1);
         }
         snprintf(key, sizeof(key), SHOP_KEY_TREND_RISING, s->prefix);
-        zset_rewrite(c, &ncmds, key, f.rising, f.nrising);
+        zset_rewrite(&head, key, f.rising, f.nrising);
         for (size_t i = 0; f.oldcats->type == REDIS_REPLY_ARRAY && i < f.oldcats->elements; i++) {
             int keep = 0;
             for (size_t j = 0; j < f.ncats && !keep; j++)
@@ -738,67 +891,54 @@ int search_refresh(void *w, struct redisContext *c, int full, char *errstr, size
             if (!keep) {
                 snprintf(key, sizeof(key), SHOP_KEY_TREND_CAT, s->prefix,
                          f.oldcats->element[i]->str);
-                redisAppendCommand(c, "DEL %s", key);
-                redisAppendCommand(c, "SREM %s %s", catset, f.oldcats->element[i]->str);
-                ncmds += 2;
+                shop_redis_batch_cmd(&head, "DEL %s", key);
+                shop_redis_batch_cmd(&head, "SREM %s %s", catset, f.oldcats->element[i]->str);
             }
         }
         for (size_t j = 0; j < f.ncats; j++) {
             cat_list_t *L = &f.cats[j];
             snprintf(key, sizeof(key), SHOP_KEY_TREND_CAT, s->prefix, L->cat);
-            zset_rewrite(c, &ncmds, key, L->v, L->n < (size_t)s->top_n ? L->n : (size_t)s->top_n);
-            redisAppendCommand(c, "SADD %s %s", catset, L->cat);
-            ncmds++;
+            zset_rewrite(&head, key, L->v, L->n < (size_t)s->top_n ? L->n : (size_t)s->top_n);
+            shop_redis_batch_cmd(&head, "SADD %s %s", catset, L->cat);
         }
-        redisAppendCommand(c, "HSET %s watermark %lld partitions %d", meta, (long long)g, n);
-        redisAppendCommand(c, "SET %s %lld", tkey, (long long)v);
-        ncmds += 2;
+        shop_redis_batch_cmd(&head, "HSET %s watermark %lld partitions %d", meta, (long long)g, n);
+        shop_redis_batch_cmd(&head, "SET %s %lld", tkey, (long long)v);
     }
-    if (views) {
-        merged_t *z = shop_xcalloc(f.zero.n + 1, sizeof(*z));
-        size_t nz = f.zero.n < (size_t)s->top_n ? f.zero.n : (size_t)s->top_n;
-        for (size_t i = 0; i < nz; i++)
-            z[i] =
-                (merged_t){f.zero.v[i].item, f.zero.v[i].len, shown(s, f.zero.v[i].w, gall), NULL};
-        snprintf(key, sizeof(key), SHOP_KEY_TREND_ZERO, s->prefix);
-        zset_rewrite(c, &ncmds, key, z, nz);
-        free(z);
-        append_suggestion_diff(s, c, &ncmds, &f.pop, gall, &f.sugg, f.oldfp);
-        snprintf(key, sizeof(key), SHOP_KEY_DYM, s->prefix);
-        redisAppendCommand(c, "DEL %s", key);
-        ncmds++;
-        for (size_t i = 0; i < f.ndym; i++, ncmds++)
-            redisAppendCommand(c, "HSET %s %b %s", key, f.dym[i].item, f.dym[i].len, f.dym[i].fix);
-        redisAppendCommand(c, "SET %s %lld", skey, (long long)v);
-        ncmds++;
-    }
-    int exec_at = -1;
-    if (!rc) {
-        redisAppendCommand(c, "DEL %s %s %s %s", f.tmp[0], f.tmp[1], f.tmp[2], f.tmp[3]);
-        redisAppendCommand(c, "EXEC");
-        ncmds += 2;
-        exec_at = ncmds - 1;
+    if (views)
+        append_views(s, &f, gall, v, &ch);
+    /* a views change of one chunk goes with the trends; a larger one is claimed here and
+     * written chunk by chunk below */
+    int chunked = views && ch.n > 1;
+    if (chunked) {
+        shop_redis_batch_cmd(&head, "SET %s %s", claim, token);
+    } else if (views) {
+        shop_buf_append(&head.resp, ch.v[0].resp.buf, ch.v[0].resp.len);
+        head.ncmds += ch.v[0].ncmds;
     }
     int aborted = 0;
-    for (int i = 0; i < ncmds && !rc; i++) {
-        redisReply *x = NULL;
-        if (redisGetReply(c, (void **)&x) != REDIS_OK) {
-            rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis: %s", c->errstr);
-            break;
-        }
-        if (i == exec_at && x->type == REDIS_REPLY_NIL)
-            aborted = 1;
-        else if (x->type == REDIS_REPLY_ERROR)
-            rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "redis: %s", x->str);
-        freeReplyObject(x);
+    int64_t t_write = shop_mono_us();
+    if (!rc) {
+        shop_redis_batch_cmd(&head, "UNLINK %s %s %s %s", f.tmp[0], f.tmp[1], f.tmp[2], f.tmp[3]);
+        rc = exec_batch(c, &head, &aborted, errstr, errstr_size);
     }
     if (aborted) { /* another instance wrote the views meanwhile: its version may be older */
-        redisReply *d = redisCommand(c, "DEL %s %s %s %s", f.tmp[0], f.tmp[1], f.tmp[2], f.tmp[3]);
+        redisReply *d =
+            redisCommand(c, "UNLINK %s %s %s %s", f.tmp[0], f.tmp[1], f.tmp[2], f.tmp[3]);
         if (d)
             freeReplyObject(d);
+    }
+    for (size_t i = 0; chunked && !rc && !aborted && i < ch.n; i++)
+        rc = write_claimed(c, claim, token, &ch.v[i], &aborted, errstr, errstr_size);
+    if (aborted)
         rc = shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE,
                          "views changed by another instance during the refresh; retrying");
-    }
+    SHOP_DEBUG("msg=\"search refresh\" heavy=%d trends=%d views=%d commands=%d chunks=%zu "
+               "compute_ms=%lld write_ms=%lld rc=%d",
+               heavy, trends, views, head.ncmds, chunked ? ch.n : 0,
+               (long long)(t_write / 1000 - now), (long long)((shop_mono_us() - t_write) / 1000),
+               rc);
+    shop_buf_release(&head.resp);
+    chunks_release(&ch);
     if (!rc && heavy) {
         swap_lex(s, f.lex);
         f.lex = NULL;

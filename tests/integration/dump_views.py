@@ -19,8 +19,8 @@ followed by the value, each line indented by two spaces:
 Bytes that are not UTF-8, and tabs/newlines/backslashes, are escaped, so every key is one block.
 Keys whose name (without the prefix) matches an --exclude regex are left out; by default the
 runtime's offsets keys ("offsets:...") and the search worker's version counters ("srch:ver",
-"srch:*:ver", which count flushes) are excluded, since a replay and a live run may legitimately
-store different ones (--keep-offsets keeps them). A PostgreSQL table is appended as
+"srch:*:ver", which count flushes, and "srch:sugg:claim", which names its writer) are excluded,
+since a replay and a live run may legitimately store different ones (--keep-offsets keeps them). A PostgreSQL table is appended as
 "table <name>" and its rows (COPY text format) ordered by --pg-order with the C collation.
 --pg-schema dumps every base table of a schema (sorted by name; its rows sorted by their bytes),
 except shop_offsets and schema_migrations (bookkeeping; --pg-skip adds table-name regexes);
@@ -297,7 +297,7 @@ def main():
     excludes = [re.compile(x) for x in a.exclude]
     if not a.keep_offsets:
         excludes.append(re.compile(r"^offsets:"))
-        excludes.append(re.compile(r"^srch:(ver|trend:ver|sugg:ver)$"))
+        excludes.append(re.compile(r"^srch:(ver|trend:ver|sugg:ver|sugg:claim)$"))
     out = open(a.out, "w", encoding="utf-8") if a.out else sys.stdout
     dump_redis(Redis(a.redis), a.prefix, excludes, out, a.hll_registers)
     if a.pg_table:

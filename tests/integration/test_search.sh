@@ -172,14 +172,17 @@ sopts=(--set search.k=200 --set search.suggest.k=300 --set flush.events=500 --se
   --set log.level=info --set kafka.session.timeout.ms=6000)
 emit_in_slices "$WORK/stream.jsonl" 0.3
 PA1=$(free_port)
-start_worker search "$WORK/a1.log" "${sopts[@]}" --set "namespace=$NA" --set "http.port=$PA1" --set "instance.id=$RUN_ID-a1"
+# The two instances write their views in transactions of 20 commands: both refresh the same keys
+# chunk by chunk, each claiming the write (srch:sugg:claim), and must still end equal to one.
+aopts=(--set search.refresh.chunk=20)
+start_worker search "$WORK/a1.log" "${sopts[@]}" "${aopts[@]}" --set "namespace=$NA" --set "http.port=$PA1" --set "instance.id=$RUN_ID-a1"
 A1=$WORKER_PID
 PK=$(free_port)
 start_worker search "$WORK/k.log" "${sopts[@]}" --set "namespace=$NK" --set "http.port=$PK" --set "instance.id=$RUN_ID-k"
 K=$WORKER_PID
 wait_metric "$PA1" shopstream_events_total 200 60 "$A1"
 PA2=$(free_port)
-start_worker search "$WORK/a2.log" "${sopts[@]}" --set "namespace=$NA" --set "http.port=$PA2" --set "instance.id=$RUN_ID-a2"
+start_worker search "$WORK/a2.log" "${sopts[@]}" "${aopts[@]}" --set "namespace=$NA" --set "http.port=$PA2" --set "instance.id=$RUN_ID-a2"
 A2=$WORKER_PID
 for kill_no in 1 2; do
   wait_metric "$PK" shopstream_events_total $((NSTREAM / 5)) 120 "$K"
