@@ -268,6 +268,7 @@ for w in "${WORKERS[@]}"; do
     lp="${RUN_ID}l$i$load."
     ns="${RUN_ID}l$i$load"
     NAMESPACES+=("$ns")
+    EXTRA_PREFIXES+=("$lp")
     "$BIN" topics create --prefix "$lp" --partitions 6 >/dev/null
     port=$(free_port)
     "$BIN" run "$w" --set "topic.prefix=$lp" --set "namespace=$ns" --set "http.port=$port" \

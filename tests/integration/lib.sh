@@ -28,7 +28,9 @@ cleanup() {
   for p in "${WORKER_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   if [ "$st" -eq 0 ] && [ -z "${KEEP_WORK:-}" ]; then
     # the run's topics too: thousands of left-over partitions make every broker restart slow
-    "$BIN" topics delete --prefix "$PREFIX" >/dev/null 2>&1 || true
+    for p in "$PREFIX" "${EXTRA_PREFIXES[@]:-}"; do
+      [ -z "$p" ] || "$BIN" topics delete --prefix "$p" >/dev/null 2>&1 || true
+    done
     for ns in "${NAMESPACES[@]:-}"; do
       [ -n "$ns" ] || continue
       redis_cli --scan --pattern "bt:$ns:*" | xargs -r -d '\n' -n 500 redis-cli -h "${REDIS_HP%%:*}" -p "${REDIS_HP##*:}" DEL >/dev/null || true
@@ -50,6 +52,7 @@ cleanup() {
   exit "$st"
 }
 NAMESPACES=()
+EXTRA_PREFIXES=() # topic prefixes of a run's own besides $PREFIX, deleted with it
 trap cleanup EXIT
 
 require_stack() {

@@ -105,6 +105,7 @@ dump "$N1" "$WORK/one.txt"
 # ---- 3. two instances, the stream arriving while they run --------------------------------------
 # A second copy of the stream goes into fresh topics, emitted in slices while two instances run.
 PREFIX2="${RUN_ID}b."
+EXTRA_PREFIXES+=("$PREFIX2")
 "$BIN" topics create --prefix "$PREFIX2" --partitions 6 >/dev/null
 "$BIN" run reco --set "topic.prefix=$PREFIX2" --set "namespace=$N2" --set http.port=-1 --set flush.ms=50 \
   --set flush.events=300 --set "instance.id=$RUN_ID-t1" --set log.level=warn >"$WORK/t1.log" 2>&1 &

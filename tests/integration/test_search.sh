@@ -32,6 +32,7 @@ secs() { echo $(($(date +%s) - $1)); }
 ZPREFIX="${RUN_ID}z."
 log "run $RUN_ID: topics ${PREFIX}* and ${ZPREFIX}*, namespaces bt:$RUN_ID*"
 "$BIN" topics create --prefix "$PREFIX" --partitions 6 >/dev/null
+EXTRA_PREFIXES+=("$ZPREFIX")
 "$BIN" topics create --prefix "$ZPREFIX" --partitions 6 >/dev/null
 
 # DUMP_EXCLUDE (a regex, diagnostic only, empty by default) leaves more keys out of the comparisons.
