@@ -36,6 +36,9 @@ const shop_conf_def_t shop_runtime_conf[] = {
     {"pg.flush.async", SHOP_CONF_BOOL, "false",
      "workers that support it (fraud) commit to PostgreSQL on a thread of their own while "
      "consumption and the Redis flushes go on (false: each flush waits for PostgreSQL)"},
+    {"redis.flush.async", SHOP_CONF_BOOL, "false",
+     "commit each Redis flush on a thread of its own while consumption goes on (one flush in "
+     "flight; false: each flush waits for Redis)"},
     {"refresh.ms", SHOP_CONF_INT, "1000",
      "recompute derived views (windows, rankings) at most this often (ms)"},
     {"refresh.nice", SHOP_CONF_INT, "10",
@@ -364,6 +367,28 @@ int shop_rt_collect(shop_runtime_t *rt, int s, shop_offset_entry_t **out) {
     return n;
 }
 
+void shop_rt_redis_batch(shop_runtime_t *rt, const shop_offset_entry_t *e, int n,
+                         shop_redis_batch_t *b) {
+    rt->ops->flush_redis(rt->w, b);
+    for (int i = 0; i < n; i++) { /* the event ids seen, with the offsets that cover them */
+        part_t *p = shop_rt_part(rt, e[i].topic, e[i].partition, 0, NULL);
+        if (p && p->dd) {
+            char key[512];
+            shop_rt_dedupe_key(rt, e[i].topic, e[i].partition, key, sizeof(key));
+            shop_dedupe_flush(p->dd, b, key, rt->dedupe_window_ms / 1000 + 86400);
+        }
+    }
+}
+
+void shop_rt_redis_taken(shop_runtime_t *rt, const shop_offset_entry_t *e, int n) {
+    for (int i = 0; i < n; i++) {
+        part_t *p = shop_rt_part(rt, e[i].topic, e[i].partition, 0, NULL);
+        if (p)
+            shop_dedupe_flushed(p->dd);
+    }
+    rt->ops->flushed(rt->w, SHOP_SINK_REDIS);
+}
+
 static int flush_sink(shop_runtime_t *rt, int s, char *errstr, size_t errstr_size) {
     shop_offset_entry_t *e = NULL;
     int n = shop_rt_collect(rt, s, &e), rc = SHOP_OK;
@@ -372,15 +397,7 @@ static int flush_sink(shop_runtime_t *rt, int s, char *errstr, size_t errstr_siz
     int64_t t0 = shop_mono_us();
     if (s == SHOP_SINK_REDIS) {
         shop_redis_batch_t b = {{NULL, 0, 0}, 0};
-        rt->ops->flush_redis(rt->w, &b);
-        for (int i = 0; i < n; i++) { /* the event ids seen, with the offsets that cover them */
-            part_t *p = shop_rt_part(rt, e[i].topic, e[i].partition, 0, NULL);
-            if (p && p->dd) {
-                char key[512];
-                shop_rt_dedupe_key(rt, e[i].topic, e[i].partition, key, sizeof(key));
-                shop_dedupe_flush(p->dd, &b, key, rt->dedupe_window_ms / 1000 + 86400);
-            }
-        }
+        shop_rt_redis_batch(rt, e, n, &b);
         int64_t t1 = shop_mono_us();
         rc = shop_redis_store_commit(rt->redis, &b, e, n, errstr, errstr_size);
         SHOP_DEBUG("msg=\"redis flush\" commands=%d bytes=%zu build_us=%lld commit_us=%lld rc=%d",
@@ -391,13 +408,12 @@ static int flush_sink(shop_runtime_t *rt, int s, char *errstr, size_t errstr_siz
     }
     if (rc == SHOP_OK) {
         shop_metrics_observe_flush(&rt->metrics, s, shop_mono_us() - t0);
-        for (int i = 0; i < n; i++) {
-            part_t *p = shop_rt_part(rt, e[i].topic, e[i].partition, 0, NULL);
-            p->stored[s] = e[i].to;
-            if (s == SHOP_SINK_REDIS)
-                shop_dedupe_flushed(p->dd);
-        }
-        rt->ops->flushed(rt->w, s);
+        for (int i = 0; i < n; i++)
+            shop_rt_part(rt, e[i].topic, e[i].partition, 0, NULL)->stored[s] = e[i].to;
+        if (s == SHOP_SINK_REDIS)
+            shop_rt_redis_taken(rt, e, n);
+        else
+            rt->ops->flushed(rt->w, s);
         atomic_store(&rt->metrics.sink_down[s], 0);
     } else {
         atomic_fetch_add(&rt->metrics.flush_failures[s], 1);
@@ -431,16 +447,21 @@ static void commit_kafka(shop_runtime_t *rt) {
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-int shop_rt_flush(shop_runtime_t *rt, int wait, char *errstr, size_t errstr_size) {
-    int rc = shop_rt_dlq_drain(rt, 100, errstr, errstr_size);
+/* A flush (take_new), or only the outcomes of the flush threads' finished jobs applied. */
+static int flush_all(shop_runtime_t *rt, int wait, int take_new, char *errstr, size_t errstr_size) {
+    int rc = shop_rt_dlq_drain(rt, 100, errstr, errstr_size); /* before any offset can move */
     if (rc)
         return rc;
+    /* Redis state the flush thread could not take yet (a job in flight). PostgreSQL's jobs leave
+     * theirs behind as before: its pending rows go with the next job, taken when it is done. */
+    int left = 0, pg_left = 0;
     for (int s = 0; s < SHOP_SINK_COUNT && !rc; s++) {
         if (!(rt->ops->sinks & SHOP_SINK_BIT(s)))
             continue;
-        if (s == SHOP_SINK_PG && rt->pgflush.started)
-            rc = shop_rt_pgflush(rt, wait, errstr, errstr_size);
-        else
+        if (rt->flushq[s].started)
+            rc = shop_rt_sinkflush(rt, s, wait, take_new, s == SHOP_SINK_REDIS ? &left : &pg_left,
+                                   errstr, errstr_size);
+        else if (take_new)
             rc = flush_sink(rt, s, errstr, errstr_size);
     }
     if (rc == SHOP_ERR_CONFLICT) {
@@ -449,7 +470,8 @@ int shop_rt_flush(shop_runtime_t *rt, int wait, char *errstr, size_t errstr_size
         return SHOP_ERR_CONFLICT;
     }
     if (rc == SHOP_OK) {
-        rt->pending_events = 0;
+        if (take_new && !left)
+            rt->pending_events = 0;
         shop_rt_refresh_request(rt);
         commit_kafka(rt);
     }
@@ -457,11 +479,15 @@ int shop_rt_flush(shop_runtime_t *rt, int wait, char *errstr, size_t errstr_size
     return rc;
 }
 
+int shop_rt_flush(shop_runtime_t *rt, int wait, char *errstr, size_t errstr_size) {
+    return flush_all(rt, wait, 1, errstr, errstr_size);
+}
+
 void shop_rt_rewind(shop_runtime_t *rt, const char *why) {
     SHOP_WARN("msg=\"rewind: %s; pending state dropped, partitions reload their stored offsets\"",
               why);
     atomic_fetch_add(&rt->metrics.rewinds, 1);
-    shop_rt_pgflush_discard(rt);
+    shop_rt_sinkflush_discard(rt);
     rt->ops->discard(rt->w);
     rt->pending_events = 0;
     for (int t = 0; t < rt->ntopics; t++)
@@ -679,15 +705,23 @@ static void maybe_flush(shop_runtime_t *rt, int force) {
     int64_t now = shop_mono_us();
     if (rt->paused && now < rt->next_retry_us)
         return;
-    /* a PostgreSQL job that has committed makes way for the next one at once */
     int due = force || rt->pending_events >= rt->flush_events ||
-              (rt->pending_events > 0 && now - rt->last_flush_us >= rt->flush_ms * 1000) ||
-              shop_rt_pgflush_done(rt);
-    if (!due && !rt->paused)
+              (rt->pending_events > 0 && now - rt->last_flush_us >= rt->flush_ms * 1000);
+    /* a flush thread's finished job is applied at once (offsets stored, views refreshed); the
+     * next one is taken when a flush is due, so that batches stay as large as inline */
+    int done = shop_rt_sinkflush_done(rt, -1);
+    if (!due && !done && !rt->paused)
         return;
+    /* a Redis job in flight: the next flush waits for it (its end wakes the loop) */
+    if (!done && !rt->paused && shop_rt_sinkflush_busy(rt, SHOP_SINK_REDIS))
+        return;
+    /* a finished PostgreSQL job makes way for the next flush at once (its rows since have no
+     * events counted of their own); a finished Redis job only has its outcome applied */
+    int take = due || rt->paused || shop_rt_sinkflush_done(rt, SHOP_SINK_PG);
     char err[512] = "";
-    int rc = shop_rt_flush(rt, 0, err, sizeof(err));
-    rt->last_flush_us = shop_mono_us();
+    int rc = flush_all(rt, 0, take, err, sizeof(err));
+    if (take)
+        rt->last_flush_us = shop_mono_us();
     if (rc == SHOP_OK || rc == SHOP_ERR_CONFLICT) {
         if (rt->paused) {
             SHOP_INFO("msg=\"flush succeeded again; resuming consumption\"");
@@ -742,9 +776,9 @@ static ssize_t next_batch(rd_kafka_queue_t *q, rd_kafka_message_t **msgs, size_t
 /* How long the loop may wait for a message: 100 ms, less when pending events fall due for a
  * flush sooner (by flush.ms, or by flush.drained.ms when the partitions are read to their ends:
  * an empty queue then means all is processed). */
-static int wait_budget_ms(const shop_runtime_t *rt) {
-    if (!rt->pending_events)
-        return 100;
+static int wait_budget_ms(shop_runtime_t *rt) {
+    if (!rt->pending_events || shop_rt_sinkflush_busy(rt, SHOP_SINK_REDIS))
+        return 100; /* a Redis job in flight wakes the loop when it ends */
     int64_t due = rt->flush_ms;
     if (rt->flush_drained_ms >= 0 && !rt->fetch_behind && rt->flush_drained_ms < due)
         due = rt->flush_drained_ms;
@@ -868,13 +902,13 @@ static void consume_loop(shop_runtime_t *rt) {
         /* Caught up: the cached watermarks say so, then the broker confirms (at most 3 times a
          * second: each confirmation is a round trip per partition). */
         if (idle && (rt->opts->until_caught_up || rt->replay) && !rt->pending_events &&
-            shop_rt_pgflush_idle(rt) && !rt->paused && now - last_query_us > 300000) {
+            shop_rt_sinkflush_idle(rt) && !rt->paused && now - last_query_us > 300000) {
             last_query_us = now;
             if (refresh_lag(rt, 0) && refresh_lag(rt, 1) && rt->opts->until_caught_up)
                 break;
         }
         if (rt->replay && shop_rt_replay_done(rt) && !rt->pending_events &&
-            shop_rt_pgflush_idle(rt))
+            shop_rt_sinkflush_idle(rt))
             break;
     }
     free(msgs);
@@ -884,7 +918,7 @@ static void consume_loop(shop_runtime_t *rt) {
 static void drain(shop_runtime_t *rt) {
     int64_t deadline = shop_mono_us() + 30 * 1000000LL;
     char err[512];
-    while ((rt->pending_events || !shop_rt_pgflush_idle(rt)) && !rt->fatal) {
+    while ((rt->pending_events || !shop_rt_sinkflush_idle(rt)) && !rt->fatal) {
         int rc = shop_rt_flush(rt, 1, err, sizeof(err));
         if (rc == SHOP_OK || rc == SHOP_ERR_CONFLICT)
             break;
@@ -989,7 +1023,7 @@ static int init(shop_runtime_t *rt, const shop_runtime_opts_t *o, char *errstr,
     if (!rt->replay && shop_config_get_bool(rt->cfg, "dlq.enabled") &&
         !(rt->dlq = shop_rt_dlq_new(rt, errstr, errstr_size)))
         return SHOP_ERR_CONFIG;
-    return shop_rt_pgflush_start(rt, errstr, errstr_size);
+    return shop_rt_sinkflush_start(rt, errstr, errstr_size);
 }
 
 static void teardown(shop_runtime_t *rt) {
@@ -1003,7 +1037,7 @@ static void teardown(shop_runtime_t *rt) {
             rd_kafka_queue_destroy(rt->queue);
         rd_kafka_destroy(rt->rk);
     }
-    shop_rt_pgflush_stop(rt); /* after the revoke's flush, before the worker its jobs came from */
+    shop_rt_sinkflush_stop(rt); /* after the revoke's flush, before the worker its jobs came from */
     if (rt->dlq) {
         char err[256];
         if (shop_rt_dlq_drain(rt, 10000, err, sizeof(err)))

@@ -49,16 +49,20 @@ typedef struct shop_refresher {
     int nice;   /* refresh.nice */
 } shop_refresher_t;
 
-/* The PostgreSQL flush thread (pgflush.c), for workers with ops->pg_take. */
-typedef struct shop_pgflush {
+/* A sink's flush thread (sinkflush.c): PostgreSQL for workers with ops->pg_take, Redis with
+ * redis.flush.async. */
+typedef struct shop_sinkflush {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    shop_pg_store_t *store; /* its own connection */
+    struct shop_runtime *rt;
+    int sink;
+    shop_pg_store_t *pg;       /* its own connection (PostgreSQL) */
+    shop_redis_store_t *redis; /* its own connection (Redis) */
     int started;
-    int async; /* pg.flush.async: the consume thread goes on while a job commits */
+    int async; /* the consume thread goes on while a job commits */
     /* consume thread (the flush thread reads job, e and n while a job is queued) */
-    void *job;              /* taken from the worker, not yet committed */
+    void *job;              /* PostgreSQL: from ops->pg_take; Redis: a shop_redis_batch_t */
     shop_offset_entry_t *e; /* the offsets it covers */
     int n;
     int failed; /* its last run failed retryably */
@@ -68,7 +72,7 @@ typedef struct shop_pgflush {
     int64_t took_us;
     char err[512];
     int stop;
-} shop_pgflush_t;
+} shop_sinkflush_t;
 
 typedef struct shop_runtime {
     const shop_runtime_opts_t *opts;
@@ -112,7 +116,7 @@ typedef struct shop_runtime {
     int64_t max_string_bytes; /* event.max.string.bytes */
     int64_t dlq_max_bytes;    /* dlq.max.bytes */
     shop_refresher_t refresher;
-    shop_pgflush_t pgflush;
+    shop_sinkflush_t flushq[SHOP_SINK_COUNT];
     struct shop_merge *merge; /* consume.ordered: event-time order across the topics; NULL off */
 } shop_runtime_t;
 
@@ -167,19 +171,28 @@ void shop_rt_dedupe_key(const shop_runtime_t *rt, const char *topic, int32_t par
 /* Forgets a partition's part_t contents (its dedupe state too). */
 void shop_rt_part_reset(part_t *p);
 
-/* pgflush.c */
-int shop_rt_pgflush_start(shop_runtime_t *rt, char *errstr, size_t errstr_size);
-void shop_rt_pgflush_stop(shop_runtime_t *rt);
-/* The PostgreSQL sink's part of a flush: applies a finished job, then hands the pending state
- * over as the next one (and with `wait`, waits until all is committed). Return codes as for a
- * commit; a job being retried after a failure reports RETRYABLE. */
-int shop_rt_pgflush(shop_runtime_t *rt, int wait, char *errstr, size_t errstr_size);
-/* Drops the job (waiting for a run in progress): a rewind. */
-void shop_rt_pgflush_discard(shop_runtime_t *rt);
-/* A job has finished and waits to be applied by shop_rt_pgflush(). */
-int shop_rt_pgflush_done(shop_runtime_t *rt);
-/* No job is taken and uncommitted. */
-int shop_rt_pgflush_idle(const shop_runtime_t *rt);
+/* sinkflush.c */
+int shop_rt_sinkflush_start(shop_runtime_t *rt, char *errstr, size_t errstr_size);
+void shop_rt_sinkflush_stop(shop_runtime_t *rt);
+/* Sink s's part of a flush, for a sink with a flush thread: applies a finished job, then (with
+ * take_new) hands the pending state over as the next one, and with `wait` waits until all is
+ * committed. Sets *left when pending state stays with the worker (a job is in flight). Return
+ * codes as for a commit; a job being retried after a failure reports RETRYABLE. */
+int shop_rt_sinkflush(shop_runtime_t *rt, int s, int wait, int take_new, int *left, char *errstr,
+                      size_t errstr_size);
+/* Drops every sink's job (waiting for a run in progress): a rewind. */
+void shop_rt_sinkflush_discard(shop_runtime_t *rt);
+/* A job of sink s (any sink: -1) has finished and waits to be applied by shop_rt_sinkflush(). */
+int shop_rt_sinkflush_done(shop_runtime_t *rt, int s);
+/* Sink s has a job on its thread, not finished yet. */
+int shop_rt_sinkflush_busy(shop_runtime_t *rt, int s);
+/* No job is taken and uncommitted, in any sink. */
+int shop_rt_sinkflush_idle(const shop_runtime_t *rt);
+/* runtime.c: a Redis flush's batch (the worker's commands and the event ids of the partitions in
+ * e), and what follows its hand-over (the worker's and the event ids' pending state dropped). */
+void shop_rt_redis_batch(shop_runtime_t *rt, const shop_offset_entry_t *e, int n,
+                         shop_redis_batch_t *b);
+void shop_rt_redis_taken(shop_runtime_t *rt, const shop_offset_entry_t *e, int n);
 
 /* refresh.c */
 int shop_rt_refresh_start(shop_runtime_t *rt, char *errstr, size_t errstr_size);

@@ -85,7 +85,7 @@ typedef struct shop_worker_ops {
     /* Pending entries (for flush triggers and the state-size metric). */
     size_t (*pending)(void *w);
 
-    /* Optional, instead of flush_pg: PostgreSQL flushes on the runtime's own thread (pgflush.c),
+    /* Optional, instead of flush_pg: PostgreSQL flushes on the runtime's own thread (sinkflush.c),
      * so that neither consumption nor the Redis flush waits for PostgreSQL. pg_take (consume
      * thread, after a flush_redis) moves the pending PostgreSQL state into a job and clears it
      * from the worker. pg_job_run runs the job's statements inside the open transaction, on the

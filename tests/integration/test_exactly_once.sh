@@ -24,12 +24,15 @@ NAMESPACES+=("$NS" "${NS}_r" "${NS}_t")
 PORT=$(free_port)
 common=(--set "namespace=$NS" --set flush.events=500 --set flush.ms=20 --set "http.port=$PORT"
   --set "instance.id=$RUN_ID-a" --set log.level=warn)
+# The killed runs commit their Redis flushes on the runtime's flush thread (redis.flush.async): a
+# kill then lands between a flush's hand-over and its commit too. The replays commit inline.
+killed=(--set redis.flush.async=true)
 
 # The stream arrives in 20 slices while the worker runs, so that the kills land mid-stream.
 emit_in_slices "$WORK/gen.jsonl" 0.4
 orders=$(grep -c '"type":"order\.' "$WORK/gen.jsonl")
 for kill_no in 1 2; do
-  start_worker analytics "$WORK/worker.log" "${common[@]}"
+  start_worker analytics "$WORK/worker.log" "${common[@]}" "${killed[@]}"
   wait_metric "$PORT" shopstream_events_total $((orders / 4)) 120 "$WORKER_PID"
   seen=$(metric "$PORT" shopstream_events_total)
   kill -9 "$WORKER_PID"

@@ -175,11 +175,13 @@ emit_in_slices "$WORK/stream.jsonl" 0.3
 PA1=$(free_port)
 # The two instances write their views in transactions of 20 commands: both refresh the same keys
 # chunk by chunk, each claiming the write (srch:sugg:claim), and must still end equal to one.
-aopts=(--set search.refresh.chunk=20)
+# They, and the instance killed twice (K), commit their Redis flushes on the runtime's flush
+# thread (redis.flush.async, search's default); L and the replay commit inline.
+aopts=(--set search.refresh.chunk=20 --set redis.flush.async=true)
 start_worker search "$WORK/a1.log" "${sopts[@]}" "${aopts[@]}" --set "namespace=$NA" --set "http.port=$PA1" --set "instance.id=$RUN_ID-a1"
 A1=$WORKER_PID
 PK=$(free_port)
-start_worker search "$WORK/k.log" "${sopts[@]}" --set "namespace=$NK" --set "http.port=$PK" --set "instance.id=$RUN_ID-k"
+start_worker search "$WORK/k.log" "${sopts[@]}" --set redis.flush.async=true --set "namespace=$NK" --set "http.port=$PK" --set "instance.id=$RUN_ID-k"
 K=$WORKER_PID
 wait_metric "$PA1" shopstream_events_total 200 60 "$A1"
 PA2=$(free_port)
@@ -191,7 +193,7 @@ for kill_no in 1 2; do
   kill -9 "$K"
   wait "$K" 2>/dev/null || true
   log "kill $kill_no: SIGKILL of the K worker after $seen events"
-  start_worker search "$WORK/k.log" "${sopts[@]}" --set "namespace=$NK" --set "http.port=$PK" --set "instance.id=$RUN_ID-k"
+  start_worker search "$WORK/k.log" "${sopts[@]}" --set redis.flush.async=true --set "namespace=$NK" --set "http.port=$PK" --set "instance.id=$RUN_ID-k"
   K=$WORKER_PID
 done
 emit_wait "$WORK/stream.jsonl"
@@ -216,10 +218,11 @@ log "two instances and the killed one done in $(secs "$t") s"
 # ---- the reference: one clean instance (namespace L), then a replay (namespace R) -------------
 t=$(date +%s)
 "$BIN" run search --set "topic.prefix=$PREFIX" "${sopts[@]}" --set "namespace=$NL" --set http.port=-1 \
-  --set "instance.id=$RUN_ID-l" --until-caught-up >"$WORK/l.log" 2>&1 || fail "L worker: $(tail -5 "$WORK/l.log")"
+  --set "instance.id=$RUN_ID-l" --set redis.flush.async=false --until-caught-up >"$WORK/l.log" 2>&1 || fail "L worker: $(tail -5 "$WORK/l.log")"
 log "one instance (L) caught up in $(secs "$t") s"
 t=$(date +%s)
-"$BIN" replay search --set "topic.prefix=$PREFIX" "${sopts[@]}" --namespace "$NR" >"$WORK/r.log" 2>&1 ||
+"$BIN" replay search --set "topic.prefix=$PREFIX" "${sopts[@]}" --set redis.flush.async=false \
+  --namespace "$NR" >"$WORK/r.log" 2>&1 ||
   fail "replay: $(tail -5 "$WORK/r.log")"
 log "replay (R) done in $(secs "$t") s"
 for ns in "$NL" "$NR" "$NA" "$NK"; do dump "$ns" "$WORK/dump_$ns.txt"; done
