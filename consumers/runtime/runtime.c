@@ -588,21 +588,27 @@ static rd_kafka_t *consumer_new(shop_runtime_t *rt, char *errstr, size_t errstr_
     return rk;
 }
 
-static int setup_sinks(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
+shop_redis_store_t *shop_rt_redis_open(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
     char key[256];
+    snprintf(key, sizeof(key), SHOP_KEY_OFFSETS, rt->redis_prefix, rt->ops->name);
+    return shop_redis_store_new(shop_config_get(rt->cfg, "redis.url"), key,
+                                (int)shop_config_get_int(rt->cfg, "redis.timeout.ms"), errstr,
+                                errstr_size);
+}
+
+shop_pg_store_t *shop_rt_pg_open(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
+    return shop_pg_store_new(shop_config_get(rt->cfg, "pg.url"), rt->pg_schema, rt->ops->name,
+                             (int)shop_config_get_int(rt->cfg, "pg.timeout.ms"), errstr,
+                             errstr_size);
+}
+
+static int setup_sinks(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
     if (rt->ops->sinks & SHOP_SINK_BIT(SHOP_SINK_REDIS)) {
-        snprintf(key, sizeof(key), SHOP_KEY_OFFSETS, rt->redis_prefix, rt->ops->name);
-        rt->redis = shop_redis_store_new(shop_config_get(rt->cfg, "redis.url"), key,
-                                         (int)shop_config_get_int(rt->cfg, "redis.timeout.ms"),
-                                         errstr, errstr_size);
-        if (!rt->redis)
+        if (!(rt->redis = shop_rt_redis_open(rt, errstr, errstr_size)))
             return SHOP_ERR_CONFIG;
     }
     if (rt->ops->sinks & SHOP_SINK_BIT(SHOP_SINK_PG)) {
-        rt->pg = shop_pg_store_new(shop_config_get(rt->cfg, "pg.url"), rt->pg_schema, rt->ops->name,
-                                   (int)shop_config_get_int(rt->cfg, "pg.timeout.ms"), errstr,
-                                   errstr_size);
-        if (!rt->pg)
+        if (!(rt->pg = shop_rt_pg_open(rt, errstr, errstr_size)))
             return SHOP_ERR_CONFIG;
         if (shop_config_get_bool(rt->cfg, "migrate.auto")) {
             /* Wait for PostgreSQL rather than fail: a worker may start before its database. */

@@ -193,6 +193,9 @@ int shop_rt_sinkflush_idle(const shop_runtime_t *rt);
 void shop_rt_redis_batch(shop_runtime_t *rt, const shop_offset_entry_t *e, int n,
                          shop_redis_batch_t *b);
 void shop_rt_redis_taken(shop_runtime_t *rt, const shop_offset_entry_t *e, int n);
+/* runtime.c: a new connection to the worker's Redis (with its offsets key) and PostgreSQL. */
+shop_redis_store_t *shop_rt_redis_open(shop_runtime_t *rt, char *errstr, size_t errstr_size);
+shop_pg_store_t *shop_rt_pg_open(shop_runtime_t *rt, char *errstr, size_t errstr_size);
 
 /* refresh.c */
 int shop_rt_refresh_start(shop_runtime_t *rt, char *errstr, size_t errstr_size);

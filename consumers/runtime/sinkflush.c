@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "redis_keys.h"
 #include "runtime_int.h"
 
 enum { SF_IDLE, SF_QUEUED, SF_DONE };
@@ -63,19 +62,11 @@ static int start_one(shop_runtime_t *rt, int s, char *errstr, size_t errstr_size
     f->rt = rt;
     if (s == SHOP_SINK_PG) {
         f->async = shop_config_get_bool(rt->cfg, "pg.flush.async");
-        f->pg = shop_pg_store_new(shop_config_get(rt->cfg, "pg.url"), rt->pg_schema, rt->ops->name,
-                                  (int)shop_config_get_int(rt->cfg, "pg.timeout.ms"), errstr,
-                                  errstr_size);
-        if (!f->pg)
+        if (!(f->pg = shop_rt_pg_open(rt, errstr, errstr_size)))
             return SHOP_ERR_CONFIG;
     } else {
-        char key[256];
         f->async = 1;
-        snprintf(key, sizeof(key), SHOP_KEY_OFFSETS, rt->redis_prefix, rt->ops->name);
-        f->redis = shop_redis_store_new(shop_config_get(rt->cfg, "redis.url"), key,
-                                        (int)shop_config_get_int(rt->cfg, "redis.timeout.ms"),
-                                        errstr, errstr_size);
-        if (!f->redis)
+        if (!(f->redis = shop_rt_redis_open(rt, errstr, errstr_size)))
             return SHOP_ERR_CONFIG;
     }
     pthread_mutex_init(&f->lock, NULL);
