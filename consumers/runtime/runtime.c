@@ -454,12 +454,12 @@ static int flush_all(shop_runtime_t *rt, int wait, int take_new, char *errstr, s
         return rc;
     /* Redis state the flush thread could not take yet (a job in flight). PostgreSQL's jobs leave
      * theirs behind as before: its pending rows go with the next job, taken when it is done. */
-    int left = 0, pg_left = 0;
+    int left = 0;
     for (int s = 0; s < SHOP_SINK_COUNT && !rc; s++) {
         if (!(rt->ops->sinks & SHOP_SINK_BIT(s)))
             continue;
         if (rt->flushq[s].started)
-            rc = shop_rt_sinkflush(rt, s, wait, take_new, s == SHOP_SINK_REDIS ? &left : &pg_left,
+            rc = shop_rt_sinkflush(rt, s, wait, take_new, s == SHOP_SINK_REDIS ? &left : NULL,
                                    errstr, errstr_size);
         else if (take_new)
             rc = flush_sink(rt, s, errstr, errstr_size);

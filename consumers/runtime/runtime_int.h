@@ -176,7 +176,8 @@ int shop_rt_sinkflush_start(shop_runtime_t *rt, char *errstr, size_t errstr_size
 void shop_rt_sinkflush_stop(shop_runtime_t *rt);
 /* Sink s's part of a flush, for a sink with a flush thread: applies a finished job, then (with
  * take_new) hands the pending state over as the next one, and with `wait` waits until all is
- * committed. Sets *left when pending state stays with the worker (a job is in flight). Return
+ * committed. Sets *left (when not NULL) when pending state stays with the worker (a job is in
+ * flight). Return
  * codes as for a commit; a job being retried after a failure reports RETRYABLE. */
 int shop_rt_sinkflush(shop_runtime_t *rt, int s, int wait, int take_new, int *left, char *errstr,
                       size_t errstr_size);

@@ -236,7 +236,8 @@ int shop_rt_sinkflush(shop_runtime_t *rt, int s, int wait, int take_new, int *le
         if (state == SF_DONE && (rc = apply(rt, f, rc, took, err, errstr, errstr_size)))
             return rc;
         if (state == SF_QUEUED) { /* not waiting: the events since go with the next job */
-            *left = 1;
+            if (left)
+                *left = 1;
             return f->failed ? shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "%s", busy)
                              : SHOP_OK;
         }
@@ -251,7 +252,8 @@ int shop_rt_sinkflush(shop_runtime_t *rt, int s, int wait, int take_new, int *le
         pthread_cond_signal(&f->cond);
         pthread_mutex_unlock(&f->lock);
         if (!wait) {
-            *left |= !fresh;
+            if (left && !fresh)
+                *left = 1;
             return f->failed ? shop_seterr(errstr, errstr_size, SHOP_ERR_RETRYABLE, "%s", busy)
                              : SHOP_OK;
         }

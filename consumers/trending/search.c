@@ -27,7 +27,7 @@ static const shop_conf_def_t conf[] = {
     /* a flush rewrites every summary that changed: bigger batches amortise it */
     {"flush.events", SHOP_CONF_INT, "100000", "flush after this many events"},
     /* a flush's Redis commit (30k commands, 10 MB at 100k events) overlaps the next events:
-     * catch-up 153-176k -> 204-229k events/s (tests/bench/README.md) */
+     * catch-up 153-176k -> 204-231k events/s (README, redis.flush.async) */
     {"redis.flush.async", SHOP_CONF_BOOL, "true",
      "commit each Redis flush on a thread of its own while consumption goes on"},
     {"search.suggest.refresh.ms", SHOP_CONF_INT, "5000",
