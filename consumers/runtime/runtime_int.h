@@ -159,9 +159,14 @@ int shop_dedupe_check(shop_dedupe_t *d, const char *id, int64_t offset, int64_t 
 /* Remembers a processed event (written at the next flush). */
 void shop_dedupe_record(shop_dedupe_t *d, const char *id, int64_t offset, int64_t at,
                         int64_t window);
-/* Appends the ids to write (and those forgotten) to the Redis batch, under `key`. */
+/* Appends the ids to write (one chunk) and the chunks forgotten to the Redis batch, under `key`. */
 void shop_dedupe_flush(shop_dedupe_t *d, shop_redis_batch_t *b, const char *key, int64_t ttl_s);
 void shop_dedupe_flushed(shop_dedupe_t *d);
+/* Replaces the ids with those of the stored hash fields/values (HGETALL of the key); returns how
+ * many did not parse (dropped). */
+int shop_dedupe_load_pairs(shop_dedupe_t *d, size_t n, const char *const *fields,
+                           const size_t *flens, const char *const *vals, const size_t *vlens,
+                           int64_t window);
 /* Replaces the ids with those stored under `key`. 0 or SHOP_ERR_RETRYABLE. */
 int shop_dedupe_load(shop_dedupe_t *d, struct redisContext *c, const char *key, int64_t window,
                      char *errstr, size_t errstr_size);

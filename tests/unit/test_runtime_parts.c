@@ -1,7 +1,8 @@
 /* test_runtime_parts.c: runtime pieces that need no server: the event checks every event passes
  * before a worker sees it (validate.c: the failing field is named by its path) and event-id
- * dedupe (dedupe.c: duplicates within the window, re-reads of the original, expiry written to
- * Redis at the flush) and the event-time merge of co-partitioned topics (merge.c). */
+ * dedupe (dedupe.c: duplicates within the window, re-reads of the original, what a flush writes
+ * read back as at a restart, expiry written to Redis at the flush, the old per-id format) and the
+ * event-time merge of co-partitioned topics (merge.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -88,13 +89,146 @@ static void test_validate_names_the_field(void **state) {
                                         NULL});
 }
 
-/* The RESP text of a batch, as a C string (for strstr). */
-static char *resp_text(shop_redis_batch_t *b) {
-    char *s = malloc(b->resp.len + 1);
-    if (b->resp.len) /* an empty batch has no buffer */
-        memcpy(s, b->resp.buf, b->resp.len);
-    s[b->resp.len] = '\0';
-    return s;
+/* ---- dedupe.c ---- */
+
+/* One command of a batch, parsed back from its RESP bytes. */
+typedef struct {
+    int argc;
+    const char *argv[64];
+    size_t len[64];
+} cmd_t;
+
+/* The batch's commands (at most `max`; arguments point into the batch). */
+static int parse_cmds(const shop_redis_batch_t *b, cmd_t *out, int max) {
+    const char *p = b->resp.buf, *end = p + b->resp.len;
+    int n = 0;
+    while (p && p < end) {
+        assert_true(n < max);
+        cmd_t *c = &out[n++];
+        assert_int_equal(*p, '*');
+        c->argc = atoi(p + 1);
+        assert_true(c->argc > 0 && c->argc <= 64);
+        p = strstr(p, "\r\n") + 2;
+        for (int i = 0; i < c->argc; i++) {
+            assert_int_equal(*p, '$');
+            c->len[i] = (size_t)atol(p + 1);
+            p = strstr(p, "\r\n") + 2;
+            c->argv[i] = p;
+            p += c->len[i] + 2;
+        }
+    }
+    assert_true(p == end);
+    return n;
+}
+
+static int is_cmd(const cmd_t *c, const char *name) {
+    return c->len[0] == strlen(name) && !memcmp(c->argv[0], name, c->len[0]);
+}
+
+/* A stored hash, as the flushes left it (HSET adds, HDEL removes): what HGETALL would read. */
+typedef struct {
+    int n;
+    char *f[64], *v[64];
+    size_t fl[64], vl[64];
+} hash_t;
+
+static char *dupn(const char *s, size_t n) {
+    char *d = malloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+static void hash_apply(hash_t *h, const shop_redis_batch_t *b, int *hsets, int *hdels) {
+    cmd_t cmds[8];
+    int n = parse_cmds(b, cmds, 8);
+    *hsets = *hdels = 0;
+    for (int i = 0; i < n; i++) {
+        const cmd_t *c = &cmds[i];
+        if (is_cmd(c, "HSET")) {
+            assert_int_equal(c->argc, 4); /* one field per flush */
+            assert_true(h->n < 64);
+            h->f[h->n] = dupn(c->argv[2], c->len[2]);
+            h->fl[h->n] = c->len[2];
+            h->v[h->n] = dupn(c->argv[3], c->len[3]);
+            h->vl[h->n++] = c->len[3];
+            (*hsets)++;
+        } else if (is_cmd(c, "HDEL")) {
+            for (int a = 2; a < c->argc; a++)
+                for (int j = 0; j < h->n; j++)
+                    if (h->fl[j] == c->len[a] && !memcmp(h->f[j], c->argv[a], c->len[a])) {
+                        free(h->f[j]);
+                        free(h->v[j]);
+                        h->n--;
+                        h->f[j] = h->f[h->n], h->v[j] = h->v[h->n];
+                        h->fl[j] = h->fl[h->n], h->vl[j] = h->vl[h->n];
+                        (*hdels)++;
+                        break;
+                    }
+        } else {
+            assert_true(is_cmd(c, "EXPIRE"));
+        }
+    }
+}
+
+static void hash_free(hash_t *h) {
+    for (int i = 0; i < h->n; i++)
+        free(h->f[i]), free(h->v[i]);
+    h->n = 0;
+}
+
+/* A fresh table read back from the hash, as at a restart. */
+static shop_dedupe_t *reload(const hash_t *h, int64_t window) {
+    shop_dedupe_t *d = shop_dedupe_new();
+    assert_int_equal(shop_dedupe_load_pairs(d, (size_t)h->n, (const char *const *)h->f, h->fl,
+                                            (const char *const *)h->v, h->vl, window),
+                     0);
+    return d;
+}
+
+/* Flushes d into h and marks it committed; returns the number of chunks written. */
+static int flush_into(shop_dedupe_t *d, hash_t *h, int *hdels) {
+    shop_redis_batch_t b = {{NULL, 0, 0}, 0};
+    int hsets = 0, dels = 0;
+    shop_dedupe_flush(d, &b, "k", 60);
+    hash_apply(h, &b, &hsets, &dels);
+    shop_buf_release(&b.resp);
+    shop_dedupe_flushed(d);
+    if (hdels)
+        *hdels = dels;
+    return hsets;
+}
+
+/* The ids of one chunk, decoded here from the documented format (byte 0x01, then per id:
+ * LEB128 length, bytes, LEB128 offset, LEB128 event time), each counted in seen[] by number. */
+static uint64_t leb(const unsigned char **p) {
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+        unsigned char c = *(*p)++;
+        v |= (uint64_t)(c & 0x7F) << shift;
+        if (!(c & 0x80))
+            return v;
+    }
+}
+
+static int chunk_count(const char *v, size_t n, char prefix, int *seen, int nseen) {
+    const unsigned char *p = (const unsigned char *)v, *end = p + n;
+    assert_int_equal(*p++, 0x01);
+    int ids = 0;
+    while (p < end) {
+        size_t len = (size_t)leb(&p);
+        assert_true(len < 32 && p + len <= end);
+        char id[32];
+        memcpy(id, p, len);
+        id[len] = '\0';
+        p += len;
+        (void)leb(&p);
+        (void)leb(&p);
+        if (id[0] == prefix && atoi(id + 1) < nseen)
+            seen[atoi(id + 1)]++;
+        ids++;
+    }
+    return ids;
 }
 
 static void test_dedupe_window_and_expiry(void **state) {
@@ -110,55 +244,57 @@ static void test_dedupe_window_and_expiry(void **state) {
     assert_int_equal(shop_dedupe_check(d, "e1", 6, t0, window), 1);
     assert_int_equal(shop_dedupe_check(d, "e1", 5, t0, window), 0);
 
-    shop_redis_batch_t b = {{NULL, 0, 0}, 0};
-    shop_dedupe_flush(d, &b, "k", 60);
-    char *s = resp_text(&b);
-    assert_non_null(strstr(s, "HSET"));
-    assert_non_null(strstr(s, "e1"));
-    free(s);
-    shop_buf_release(&b.resp);
-    shop_dedupe_flushed(d);
+    hash_t h = {0};
+    assert_int_equal(flush_into(d, &h, NULL), 1);
+    /* what a restart reads back answers as the table did */
+    shop_dedupe_t *r = reload(&h, window);
+    assert_int_equal(shop_dedupe_check(r, "e1", 6, t0, window), 1);
+    assert_int_equal(shop_dedupe_check(r, "e1", 5, t0, window), 0);
+    assert_int_equal(shop_dedupe_check(r, "e2", 12, t0, window), 0);
+    shop_dedupe_destroy(r);
+    char first[72];
+    snprintf(first, sizeof(first), "%s", h.f[0]);
 
-    /* 20,000 more ids over ten windows of event time: e1 is forgotten in memory and in Redis */
+    /* 20,000 more ids over ten windows of event time, a flush every 1,000: e1 is forgotten in
+     * memory, and its chunk deleted from the hash once all its ids have left the window */
     char id[32];
+    int deleted = 0;
     for (int i = 0; i < 20000; i++) {
         snprintf(id, sizeof(id), "x%d", i); /* as the runtime does: check, then record */
         assert_int_equal(shop_dedupe_check(d, id, 100 + i, t0 + (int64_t)i * 150, window), 0);
         shop_dedupe_record(d, id, 100 + i, t0 + (int64_t)i * 150, window);
+        if (i % 1000 == 999) {
+            int dels;
+            assert_int_equal(flush_into(d, &h, &dels), 1);
+            deleted += dels;
+        }
     }
     int64_t late = t0 + 20000LL * 150;
     assert_int_equal(shop_dedupe_check(d, "e1", 99999, late, window), 0);
     assert_int_equal(shop_dedupe_check(d, "x19999", 99999, late, window), 1);
     assert_int_equal(shop_dedupe_check(d, "x0", 99999, late, window), 0); /* out of the window */
-    b = (shop_redis_batch_t){{NULL, 0, 0}, 0};
-    shop_dedupe_flush(d, &b, "k", 60);
-    s = resp_text(&b);
-    assert_non_null(strstr(s, "HDEL"));
-    assert_non_null(strstr(s, "\r\ne1\r\n")); /* written at the first flush, so deleted now */
-    free(s);
-    shop_buf_release(&b.resp);
+    for (int j = 0; j < h.n; j++)
+        assert_string_not_equal(h.f[j], first);
+    /* a window holds 2,000 ids: the hash keeps the chunks that still hold any of them */
+    assert_true(h.n >= 2 && h.n <= 4);
+    assert_int_equal(deleted + h.n, 21);
+    r = reload(&h, window);
+    assert_int_equal(shop_dedupe_check(r, "x19999", 99999, late, window), 1);
+    assert_int_equal(shop_dedupe_check(r, "x18500", 99999, late, window), 1);
+    assert_int_equal(shop_dedupe_check(r, "e1", 99999, late, window), 0);
+    shop_dedupe_destroy(r);
+    hash_free(&h);
     shop_dedupe_destroy(d);
-}
-
-/* Fields of the HSET in a flush's commands (0 when there is none). */
-static int hset_fields(const char *s) {
-    const char *h = strstr(s, "\r\nHSET\r\n");
-    if (!h)
-        return 0;
-    const char *star = h;
-    while (star > s && *star != '*')
-        star--;
-    return (atoi(star + 1) - 2) / 2;
 }
 
 /* A flush writes the ids recorded since the last one, each once, whatever grows, sweeps and slot
  * reuse happened in between (it walks a list of pending slots, not the table); ids swept before
- * they were ever written are neither written nor deleted. */
+ * they were ever written are not written. */
 static void test_dedupe_flush_writes_pending_once(void **state) {
     (void)state;
     const int64_t window = 300000, t0 = 1795514400000;
     shop_dedupe_t *d = shop_dedupe_new();
-    char id[32], pat[40];
+    char id[32];
     for (int i = 0; i < 100; i++) {         /* pending, then expired before any flush */
         snprintf(id, sizeof(id), "a%d", i); /* as the runtime does: check, then record */
         assert_int_equal(shop_dedupe_check(d, id, i, t0, window), 0);
@@ -170,16 +306,18 @@ static void test_dedupe_flush_writes_pending_once(void **state) {
         assert_int_equal(shop_dedupe_check(d, id, 200 + i, t, window), 0);
         shop_dedupe_record(d, id, 200 + i, t, window);
     }
-    shop_redis_batch_t b0 = {{NULL, 0, 0}, 0};
-    shop_dedupe_flush(d, &b0, "k", 60);
-    char *s0 = resp_text(&b0);
-    assert_int_equal(hset_fields(s0), 300);
-    assert_null(strstr(s0, "\r\na0\r\n"));
-    assert_null(strstr(s0, "\r\na99\r\n"));
-    assert_null(strstr(s0, "HDEL"));
-    free(s0);
-    shop_buf_release(&b0.resp);
-    shop_dedupe_flushed(d);
+    hash_t h = {0};
+    assert_int_equal(flush_into(d, &h, NULL), 1);
+    int seen_a[100] = {0}, seen_y[300] = {0};
+    assert_int_equal(chunk_count(h.v[0], h.vl[0], 'y', seen_y, 300), 300);
+    assert_int_equal(chunk_count(h.v[0], h.vl[0], 'a', seen_a, 100), 300);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(seen_a[i], 0);
+    for (int i = 0; i < 300; i++)
+        assert_int_equal(seen_y[i], 1);
+    hash_free(&h);
+
+    int seen[6000] = {0};
     for (int i = 0, since = 0; i < 6000; i++, since++) {
         snprintf(id, sizeof(id), "x%d", i);
         assert_int_equal(shop_dedupe_check(d, id, 1000 + i, t + (int64_t)i * 150, window), 0);
@@ -188,26 +326,73 @@ static void test_dedupe_flush_writes_pending_once(void **state) {
             continue;
         shop_redis_batch_t b = {{NULL, 0, 0}, 0};
         shop_dedupe_flush(d, &b, "k", 60);
-        char *s = resp_text(&b);
-        assert_int_equal(hset_fields(s), since + 1);
-        for (int j = i - since; j <= i; j++) {
-            snprintf(pat, sizeof(pat), "\r\nx%d\r\n", j);
-            const char *at = strstr(s, pat);
-            assert_non_null(at);
-            assert_null(strstr(at + 1, pat));
-        }
-        free(s);
+        cmd_t cmds[8];
+        int n = parse_cmds(&b, cmds, 8), hs = 0;
+        for (int c = 0; c < n; c++)
+            if (is_cmd(&cmds[c], "HSET")) {
+                hs++;
+                assert_int_equal(chunk_count(cmds[c].argv[3], cmds[c].len[3], 'x', seen, 6000),
+                                 since + 1);
+            }
+        assert_int_equal(hs, 1);
         shop_buf_release(&b.resp);
         shop_dedupe_flushed(d);
         since = -1;
     }
+    for (int i = 0; i < 6000; i++)
+        assert_int_equal(seen[i], 1);
     shop_redis_batch_t b = {{NULL, 0, 0}, 0}; /* nothing left to write */
     shop_dedupe_flush(d, &b, "k", 60);
-    char *s = resp_text(&b);
-    assert_int_equal(hset_fields(s), 0);
-    free(s);
+    cmd_t cmds[8];
+    int n = parse_cmds(&b, cmds, 8);
+    for (int c = 0; c < n; c++)
+        assert_false(is_cmd(&cmds[c], "HSET"));
     shop_buf_release(&b.resp);
     shop_dedupe_destroy(d);
+}
+
+/* The per-id format (field = event id, value "offset event_time") of earlier versions is read,
+ * rewritten as a chunk at the next flush and its fields deleted; a chunk repeating an older one's
+ * id at a smaller offset (a re-read of the original) wins; a damaged chunk is reported. */
+static void test_dedupe_reads_old_format_and_damage(void **state) {
+    (void)state;
+    const int64_t window = 300000, t0 = 1795514400000;
+    char v1[48], v2[48];
+    snprintf(v1, sizeof(v1), "7 %lld", (long long)t0);
+    snprintf(v2, sizeof(v2), "9 %lld", (long long)(t0 + 10));
+    hash_t h = {2,
+                {dupn("old-1", 5), dupn("old-2", 5)},
+                {dupn(v1, strlen(v1)), dupn(v2, strlen(v2))},
+                {5, 5},
+                {strlen(v1), strlen(v2)}};
+    shop_dedupe_t *d = reload(&h, window);
+    assert_int_equal(shop_dedupe_check(d, "old-1", 8, t0, window), 1);
+    assert_int_equal(shop_dedupe_check(d, "old-2", 9, t0, window), 0);
+    int dels;
+    assert_int_equal(flush_into(d, &h, &dels), 1);
+    assert_int_equal(dels, 2);
+    assert_int_equal(h.n, 1); /* one chunk holds both now */
+    shop_dedupe_t *r = reload(&h, window);
+    assert_int_equal(shop_dedupe_check(r, "old-1", 8, t0, window), 1);
+    assert_int_equal(shop_dedupe_check(r, "old-2", 10, t0, window), 1);
+    /* a re-read of old-2's original at offset 3: a second chunk; a reload keeps 3 */
+    shop_dedupe_record(r, "old-2", 3, t0, window);
+    assert_int_equal(flush_into(r, &h, NULL), 1);
+    assert_int_equal(h.n, 2);
+    shop_dedupe_t *r2 = reload(&h, window);
+    assert_int_equal(shop_dedupe_check(r2, "old-2", 4, t0, window), 1);
+    assert_int_equal(shop_dedupe_check(r2, "old-2", 3, t0, window), 0);
+    shop_dedupe_destroy(r2);
+    /* a chunk cut short: what precedes the damage is kept, the damage counted */
+    h.vl[0] -= 1;
+    r2 = shop_dedupe_new();
+    assert_int_equal(shop_dedupe_load_pairs(r2, (size_t)h.n, (const char *const *)h.f, h.fl,
+                                            (const char *const *)h.v, h.vl, window),
+                     1);
+    shop_dedupe_destroy(r2);
+    shop_dedupe_destroy(r);
+    shop_dedupe_destroy(d);
+    hash_free(&h);
 }
 
 /* ---- store_pg.c: array literals ---- */
@@ -300,6 +485,7 @@ int main(void) {
         cmocka_unit_test(test_validate_names_the_field),
         cmocka_unit_test(test_dedupe_window_and_expiry),
         cmocka_unit_test(test_dedupe_flush_writes_pending_once),
+        cmocka_unit_test(test_dedupe_reads_old_format_and_damage),
         cmocka_unit_test(test_pg_array_literals),
         cmocka_unit_test(test_merge_event_time_order),
     };
