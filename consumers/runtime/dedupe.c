@@ -43,7 +43,8 @@ typedef struct dd_chunk {
 } dd_chunk_t;
 
 struct shop_dedupe {
-    dd_entry_t *v; /* open addressing; id NULL = empty, id == TOMB = deleted */
+    dd_entry_t *v;     /* open addressing; id NULL = empty, id == TOMB = deleted */
+    dd_entry_t *spare; /* the table before the last same-size rehash, reused by the next */
     size_t cap, n, tombs;
     int64_t wm;         /* largest event time seen */
     int64_t window;     /* the last window asked for (chunks expire by it) */
@@ -77,7 +78,8 @@ static void free_entries(shop_dedupe_t *d) {
         if (d->v[i].id && d->v[i].id != TOMB)
             free(d->v[i].id);
     free(d->v);
-    d->v = NULL;
+    free(d->spare);
+    d->v = d->spare = NULL;
     d->cap = d->n = d->tombs = d->ndirty = 0;
 }
 
@@ -127,11 +129,21 @@ static dd_entry_t *find(const shop_dedupe_t *d, const char *id, uint64_t h) {
     }
 }
 
+/* Rehashes into a table twice as big, or as big when tombs filled it. A same-size rehash, the
+ * common case once the table holds a window's ids, reuses the table the previous one left: a
+ * fresh calloc of several MB per rehash cost a page fault per 4 KB (8 % of a no-op worker). */
 static void grow(shop_dedupe_t *d) {
     dd_entry_t *old = d->v;
     size_t oldcap = d->cap;
     d->cap = d->cap ? (d->n * 4 > d->cap ? d->cap * 2 : d->cap) : 1024;
-    d->v = shop_xcalloc(d->cap, sizeof(*d->v));
+    if (d->spare && d->cap == oldcap) {
+        d->v = d->spare;
+        memset(d->v, 0, d->cap * sizeof(*d->v));
+    } else {
+        free(d->spare);
+        d->v = shop_xcalloc(d->cap, sizeof(*d->v));
+    }
+    d->spare = NULL;
     d->n = d->tombs = d->ndirty = 0;
     for (size_t i = 0; i < oldcap; i++) {
         if (!old[i].id || old[i].id == TOMB)
@@ -145,7 +157,10 @@ static void grow(shop_dedupe_t *d) {
             mark_pending(d, j);
         d->n++;
     }
-    free(old);
+    if (oldcap == d->cap)
+        d->spare = old;
+    else
+        free(old);
 }
 
 static void insert(shop_dedupe_t *d, const char *id, uint64_t h, int64_t offset, int64_t at,
