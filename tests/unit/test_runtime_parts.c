@@ -89,6 +89,34 @@ static void test_validate_names_the_field(void **state) {
                                         NULL});
 }
 
+/* Every position of a string: a control
+ * character, DEL or a C1 control anywhere is refused at its byte; TAB, LF, CR and Hangul pass. */
+static void test_validate_every_position(void **state) {
+    (void)state;
+    const char *bad[] = {"\\u0001", "\\u001f", "\\u007f", "\\u0085"};
+    const char *good[] = {"\\t", "\\n", "\\r", "한", " ", "~"};
+    char json[512], s[64], want[64], err[600];
+    for (int pos = 0; pos < 24; pos++) {
+        for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]) + sizeof(good) / sizeof(good[0]); k++) {
+            int isbad = k < sizeof(bad) / sizeof(bad[0]);
+            const char *ins = isbad ? bad[k] : good[k - sizeof(bad) / sizeof(bad[0])];
+            snprintf(s, sizeof(s), "%.*s%s%.*s", pos, "abcdefghijklmnopqrstuvwxyz", ins, 24 - pos,
+                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+            snprintf(json, sizeof(json), ORDER("%s", "p2"), s);
+            err[0] = '\0';
+            int rc = shop_rt_validate_event(event(json), 65536, err, sizeof(err));
+            if (!isbad) {
+                assert_int_equal(rc, SHOP_OK);
+                continue;
+            }
+            assert_int_equal(rc, SHOP_ERR_INVALID);
+            snprintf(want, sizeof(want), "at byte %d", pos);
+            if (!strstr(err, want) || !strstr(err, "items[0].product_id"))
+                fail_msg("'%s' does not say '%s'", err, want);
+        }
+    }
+}
+
 /* ---- dedupe.c ---- */
 
 /* One command of a batch, parsed back from its RESP bytes. */
@@ -483,6 +511,7 @@ static void test_merge_event_time_order(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validate_names_the_field),
+        cmocka_unit_test(test_validate_every_position),
         cmocka_unit_test(test_dedupe_window_and_expiry),
         cmocka_unit_test(test_dedupe_flush_writes_pending_once),
         cmocka_unit_test(test_dedupe_reads_old_format_and_damage),
