@@ -857,12 +857,13 @@ int search_refresh(void *w, struct redisContext *c, int full, char *errstr, size
     gethostname(host, sizeof(host) - 1);
     snprintf(token, sizeof(token), "%lld %s:%d.%lu", (long long)v, host, (int)getpid(),
              ++refresh_seq);
+    int watching = 0; /* EXEC ends the WATCH; a read failing before it needs an UNWATCH */
     if (!rc) {
         r = redisCommand(c, "WATCH %s %s %s %s %s", tkey, skey, fpkey, catset, claim);
         if (!r || r->type == REDIS_REPLY_ERROR)
             rc = shop_redis_reply_err(c, r, errstr, errstr_size);
         else
-            freeReplyObject(r);
+            freeReplyObject(r), watching = 1;
     }
     if (!rc && (!(f.vers = redisCommand(c, "MGET %s %s %s", tkey, skey, claim)) ||
                 f.vers->type != REDIS_REPLY_ARRAY || f.vers->elements != 3))
@@ -920,6 +921,8 @@ int search_refresh(void *w, struct redisContext *c, int full, char *errstr, size
     if (!rc) {
         shop_redis_batch_cmd(&head, "UNLINK %s %s %s %s", f.tmp[0], f.tmp[1], f.tmp[2], f.tmp[3]);
         rc = exec_batch(c, &head, &aborted, errstr, errstr_size);
+    } else if (watching && (r = redisCommand(c, "UNWATCH"))) {
+        freeReplyObject(r);
     }
     if (aborted) { /* another instance wrote the views meanwhile: its version may be older */
         redisReply *d =

@@ -89,8 +89,8 @@ static void test_validate_names_the_field(void **state) {
                                         NULL});
 }
 
-/* Every position of a string: a control
- * character, DEL or a C1 control anywhere is refused at its byte; TAB, LF, CR and Hangul pass. */
+/* Every position of a string: a control character, DEL or a C1 control anywhere is refused at its
+ * byte; TAB, LF, CR and Hangul pass. */
 static void test_validate_every_position(void **state) {
     (void)state;
     const char *bad[] = {"\\u0001", "\\u001f", "\\u007f", "\\u0085"};
