@@ -47,7 +47,6 @@ struct shop_dedupe {
     dd_entry_t *spare; /* the table before the last same-size rehash, reused by the next */
     size_t cap, n, tombs;
     int64_t wm;         /* largest event time seen */
-    int64_t window;     /* the last window asked for (chunks expire by it) */
     int64_t next_sweep; /* event time of the next expiry sweep */
     size_t since_sweep; /* inserts since the last sweep */
     size_t *dirty;      /* slots with pending set (a flush writes these, not the whole table) */
@@ -208,7 +207,6 @@ int shop_dedupe_check(shop_dedupe_t *d, const char *id, int64_t offset, int64_t 
         return 0;
     if (at > d->wm)
         d->wm = at;
-    d->window = window;
     const dd_entry_t *e = find(d, id, id_hash(id));
     if (e && e->offset < offset && e->at >= d->wm - window)
         return 1;
@@ -219,7 +217,6 @@ void shop_dedupe_record(shop_dedupe_t *d, const char *id, int64_t offset, int64_
                         int64_t window) {
     if (!d || !id || !*id || at < d->wm - window)
         return; /* older than the window: nothing to remember */
-    d->window = window;
     uint64_t h = id_hash(id);
     dd_entry_t *e = find(d, id, h);
     if (e) {
@@ -268,11 +265,11 @@ static void del_fields(shop_redis_batch_t *b, const char *key, const char *const
     free(argv);
 }
 
-void shop_dedupe_flush(shop_dedupe_t *d, shop_redis_batch_t *b, const char *key, int64_t ttl_s) {
+void shop_dedupe_flush(shop_dedupe_t *d, shop_redis_batch_t *b, const char *key, int64_t window) {
     if (!d)
         return;
     /* chunks whose ids have all left the window, and fields of the per-id format */
-    int64_t oldest = d->wm - d->window;
+    int64_t oldest = d->wm - window;
     const char **gone = shop_xcalloc(d->nchunks + d->nlegacy + 1, sizeof(char *));
     size_t ngone = 0;
     for (size_t i = 0; i < d->nchunks; i++)
@@ -312,8 +309,8 @@ void shop_dedupe_flush(shop_dedupe_t *d, shop_redis_batch_t *b, const char *key,
     }
     shop_buf_release(&v);
     if (ngone || maxat != INT64_MIN) {
-        char ttl[24];
-        shop_fmt_i64(ttl, ttl_s);
+        char ttl[24]; /* a day past the window: a partition idle that long needs none of it */
+        shop_fmt_i64(ttl, window / 1000 + 86400);
         const char *ex[] = {"EXPIRE", key, ttl};
         shop_redis_batch_argv(b, 3, ex, NULL);
     }
@@ -401,7 +398,6 @@ int shop_dedupe_load_pairs(shop_dedupe_t *d, size_t n, const char *const *fields
     free_chunks(d);
     d->wm = 0;
     d->next_sweep = 0;
-    d->window = window;
     int bad = 0;
     for (size_t i = 0; i < n; i++) {
         char *field = shop_xmalloc(flens[i] + 1);

@@ -34,7 +34,7 @@ const shop_conf_def_t shop_runtime_conf[] = {
      "flush once everything that has arrived is processed, if the last flush is at least this old "
      "(ms; -1: only by flush.events and flush.ms)"},
     {"pg.flush.async", SHOP_CONF_BOOL, "false",
-     "workers that support it (fraud) commit to PostgreSQL on a thread of their own while "
+     "workers that support it (fraud, search) commit to PostgreSQL on a thread of their own while "
      "consumption and the Redis flushes go on (false: each flush waits for PostgreSQL)"},
     {"redis.flush.async", SHOP_CONF_BOOL, "false",
      "commit each Redis flush on a thread of its own while consumption goes on (one flush in "
@@ -375,7 +375,7 @@ void shop_rt_redis_batch(shop_runtime_t *rt, const shop_offset_entry_t *e, int n
         if (p && p->dd) {
             char key[512];
             shop_rt_dedupe_key(rt, e[i].topic, e[i].partition, key, sizeof(key));
-            shop_dedupe_flush(p->dd, b, key, rt->dedupe_window_ms / 1000 + 86400);
+            shop_dedupe_flush(p->dd, b, key, rt->dedupe_window_ms);
         }
     }
 }

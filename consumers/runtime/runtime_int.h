@@ -159,8 +159,9 @@ int shop_dedupe_check(shop_dedupe_t *d, const char *id, int64_t offset, int64_t 
 /* Remembers a processed event (written at the next flush). */
 void shop_dedupe_record(shop_dedupe_t *d, const char *id, int64_t offset, int64_t at,
                         int64_t window);
-/* Appends the ids to write (one chunk) and the chunks forgotten to the Redis batch, under `key`. */
-void shop_dedupe_flush(shop_dedupe_t *d, shop_redis_batch_t *b, const char *key, int64_t ttl_s);
+/* Appends the ids to write (one chunk) and the chunks that left the window to the Redis batch,
+ * under `key`. */
+void shop_dedupe_flush(shop_dedupe_t *d, shop_redis_batch_t *b, const char *key, int64_t window);
 void shop_dedupe_flushed(shop_dedupe_t *d);
 /* Replaces the ids with those of the stored hash fields/values (HGETALL of the key); returns how
  * many did not parse (dropped). */
@@ -182,8 +183,7 @@ void shop_rt_sinkflush_stop(shop_runtime_t *rt);
 /* Sink s's part of a flush, for a sink with a flush thread: applies a finished job, then (with
  * take_new) hands the pending state over as the next one, and with `wait` waits until all is
  * committed. Sets *left (when not NULL) when pending state stays with the worker (a job is in
- * flight). Return
- * codes as for a commit; a job being retried after a failure reports RETRYABLE. */
+ * flight). Return codes as for a commit; a job being retried after a failure reports RETRYABLE. */
 int shop_rt_sinkflush(shop_runtime_t *rt, int s, int wait, int take_new, int *left, char *errstr,
                       size_t errstr_size);
 /* Drops every sink's job (waiting for a run in progress): a rewind. */

@@ -218,7 +218,7 @@ static shop_dedupe_t *reload(const hash_t *h, int64_t window) {
 static int flush_into(shop_dedupe_t *d, hash_t *h, int *hdels) {
     shop_redis_batch_t b = {{NULL, 0, 0}, 0};
     int hsets = 0, dels = 0;
-    shop_dedupe_flush(d, &b, "k", 60);
+    shop_dedupe_flush(d, &b, "k", 300000);
     hash_apply(h, &b, &hsets, &dels);
     shop_buf_release(&b.resp);
     shop_dedupe_flushed(d);
@@ -353,7 +353,7 @@ static void test_dedupe_flush_writes_pending_once(void **state) {
         if (since + 1 < 7 && i + 1 < 6000)
             continue;
         shop_redis_batch_t b = {{NULL, 0, 0}, 0};
-        shop_dedupe_flush(d, &b, "k", 60);
+        shop_dedupe_flush(d, &b, "k", 300000);
         cmd_t cmds[8];
         int n = parse_cmds(&b, cmds, 8), hs = 0;
         for (int c = 0; c < n; c++)
@@ -370,7 +370,7 @@ static void test_dedupe_flush_writes_pending_once(void **state) {
     for (int i = 0; i < 6000; i++)
         assert_int_equal(seen[i], 1);
     shop_redis_batch_t b = {{NULL, 0, 0}, 0}; /* nothing left to write */
-    shop_dedupe_flush(d, &b, "k", 60);
+    shop_dedupe_flush(d, &b, "k", 300000);
     cmd_t cmds[8];
     int n = parse_cmds(&b, cmds, 8);
     for (int c = 0; c < n; c++)
