@@ -105,7 +105,8 @@ typedef struct shop_runtime {
     int64_t backoff_ms;
     int64_t next_retry_us;
     int64_t processed;
-    int64_t first_msg_us; /* when the first message arrived (throughput figures) */
+    int64_t first_msg_us;              /* when the first message arrived (throughput figures) */
+    int64_t first_cpu_us, last_cpu_us; /* the consume thread's CPU time then and at the last */
     int64_t last_msg_us;
     int64_t replay_total;
     int64_t flush_events;

@@ -103,6 +103,7 @@ typedef struct shop_search {
     int rising_min;       /* recent count a rising query needs */
     char *dictionary;     /* optional word-frequency file for "did you mean" */
     shop_symspell_t *dict;
+    shop_text_cache_t *norm; /* memo of normalised texts (consume thread) */
 
     search_part_t *parts;
     search_recent_t *recent;

@@ -224,6 +224,88 @@ int shop_text_normalize(const char *in, size_t len, int max_cp, char *out, size_
     return rc;
 }
 
+/* ---- memo of shop_text_normalize() ---- */
+
+typedef struct {
+    uint64_t hash; /* 0: empty */
+    int max_cp;
+    uint16_t inlen, outlen;
+    char *data; /* the input's bytes, then the result with its NUL */
+} cache_slot_t;
+
+struct shop_text_cache {
+    cache_slot_t *slots;
+    size_t mask;
+    uint64_t hits, misses;
+};
+
+shop_text_cache_t *shop_text_cache_new(unsigned bits) {
+    if (bits < 1 || bits > 24)
+        return NULL;
+    shop_text_cache_t *c = shop_xcalloc(1, sizeof(*c));
+    c->mask = ((size_t)1 << bits) - 1;
+    c->slots = shop_xcalloc(c->mask + 1, sizeof(*c->slots));
+    return c;
+}
+
+void shop_text_cache_free(shop_text_cache_t *c) {
+    if (!c)
+        return;
+    for (size_t i = 0; i <= c->mask; i++)
+        free(c->slots[i].data);
+    free(c->slots);
+    free(c);
+}
+
+void shop_text_cache_stats(const shop_text_cache_t *c, uint64_t *hits, uint64_t *misses) {
+    *hits = c ? c->hits : 0;
+    *misses = c ? c->misses : 0;
+}
+
+/* 8 bytes at a time; never 0 (0 marks an empty slot). */
+static uint64_t cache_hash(const char *in, size_t len, int max_cp) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)len << 32) ^ (uint32_t)max_cp;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, in + i, 8);
+        h = shop_mix64(h ^ w);
+    }
+    if (i < len) {
+        uint64_t w = 0;
+        memcpy(&w, in + i, len - i);
+        h = shop_mix64(h ^ w);
+    }
+    return h ? h : 1;
+}
+
+int shop_text_normalize_cached(shop_text_cache_t *c, const char *in, size_t len, int max_cp,
+                               char *out, size_t out_size, char *errstr, size_t errstr_size) {
+    if (!c || !in || !out || len > SHOP_TEXT_CACHE_MAX_IN)
+        return shop_text_normalize(in, len, max_cp, out, out_size, errstr, errstr_size);
+    uint64_t h = cache_hash(in, len, max_cp);
+    cache_slot_t *s = &c->slots[h & c->mask];
+    if (s->hash == h && s->max_cp == max_cp && s->inlen == len && !memcmp(s->data, in, len) &&
+        (size_t)s->outlen < out_size) {
+        memcpy(out, s->data + len, (size_t)s->outlen + 1);
+        c->hits++;
+        return SHOP_OK;
+    }
+    c->misses++;
+    int rc = shop_text_normalize(in, len, max_cp, out, out_size, errstr, errstr_size);
+    if (rc != SHOP_OK)
+        return rc;
+    size_t outlen = strlen(out);
+    if (outlen > UINT16_MAX)
+        return rc;
+    free(s->data);
+    s->data = shop_xmalloc(len + outlen + 1);
+    memcpy(s->data, in, len);
+    memcpy(s->data + len, out, outlen + 1);
+    *s = (cache_slot_t){h, max_cp, (uint16_t)len, (uint16_t)outlen, s->data};
+    return rc;
+}
+
 /* Scripts whose marks are diacritics to ignore when matching: Latin and Greek. */
 static int strips_marks(int32_t c) {
     return c < 0x0250 || (c >= 0x0370 && c <= 0x03FF) || (c >= 0x1E00 && c <= 0x1FFF) ||

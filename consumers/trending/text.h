@@ -5,6 +5,7 @@
 #define SHOP_SEARCH_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Sizes in bytes, NUL included. A normalised query of at most 60 code points fits in
  * SHOP_TEXT_MAX_QUERY (60 x 4 bytes). Every output of this module for at most 60 code points fits
@@ -35,6 +36,21 @@
  * limit of 100", "empty query", "normalised query is 300 bytes, over the buffer of 256". */
 int shop_text_normalize(const char *in, size_t len, int max_cp, char *out, size_t out_size,
                         char *errstr, size_t errstr_size);
+
+/* A bounded memo of shop_text_normalize() for inputs that repeat (search queries follow a Zipf
+ * law: a few thousand distinct strings make most of a stream). Direct-mapped: 2^bits slots, each
+ * holding the last input of at most SHOP_TEXT_CACHE_MAX_IN bytes that hashed there with its
+ * result; a refused input is never kept, so its error is computed (and worded) afresh. The result,
+ * error text included, is that of shop_text_normalize() with the same arguments. Not thread-safe:
+ * one cache per thread. */
+#define SHOP_TEXT_CACHE_MAX_IN 256
+typedef struct shop_text_cache shop_text_cache_t;
+shop_text_cache_t *shop_text_cache_new(unsigned bits); /* bits 1..24 */
+void shop_text_cache_free(shop_text_cache_t *c);
+int shop_text_normalize_cached(shop_text_cache_t *c, const char *in, size_t len, int max_cp,
+                               char *out, size_t out_size, char *errstr, size_t errstr_size);
+/* Lookups answered from the cache and lookups that normalised (tests, metrics). */
+void shop_text_cache_stats(const shop_text_cache_t *c, uint64_t *hits, uint64_t *misses);
 
 /* Folding for matching, never for display: q is normalised (NUL-terminated UTF-8). Marks (Mn, Mc,
  * Me) are stripped from Latin and Greek letters with utf8proc STRIPMARK ("café" -> "cafe",

@@ -579,6 +579,80 @@ static void test_property_typed_prefixes(void **state) {
     assert_true(t.checked > 1000);
 }
 
+/* The memo answers exactly as shop_text_normalize() does, refusals and their wording included,
+ * whatever the slots' collisions, limits and output buffers. */
+static void test_normalize_cache(void **state) {
+    (void)state;
+    static const char *const inputs[] = {
+        "빨간색 선글라스 찾아줘",
+        "Straße",
+        "CAFE\xcc\x81",
+        "café",
+        "  red   Shoes ",
+        "abcd",
+        "abc",
+        "a\x1b",
+        "\xff\xfe",
+        "\xe2\x80\x8bzero",
+        "",
+        "   ",
+        "ㅅㄱㄹㅅ",
+        "Nike Air Max 90 (남성용)",
+        "\xed\xa0\x80",
+        "x\ty",
+        "ab\xc0\xaf",
+    };
+    static const int limits[] = {60, 3, 1};
+    static const size_t sizes[] = {SHOP_TEXT_MAX_KEY, 8, 4};
+    const size_t n = sizeof(inputs) / sizeof(inputs[0]);
+    for (unsigned bits = 1; bits <= 12; bits += 11) {
+        shop_text_cache_t *c = shop_text_cache_new(bits);
+        assert_non_null(c);
+        uint64_t seed = 7, lookups = 0, ok = 0;
+        for (int round = 0; round < 3000; round++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            const char *in = inputs[(seed >> 33) % n];
+            int max_cp = limits[(seed >> 20) % 3];
+            size_t size = sizes[(seed >> 40) % 3];
+            char want[SHOP_TEXT_MAX_KEY] = "", got[SHOP_TEXT_MAX_KEY] = "";
+            char werr[256] = "", gerr[256] = "";
+            int wrc = shop_text_normalize(in, strlen(in), max_cp, want, size, werr, sizeof(werr));
+            int grc = shop_text_normalize_cached(c, in, strlen(in), max_cp, got, size, gerr,
+                                                 sizeof(gerr));
+            lookups++;
+            ok += wrc == SHOP_OK;
+            assert_int_equal(grc, wrc);
+            if (wrc == SHOP_OK)
+                assert_string_equal(got, want);
+            else
+                assert_string_equal(gerr, werr);
+        }
+        uint64_t hits, misses;
+        shop_text_cache_stats(c, &hits, &misses);
+        print_message("cache of %u slots: %llu hits, %llu misses, %llu accepted\n", 1u << bits,
+                      (unsigned long long)hits, (unsigned long long)misses, (unsigned long long)ok);
+        assert_int_equal(hits + misses, lookups);
+        assert_true(hits <= ok);
+        if (bits > 8) /* a few dozen accepted (input, limit) pairs: nearly all repeats hit */
+            assert_true(hits > ok * 9 / 10);
+        shop_text_cache_free(c);
+    }
+    /* over SHOP_TEXT_CACHE_MAX_IN bytes: normalised, never kept */
+    shop_text_cache_t *c = shop_text_cache_new(4);
+    char big[SHOP_TEXT_CACHE_MAX_IN + 2], out[SHOP_TEXT_MAX_KEY], err[256];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(shop_text_normalize_cached(c, big, strlen(big), 1000, out, sizeof(out),
+                                                    err, sizeof(err)),
+                         SHOP_OK);
+    uint64_t hits, misses;
+    shop_text_cache_stats(c, &hits, &misses);
+    assert_int_equal(hits, 0);
+    assert_null(shop_text_cache_new(0));
+    shop_text_cache_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_normalize_nfc_casefold),
@@ -586,6 +660,7 @@ int main(void) {
         cmocka_unit_test(test_normalize_invalid_utf8),
         cmocka_unit_test(test_normalize_controls),
         cmocka_unit_test(test_normalize_limits),
+        cmocka_unit_test(test_normalize_cache),
         cmocka_unit_test(test_fold),
         cmocka_unit_test(test_jamo),
         cmocka_unit_test(test_choseong),
