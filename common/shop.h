@@ -77,6 +77,12 @@ void shop_buf_put_hex64(shop_buf_t *b, uint64_t v);
 /* v in decimal into out (NUL-terminated, at most 20 digits and a sign); returns the length. */
 size_t shop_fmt_i64(char out[24], int64_t v);
 
+/* Event text check: the byte offset of the first invalid UTF-8 sequence (overlong forms,
+ * surrogates, over U+10FFFF, truncated) or control character (C0 but TAB, LF and CR; DEL; C1) in
+ * s[0, n), or -1 when there is none. *what says which ("invalid UTF-8", "control character");
+ * *ctl is the control character's code point (0 for invalid UTF-8). */
+long shop_utf8_scan(const unsigned char *s, size_t n, const char **what, unsigned *ctl);
+
 /* Seeded PRNG: xoshiro256** (Blackman & Vigna, "Scrambled linear pseudorandom number generators",
  * 2018), seeded through splitmix64: same seed, same sequence on every platform. */
 typedef struct {

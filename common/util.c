@@ -470,3 +470,44 @@ size_t shop_topk_r(void *base, size_t n, size_t size,
     shop_sort_r(a, k, size, cmp, arg);
     return k;
 }
+
+long shop_utf8_scan(const unsigned char *s, size_t n, const char **what, unsigned *ctl) {
+    *ctl = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) {
+                *what = "control character";
+                *ctl = c;
+                return (long)i;
+            }
+            i++;
+            continue;
+        }
+        size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+        if (!len || c > 0xF4 || i + len > n) {
+            *what = "invalid UTF-8";
+            return (long)i;
+        }
+        unsigned cp = c & (0x7F >> len);
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) {
+                *what = "invalid UTF-8";
+                return (long)i;
+            }
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF)) {
+            *what = "invalid UTF-8";
+            return (long)i;
+        }
+        if (cp >= 0x80 && cp < 0xA0) { /* C1 controls */
+            *what = "control character";
+            *ctl = cp;
+            return (long)i;
+        }
+        i += len;
+    }
+    return -1;
+}

@@ -11,48 +11,6 @@
 
 #include "runtime_int.h"
 
-/* Returns the byte offset of the first invalid sequence or control character, or -1. `what` says
- * which; *cp is the control character. */
-static long check_utf8(const unsigned char *s, size_t n, const char **what, unsigned *ctl) {
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        if (c < 0x80) {
-            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) {
-                *what = "control character";
-                *ctl = c;
-                return (long)i;
-            }
-            i++;
-            continue;
-        }
-        size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-        if (!len || c > 0xF4 || i + len > n) {
-            *what = "invalid UTF-8";
-            return (long)i;
-        }
-        unsigned cp = c & (0x7F >> len);
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80) {
-                *what = "invalid UTF-8";
-                return (long)i;
-            }
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF)) {
-            *what = "invalid UTF-8";
-            return (long)i;
-        }
-        if (cp >= 0x80 && cp < 0xA0) { /* C1 controls */
-            *what = "control character";
-            *ctl = cp;
-            return (long)i;
-        }
-        i += len;
-    }
-    return -1;
-}
-
 /* The path from the event's root to the field being checked, kept as segments and only formatted
  * when a check fails: formatting it for every field cost more than the checks themselves. */
 #define PATH_DEPTH 32
@@ -105,7 +63,7 @@ static int walk(avro_value_t *v, vpath_t *vp, size_t max_bytes, char *errstr, si
                            max_bytes);
         const char *what = NULL;
         unsigned ctl = 0;
-        long at = check_utf8((const unsigned char *)s, n, &what, &ctl);
+        long at = shop_utf8_scan((const unsigned char *)s, n, &what, &ctl);
         if (at >= 0 && ctl)
             return fail_at(vp, errstr, errstr_size, "%s U+%04X at byte %ld", what, ctl, at);
         if (at >= 0)
@@ -157,8 +115,8 @@ static int walk(avro_value_t *v, vpath_t *vp, size_t max_bytes, char *errstr, si
 
 int shop_rt_validate_event(const shop_event_t *ev, size_t max_bytes, char *errstr,
                            size_t errstr_size) {
-    if (!ev->value)
-        return SHOP_OK;
+    if (!ev->value || (ev->text_clean && ev->longest_string <= max_bytes))
+        return SHOP_OK; /* the decoder's scan found nothing (else the walk names the field) */
     vpath_t vp = {.depth = 0};
     char why[600];
     int rc = walk(ev->value, &vp, max_bytes, why, sizeof(why));

@@ -150,11 +150,18 @@ void shop_wire_free(shop_wire_t *wire);
  * SHOP_ERR_INVALID (reason in `why`) when it is truncated or structurally impossible. */
 int shop_wire_check(const shop_wire_t *wire, const void *buf, size_t len, size_t *consumed,
                     char *why, size_t why_size);
+/* What shop_wire_read() saw of the text it set: whether every string (map keys aside) passed
+ * shop_utf8_scan() and every float and double is finite, and the longest string in bytes. */
+typedef struct {
+    int clean;
+    size_t longest;
+} shop_wire_scan_t;
 /* The same walk, also setting every value into `dest` (a value of the same schema) through
  * avro-c's value API, whose reused buffers make this allocation-free once warm. `scratch` is
- * caller-owned working space. */
+ * caller-owned working space; `scan` (may be NULL) receives what the walk saw of the text. */
 int shop_wire_read(const shop_wire_t *wire, const void *buf, size_t len, avro_value_t *dest,
-                   shop_buf_t *scratch, size_t *consumed, char *why, size_t why_size);
+                   shop_buf_t *scratch, shop_wire_scan_t *scan, size_t *consumed, char *why,
+                   size_t why_size);
 
 /* ---- registry.c ---- */
 

@@ -263,8 +263,11 @@ static int read_body(shop_decoder_t *dec, dec_slot_t *s, const unsigned char *bo
     avro_value_t *target = s->resolver ? &s->resolved : &s->reader->value;
     char why[160];
     size_t used = 0;
+    dec->ev.text_clean = 0;
+    dec->ev.longest_string = 0;
     if (!s->resolver) { /* same schema: one pass that checks and fills */
-        if (shop_wire_read(s->writer->wire, body, len, target, &dec->scratch, &used, why,
+        shop_wire_scan_t scan = {0, 0};
+        if (shop_wire_read(s->writer->wire, body, len, target, &dec->scratch, &scan, &used, why,
                            sizeof(why)))
             return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
                                "truncated or malformed %s (version %d) body: %s", s->writer->name,
@@ -273,6 +276,8 @@ static int read_body(shop_decoder_t *dec, dec_slot_t *s, const unsigned char *bo
             return shop_seterr(errstr, errstr_size, SHOP_ERR_INVALID,
                                "%zu trailing bytes after the %s record", len - used,
                                s->writer->name);
+        dec->ev.text_clean = scan.clean;
+        dec->ev.longest_string = scan.longest;
         return SHOP_OK;
     }
     if (shop_wire_check(s->writer->wire, body, len, &used, why, sizeof(why)))

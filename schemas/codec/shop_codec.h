@@ -117,6 +117,12 @@ typedef struct shop_event {
     const char *key;      /* user_id or product_id, borrowed */
     avro_value_t *value;  /* the whole record (reader schema), borrowed */
     avro_value_t payload; /* the payload branch record, borrowed */
+    /* Set by the decoder when it read the value from the bytes in one pass (the writer's schema
+     * is the reader's): 1 when every string (map keys aside) is valid UTF-8 without control
+     * characters (TAB, LF, CR aside) and every float is finite, else 0 (also when not known);
+     * and the longest string in bytes. The runtime's event check needs no walk of a clean one. */
+    int text_clean;
+    size_t longest_string;
     /* Where the message came from: set by the worker runtime before process() (NULL/-1 when
      * the event was not read from Kafka). */
     const char *topic;

@@ -13,6 +13,7 @@
  * event is still an avro-c generic value; schema resolution of older writers stays with avro-c's
  * resolved writer, after the check. Tests compare this reader with avro_value_read. The schema
  * is compiled once into a small node graph so no avro-c schema lookups happen per message. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,8 @@ typedef struct {
     char *why;
     size_t why_size;
     shop_buf_t *scratch; /* NUL-terminated copies of strings and map keys when decoding */
+    int suspect;         /* decoding: a string failed shop_utf8_scan() or a float is not finite */
+    size_t longest;      /* decoding: the longest string */
 } cursor_t;
 
 static shop_wire_node_t *compile(shop_wire_t *w, avro_schema_t s) {
@@ -209,6 +212,7 @@ static int leaf(const shop_wire_node_t *n, cursor_t *c, avro_value_t *dest, int6
         uint32_t bits = (uint32_t)le_bits(c->p - 4, 4);
         float f;
         memcpy(&f, &bits, 4);
+        c->suspect |= !isfinite(f);
         r = avro_value_set_float(dest, f);
         break;
     }
@@ -216,12 +220,22 @@ static int leaf(const shop_wire_node_t *n, cursor_t *c, avro_value_t *dest, int6
         uint64_t bits = le_bits(c->p - 8, 8);
         double d;
         memcpy(&d, &bits, 8);
+        c->suspect |= !isfinite(d);
         r = avro_value_set_double(dest, d);
         break;
     }
-    case AVRO_STRING:
+    case AVRO_STRING: {
+        /* the event check's scan, while the bytes are in cache (the runtime then skips its walk
+         * of the decoded value) */
+        const char *what;
+        unsigned ctl;
+        if ((size_t)v > c->longest)
+            c->longest = (size_t)v;
+        if (!c->suspect && shop_utf8_scan(c->p - v, (size_t)v, &what, &ctl) >= 0)
+            c->suspect = 1;
         r = avro_value_set_string_len(dest, staged(c, v), (size_t)v + 1);
         break;
+    }
     case AVRO_BYTES:
         r = avro_value_set_bytes(dest, (void *)(c->p - v), (size_t)v);
         break;
@@ -310,7 +324,7 @@ static int walk(const shop_wire_node_t *n, cursor_t *c, int depth, avro_value_t 
 
 int shop_wire_check(const shop_wire_t *w, const void *buf, size_t len, size_t *consumed, char *why,
                     size_t why_size) {
-    cursor_t c = {buf, (const unsigned char *)buf + len, why, why_size, NULL};
+    cursor_t c = {buf, (const unsigned char *)buf + len, why, why_size, NULL, 0, 0};
     if (walk(w->root, &c, 0, NULL))
         return SHOP_ERR_INVALID;
     *consumed = (size_t)(c.p - (const unsigned char *)buf);
@@ -318,11 +332,14 @@ int shop_wire_check(const shop_wire_t *w, const void *buf, size_t len, size_t *c
 }
 
 int shop_wire_read(const shop_wire_t *w, const void *buf, size_t len, avro_value_t *dest,
-                   shop_buf_t *scratch, size_t *consumed, char *why, size_t why_size) {
-    cursor_t c = {buf, (const unsigned char *)buf + len, why, why_size, scratch};
+                   shop_buf_t *scratch, shop_wire_scan_t *scan, size_t *consumed, char *why,
+                   size_t why_size) {
+    cursor_t c = {buf, (const unsigned char *)buf + len, why, why_size, scratch, 0, 0};
     avro_value_reset(dest);
     if (walk(w->root, &c, 0, dest))
         return SHOP_ERR_INVALID;
+    if (scan)
+        *scan = (shop_wire_scan_t){!c.suspect, c.longest};
     *consumed = (size_t)(c.p - (const unsigned char *)buf);
     return SHOP_OK;
 }

@@ -117,6 +117,44 @@ static void test_validate_every_position(void **state) {
     }
 }
 
+/* The decoder scans the text as it reads (the check then skips its walk): a clean event is marked
+ * clean with its longest string; a NaN double or a control character is not, and the check's walk
+ * refuses it naming the field. */
+static void test_validate_decoder_scan(void **state) {
+    (void)state;
+    const char *json = "{\"type\":\"search.visual\",\"occurred_at\":1795514400000,"
+                       "\"user_id\":\"u1\",\"image_id\":\"img-12345\","
+                       "\"matched_product_ids\":[\"p1\",\"p-0123456789\"],\"top_score\":0.5}";
+    const shop_event_t *ev = event(json);
+    char err[600] = "";
+    assert_int_equal(ev->text_clean, 1);
+    assert_true(ev->longest_string >= strlen("p-0123456789"));
+    assert_int_equal(shop_rt_validate_event(ev, 65536, err, sizeof(err)), SHOP_OK);
+    /* the same longest string over the limit is refused by the walk, with its path */
+    assert_int_equal(shop_rt_validate_event(ev, 10, err, sizeof(err)), SHOP_ERR_INVALID);
+    assert_non_null(strstr(err, "a string of"));
+    /* 0.5 as a little-endian double, patched to a NaN in the encoded bytes */
+    const unsigned char half[8] = {0, 0, 0, 0, 0, 0, 0xE0, 0x3F};
+    unsigned char *b = (unsigned char *)enc.bytes.buf, *at = NULL;
+    for (size_t i = 0; i + 8 <= enc.bytes.len && !at; i++)
+        if (!memcmp(b + i, half, 8))
+            at = b + i;
+    assert_non_null(at);
+    const unsigned char nan_bits[8] = {0, 0, 0, 0, 0, 0, 0xF8, 0x7F};
+    memcpy(at, nan_bits, 8);
+    assert_int_equal(shop_decoder_decode(dec, enc.bytes.buf, enc.bytes.len, &ev, err, sizeof(err)),
+                     SHOP_OK);
+    assert_int_equal(ev->text_clean, 0);
+    assert_int_equal(shop_rt_validate_event(ev, 65536, err, sizeof(err)), SHOP_ERR_INVALID);
+    if (!strstr(err, "top_score") || !strstr(err, "not a finite number"))
+        fail_msg("'%s' does not name top_score as not finite", err);
+    ev = event("{\"type\":\"search.visual\",\"occurred_at\":1795514400000,\"user_id\":\"u1\","
+               "\"matched_product_ids\":[\"p1\",\"p\\u0007\"]}");
+    assert_int_equal(ev->text_clean, 0);
+    assert_int_equal(shop_rt_validate_event(ev, 65536, err, sizeof(err)), SHOP_ERR_INVALID);
+    assert_non_null(strstr(err, "matched_product_ids[1]: control character U+0007 at byte 1"));
+}
+
 /* ---- dedupe.c ---- */
 
 /* One command of a batch, parsed back from its RESP bytes. */
@@ -512,6 +550,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validate_names_the_field),
         cmocka_unit_test(test_validate_every_position),
+        cmocka_unit_test(test_validate_decoder_scan),
         cmocka_unit_test(test_dedupe_window_and_expiry),
         cmocka_unit_test(test_dedupe_flush_writes_pending_once),
         cmocka_unit_test(test_dedupe_reads_old_format_and_damage),
