@@ -281,10 +281,84 @@ static void rows_clear(search_rows_t *t) {
 
 static void recent_clear(shop_search_t *s) {
     for (size_t i = 0; i < s->nrecent; i++) {
-        free(s->recent[i].user);
-        free(s->recent[i].query);
+        search_recent_t *r = &s->recent[i];
+        for (int k = 0; k < r->n; k++)
+            free(r->q[k].query);
+        free(r->q);
+        free(r->user);
     }
     s->nrecent = 0;
+    for (size_t i = 0; i < s->recent_nslots; i++)
+        s->recent_slots[i] = -1;
+}
+
+static uint64_t str_hash(const char *p) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001B3ULL;
+    return shop_mix64(h);
+}
+
+static void recent_rehash(shop_search_t *s, size_t nslots) {
+    free(s->recent_slots);
+    s->recent_slots = shop_xmalloc(nslots * sizeof(int32_t));
+    s->recent_nslots = nslots;
+    for (size_t i = 0; i < nslots; i++)
+        s->recent_slots[i] = -1;
+    for (size_t r = 0; r < s->nrecent; r++) {
+        size_t i = s->recent[r].hash & (nslots - 1);
+        while (s->recent_slots[i] >= 0)
+            i = (i + 1) & (nslots - 1);
+        s->recent_slots[i] = (int32_t)r;
+    }
+}
+
+/* (at, q) after entry e in the user's sorted set: a greater score, or an equal one and greater
+ * bytes. */
+static int recent_after(int64_t at, const char *q, const search_recent_q_t *e) {
+    return at != e->at ? at > e->at : strcmp(q, e->query) > 0;
+}
+
+/* Notes that `user` searched q at `at`, keeping the user's newest s->recent_n. */
+static void recent_add(shop_search_t *s, const char *user, const char *q, int64_t at) {
+    if ((s->nrecent + 1) * 2 > s->recent_nslots)
+        recent_rehash(s, s->recent_nslots ? s->recent_nslots * 2 : 1024);
+    uint64_t h = str_hash(user);
+    size_t i = h & (s->recent_nslots - 1);
+    search_recent_t *r = NULL;
+    for (; s->recent_slots[i] >= 0; i = (i + 1) & (s->recent_nslots - 1)) {
+        search_recent_t *c = &s->recent[s->recent_slots[i]];
+        if (c->hash == h && !strcmp(c->user, user)) {
+            r = c;
+            break;
+        }
+    }
+    if (!r) {
+        if (s->nrecent == s->caprecent) {
+            s->caprecent = s->caprecent ? s->caprecent * 2 : 256;
+            s->recent = shop_xrealloc(s->recent, s->caprecent * sizeof(*s->recent));
+        }
+        s->recent_slots[i] = (int32_t)s->nrecent;
+        r = &s->recent[s->nrecent++];
+        *r = (search_recent_t){shop_xstrdup(user), h,
+                               shop_xcalloc((size_t)s->recent_n, sizeof(*r->q)), 0};
+    }
+    int min = -1;
+    for (int k = 0; k < r->n; k++) {
+        if (!strcmp(r->q[k].query, q)) { /* ZADD GT keeps the latest time */
+            if (at > r->q[k].at)
+                r->q[k].at = at;
+            return;
+        }
+        if (min < 0 || recent_after(r->q[min].at, r->q[min].query, &r->q[k]))
+            min = k;
+    }
+    if (r->n < s->recent_n) {
+        r->q[r->n++] = (search_recent_q_t){shop_xstrdup(q), at};
+    } else if (recent_after(at, q, &r->q[min])) { /* the trim would drop the oldest */
+        free(r->q[min].query);
+        r->q[min] = (search_recent_q_t){shop_xstrdup(q), at};
+    }
 }
 
 /* ---- processing ---- */
@@ -315,18 +389,16 @@ static void count_query(shop_search_t *s, search_part_t *p, const shop_event_t *
     window_add(s, p, LV_1H, at, q, len);
     window_add(s, p, LV_24H, at, q, len);
     if (cat) {
-        char item[SHOP_TEXT_MAX_KEY * 2];
-        int n = snprintf(item, sizeof(item), "%s\t%s", cat, q);
-        window_add(s, p, LV_CAT, at, item, (size_t)n);
+        char item[SHOP_TEXT_MAX_KEY * 2]; /* both are normalised: under SHOP_TEXT_MAX_KEY each */
+        size_t clen = strlen(cat);
+        memcpy(item, cat, clen);
+        item[clen] = '\t';
+        memcpy(item + clen + 1, q, len + 1);
+        window_add(s, p, LV_CAT, at, item, clen + 1 + len);
     }
     shop_ss_add(p->dk[DK_POP], q, len, w);
-    if (s->recent_n > 0 && ev->key && *ev->key) {
-        if (s->nrecent == s->caprecent) {
-            s->caprecent = s->caprecent ? s->caprecent * 2 : 256;
-            s->recent = shop_xrealloc(s->recent, s->caprecent * sizeof(*s->recent));
-        }
-        s->recent[s->nrecent++] = (search_recent_t){shop_xstrdup(ev->key), shop_xstrdup(q), at};
-    }
+    if (s->recent_n > 0 && ev->key && *ev->key)
+        recent_add(s, ev->key, q, at);
 }
 
 static int on_query(shop_search_t *s, const shop_event_t *ev, unsigned sinks, char *errstr,
@@ -476,43 +548,24 @@ static void fmt_double(char *out, size_t size, double v) {
     snprintf(out, size, "%.17g", v);
 }
 
-static int recent_cmp(const void *a, const void *b) {
-    const search_recent_t *x = a, *y = b;
-    int c = strcmp(x->user, y->user);
-    if (c)
-        return c;
-    return x->at < y->at ? -1 : x->at > y->at; /* ZADD GT keeps the latest of equal queries */
-}
-
 /* Users' recent searches: one ZADD GT, one trim and one EXPIRE per user per flush. */
 static void flush_recent(shop_search_t *s, shop_redis_batch_t *b) {
-    if (!s->nrecent)
-        return;
-    shop_sort(s->recent, s->nrecent, sizeof(*s->recent), recent_cmp);
     char key[512], trim[16], ttl[24];
     snprintf(trim, sizeof(trim), "%d", -(s->recent_n + 1));
     snprintf(ttl, sizeof(ttl), "%lld", (long long)s->recent_ttl_s);
-    size_t cap = 16;
-    const char **argv = shop_xcalloc(2 * cap + 3, sizeof(char *));
-    char(*num)[24] = shop_xcalloc(cap, sizeof(*num));
-    for (size_t i = 0, j; i < s->nrecent; i = j) {
-        for (j = i; j < s->nrecent && !strcmp(s->recent[j].user, s->recent[i].user); j++) {
-        }
-        size_t n = j - i;
-        if (n > cap) {
-            cap = n;
-            argv = shop_xrealloc(argv, (2 * cap + 3) * sizeof(char *));
-            num = shop_xrealloc(num, cap * sizeof(*num));
-        }
-        snprintf(key, sizeof(key), SHOP_KEY_SRCH_USER, s->prefix, s->recent[i].user);
+    const char **argv = shop_xcalloc(2 * (size_t)s->recent_n + 3, sizeof(char *));
+    char(*num)[24] = shop_xcalloc((size_t)s->recent_n + 1, sizeof(*num));
+    for (size_t i = 0; i < s->nrecent; i++) {
+        const search_recent_t *r = &s->recent[i];
+        snprintf(key, sizeof(key), SHOP_KEY_SRCH_USER, s->prefix, r->user);
         int argc = 0;
         argv[argc++] = "ZADD";
         argv[argc++] = key;
         argv[argc++] = "GT";
-        for (size_t k = 0; k < n; k++) {
-            snprintf(num[k], sizeof(num[k]), "%lld", (long long)s->recent[i + k].at);
+        for (int k = 0; k < r->n; k++) {
+            shop_fmt_i64(num[k], r->q[k].at);
             argv[argc++] = num[k];
-            argv[argc++] = s->recent[i + k].query;
+            argv[argc++] = r->q[k].query;
         }
         shop_redis_batch_argv(b, argc, argv, NULL);
         const char *tr[] = {"ZREMRANGEBYRANK", key, "0", trim};
@@ -908,6 +961,7 @@ static void destroy(void *w) {
     free(s->rows.rows);
     free(s->rows.slots);
     free(s->recent);
+    free(s->recent_slots);
     shop_symspell_destroy(s->dict);
     search_lex_destroy(s->lex);
     free(s->dictionary);

@@ -66,11 +66,18 @@ typedef struct search_part {
     struct search_part *next;
 } search_part_t;
 
-/* A user's recent search, pending for the Redis flush. */
+/* A user's newest searches since the last Redis flush: at most search.recent.n distinct queries,
+ * the greatest by (time, query), which is what the user's sorted set keeps of them after the
+ * flush's ZADD GT and trim (members of equal score rank by their bytes). */
+typedef struct {
+    char *query;
+    int64_t at; /* the latest time it was searched */
+} search_recent_q_t;
 typedef struct search_recent {
     char *user;
-    char *query;
-    int64_t at;
+    uint64_t hash;
+    search_recent_q_t *q; /* n of them, in no order */
+    int n;
 } search_recent_t;
 
 /* One pending row of search_query_hour. */
@@ -106,8 +113,10 @@ typedef struct shop_search {
     shop_text_cache_t *norm; /* memo of normalised texts (consume thread) */
 
     search_part_t *parts;
-    search_recent_t *recent;
+    search_recent_t *recent; /* users with searches pending, in the order they came */
     size_t nrecent, caprecent;
+    int32_t *recent_slots; /* open addressing over recent[], by user; -1 empty */
+    size_t recent_nslots;
     search_rows_t rows; /* PostgreSQL pending */
     int64_t late;       /* events older than every window of their partition (metric) */
 
