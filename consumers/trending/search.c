@@ -587,7 +587,8 @@ static void flush_summary(shop_redis_batch_t *b, const shop_ss_t *ss, const char
     char ekey[512];
     snprintf(ekey, sizeof(ekey), "%s:err", key);
     int rewrite = shop_ss_needs_rewrite(ss);
-    size_t nch = rewrite ? shop_ss_entries(ss, e, n) : shop_ss_changed(ss, e, n);
+    size_t nch =
+        rewrite ? shop_ss_entries_unordered(ss, e, n) : shop_ss_changed_unordered(ss, e, n);
     if (rewrite) {
         shop_redis_batch_cmd(b, "DEL %s %s", key, ekey);
     } else {

@@ -431,10 +431,12 @@ static shop_ss_entry_t counter_entry(const shop_ss_t *s, uint32_t c) {
     return e;
 }
 
-/* Sorts tmp[0..n) and copies the first `max` to out; frees tmp. */
+/* Sorts tmp[0..n) (unless all of it is wanted in any order: cmp NULL) and copies the first `max`
+ * to out; frees tmp. */
 static size_t sorted_copy(shop_ss_entry_t *tmp, size_t n, shop_ss_entry_t *out, size_t max,
                           int (*cmp)(const void *, const void *)) {
-    shop_sort(tmp, n, sizeof(*tmp), cmp);
+    if (cmp || max < n)
+        shop_sort(tmp, n, sizeof(*tmp), cmp ? cmp : entry_order);
     if (max > n)
         max = n;
     if (max > 0)
@@ -443,22 +445,40 @@ static size_t sorted_copy(shop_ss_entry_t *tmp, size_t n, shop_ss_entry_t *out, 
     return max;
 }
 
-size_t shop_ss_entries(const shop_ss_t *s, shop_ss_entry_t *out, size_t max) {
+static size_t entries(const shop_ss_t *s, shop_ss_entry_t *out, size_t max,
+                      int (*cmp)(const void *, const void *)) {
     if (s->n == 0 || max == 0)
         return 0;
     shop_ss_entry_t *tmp = shop_xmalloc(s->n * sizeof(*tmp));
     for (size_t i = 0; i < s->n; i++)
         tmp[i] = counter_entry(s, (uint32_t)i);
-    return sorted_copy(tmp, s->n, out, max, entry_order);
+    return sorted_copy(tmp, s->n, out, max, cmp);
 }
 
-size_t shop_ss_changed(const shop_ss_t *s, shop_ss_entry_t *out, size_t max) {
+size_t shop_ss_entries(const shop_ss_t *s, shop_ss_entry_t *out, size_t max) {
+    return entries(s, out, max, entry_order);
+}
+
+size_t shop_ss_entries_unordered(const shop_ss_t *s, shop_ss_entry_t *out, size_t max) {
+    return entries(s, out, max, NULL);
+}
+
+static size_t changed(const shop_ss_t *s, shop_ss_entry_t *out, size_t max,
+                      int (*cmp)(const void *, const void *)) {
     if (s->n_dirty == 0 || max == 0)
         return 0;
     shop_ss_entry_t *tmp = shop_xmalloc(s->n_dirty * sizeof(*tmp));
     for (size_t i = 0; i < s->n_dirty; i++)
         tmp[i] = counter_entry(s, s->dlist[i]);
-    return sorted_copy(tmp, s->n_dirty, out, max, entry_order);
+    return sorted_copy(tmp, s->n_dirty, out, max, cmp);
+}
+
+size_t shop_ss_changed(const shop_ss_t *s, shop_ss_entry_t *out, size_t max) {
+    return changed(s, out, max, entry_order);
+}
+
+size_t shop_ss_changed_unordered(const shop_ss_t *s, shop_ss_entry_t *out, size_t max) {
+    return changed(s, out, max, NULL);
 }
 
 size_t shop_ss_changed_count(const shop_ss_t *s) {

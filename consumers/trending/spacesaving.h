@@ -68,6 +68,9 @@ int shop_ss_lookup(const shop_ss_t *s, const char *item, size_t len, double *cou
  * total order as eviction, reversed); returns how many were written. Items point into the
  * summary: valid until the next add/set/clear/clean/destroy. */
 size_t shop_ss_entries(const shop_ss_t *s, shop_ss_entry_t *out, size_t max);
+/* The same in no particular order when max covers them all (a sink's write: sorting was a fifth
+ * of the search worker's flush), else the first `max` of that order. */
+size_t shop_ss_entries_unordered(const shop_ss_t *s, shop_ss_entry_t *out, size_t max);
 
 /* Dirty tracking, so that a flush writes only what moved since the last shop_ss_clean (the
  * sink then holds exactly the entries as of that clean):
@@ -83,6 +86,7 @@ size_t shop_ss_entries(const shop_ss_t *s, shop_ss_entry_t *out, size_t max);
  * summary's storage exactly like shop_ss_entries. The _count functions give the full sizes. */
 size_t shop_ss_changed(const shop_ss_t *s, shop_ss_entry_t *out, size_t max);
 size_t shop_ss_changed_count(const shop_ss_t *s);
+size_t shop_ss_changed_unordered(const shop_ss_t *s, shop_ss_entry_t *out, size_t max); /* ditto */
 size_t shop_ss_evicted(const shop_ss_t *s, shop_ss_entry_t *out, size_t max);
 size_t shop_ss_evicted_count(const shop_ss_t *s);
 int shop_ss_needs_rewrite(const shop_ss_t *s);

@@ -195,6 +195,102 @@ static void test_topk(void **state) {
     }
 }
 
+/* Reference for shop_utf8_scan, from RFC 3629's table of well-formed sequences (section 4):
+ * the offset of the first ill-formed sequence or control character, -1 when none; *ctl as the
+ * scan sets it. */
+static long utf8_reference(const unsigned char *s, size_t n, unsigned *ctl) {
+    static const struct {
+        unsigned char lo, hi, len, c1lo, c1hi;
+    } lead[] = {{0xC2, 0xDF, 2, 0x80, 0xBF}, {0xE0, 0xE0, 3, 0xA0, 0xBF},
+                {0xE1, 0xEC, 3, 0x80, 0xBF}, {0xED, 0xED, 3, 0x80, 0x9F},
+                {0xEE, 0xEF, 3, 0x80, 0xBF}, {0xF0, 0xF0, 4, 0x90, 0xBF},
+                {0xF1, 0xF3, 4, 0x80, 0xBF}, {0xF4, 0xF4, 4, 0x80, 0x8F}};
+    *ctl = 0;
+    for (size_t i = 0; i < n;) {
+        if (s[i] < 0x80) {
+            if (s[i] == 0x7F || (s[i] < 0x20 && !strchr("\t\n\r", s[i]))) {
+                *ctl = s[i];
+                return (long)i;
+            }
+            i++;
+            continue;
+        }
+        size_t k = 0;
+        while (k < 8 && !(s[i] >= lead[k].lo && s[i] <= lead[k].hi))
+            k++;
+        if (k == 8 || i + lead[k].len > n || s[i + 1] < lead[k].c1lo || s[i + 1] > lead[k].c1hi)
+            return (long)i;
+        for (size_t j = 2; j < lead[k].len; j++)
+            if (s[i + j] < 0x80 || s[i + j] > 0xBF)
+                return (long)i;
+        if (s[i] == 0xC2 && s[i + 1] < 0xA0) { /* U+0080..U+009F: C1 controls */
+            *ctl = s[i + 1];
+            return (long)i;
+        }
+        i += lead[k].len;
+    }
+    return -1;
+}
+
+/* The event text check against the reference on random strings built from printable ASCII runs
+ * (the 8-byte path), controls, DEL, and well- and ill-formed multi-byte pieces. */
+static void test_utf8_scan(void **state) {
+    (void)state;
+    static const char *const pieces[] = {"abcdefgh",
+                                         "0123456789 ~",
+                                         "\t",
+                                         "\n",
+                                         "\r",
+                                         "\x01",
+                                         "\x1f",
+                                         "\x7f",
+                                         "\xc2\x85",
+                                         "\xc2\xa0",
+                                         "\xc3\xa9",
+                                         "\xed\x95\x9c",
+                                         "\xf0\x9f\x98\x80",
+                                         "\xc0\xaf",
+                                         "\xe0\x80\xaf",
+                                         "\xed\xa0\x80",
+                                         "\xf4\x90\x80\x80",
+                                         "\xff",
+                                         "\x80",
+                                         "\xe2\x82",
+                                         "\xf0\x9f\x98",
+                                         " ",
+                                         "x"};
+    const size_t np = sizeof(pieces) / sizeof(pieces[0]);
+    shop_rng_t r;
+    shop_rng_seed(&r, 11);
+    int found = 0;
+    for (int round = 0; round < 20000; round++) {
+        unsigned char buf[256];
+        size_t n = 0;
+        int parts = (int)(shop_rng_next(&r) % 12);
+        for (int p = 0; p < parts; p++) {
+            /* mostly clean ASCII so that the bad piece falls at every offset */
+            const char *piece = shop_rng_next(&r) % 3 ? pieces[shop_rng_next(&r) % 2]
+                                                      : pieces[shop_rng_next(&r) % np];
+            size_t l = strlen(piece), cut = shop_rng_next(&r) % (l + 1);
+            if (p == parts - 1 && shop_rng_next(&r) % 4 == 0)
+                l = cut; /* a truncated last piece */
+            memcpy(buf + n, piece, l);
+            n += l;
+        }
+        const char *what = NULL;
+        unsigned ctl = 7, want_ctl = 9;
+        long got = shop_utf8_scan(buf, n, &what, &ctl), want = utf8_reference(buf, n, &want_ctl);
+        if (got != want || (want >= 0 && ctl != want_ctl))
+            fail_msg("round %d: scan says %ld (U+%04X), the reference %ld (U+%04X)", round, got,
+                     ctl, want, want_ctl);
+        if (want >= 0)
+            assert_string_equal(what, want_ctl ? "control character" : "invalid UTF-8");
+        found += want >= 0;
+    }
+    print_message("utf8 scan: %d of 20000 strings refused, all at the reference's byte\n", found);
+    assert_true(found > 2000 && found < 18000);
+}
+
 int main(void) {
     clear_shopstream_env();
     const struct CMUnitTest tests[] = {
@@ -205,6 +301,7 @@ int main(void) {
         cmocka_unit_test(test_logfmt_quote),
         cmocka_unit_test(test_buf),
         cmocka_unit_test(test_topk),
+        cmocka_unit_test(test_utf8_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -702,6 +702,32 @@ static size_t mirror_find(mirror_t *m, size_t n, const char *item, size_t len) {
     return n;
 }
 
+static int entry_cmp(const void *pa, const void *pb) {
+    const shop_ss_entry_t *a = pa, *b = pb;
+    if (a->count != b->count)
+        return a->count > b->count ? -1 : 1;
+    return item_cmp(a->item, a->len, b->item, b->len);
+}
+
+/* The unordered listing holds the same entries as the sorted one (want[0, n)), and its first
+ * three, when fewer than all are asked for, are the sorted first three. */
+static void same_entries_unordered(const shop_ss_t *s, const shop_ss_entry_t *want, size_t n,
+                                   size_t (*list)(const shop_ss_t *, shop_ss_entry_t *, size_t)) {
+    shop_ss_entry_t got[16];
+    assert_int_equal(list(s, got, 16), n);
+    shop_sort(got, n, sizeof(got[0]), entry_cmp);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(got[i].len, want[i].len);
+        assert_memory_equal(got[i].item, want[i].item, want[i].len);
+        assert_true(got[i].count == want[i].count && got[i].err == want[i].err);
+    }
+    if (n > 3) {
+        assert_int_equal(list(s, got, 3), 3);
+        for (size_t i = 0; i < 3; i++)
+            assert_memory_equal(got[i].item, want[i].item, want[i].len);
+    }
+}
+
 static void test_dirty_mirror(void **state) {
     (void)state;
     const size_t k = 16;
@@ -725,6 +751,10 @@ static void test_dirty_mirror(void **state) {
         }
         size_t nc = shop_ss_changed(s, ch, 16), ne = shop_ss_evicted(s, ev, 16);
         assert_int_equal(nc, shop_ss_changed_count(s));
+        same_entries_unordered(s, ch, nc, shop_ss_changed_unordered);
+        shop_ss_entry_t sorted_all[16];
+        same_entries_unordered(s, sorted_all, shop_ss_entries(s, sorted_all, 16),
+                               shop_ss_entries_unordered);
         assert_int_equal(ne, shop_ss_evicted_count(s));
         if (ne > max_ev)
             max_ev = ne;
