@@ -448,21 +448,23 @@ static void commit_kafka(shop_runtime_t *rt) {
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* A flush (take_new), or only the outcomes of the flush threads' finished jobs applied. */
-static int flush_all(shop_runtime_t *rt, int wait, int take_new, char *errstr, size_t errstr_size) {
+/* A flush of the sinks in `take` (a mask of SHOP_SINK_BIT), or with none only the outcomes of the
+ * flush threads' finished jobs applied. */
+static int flush_all(shop_runtime_t *rt, int wait, unsigned take, char *errstr,
+                     size_t errstr_size) {
     int rc = shop_rt_dlq_drain(rt, 100, errstr, errstr_size); /* before any offset can move */
     if (rc)
         return rc;
-    /* Redis state the flush thread could not take yet (a job in flight). PostgreSQL's jobs leave
-     * theirs behind as before: its pending rows go with the next job, taken when it is done. */
-    int left = 0;
+    /* State a flush thread could not take yet (its job in flight) goes with its next job: Redis's
+     * keeps the events counted; PostgreSQL's is taken as soon as its job is done (pg_left). */
+    int left[SHOP_SINK_COUNT] = {0};
     for (int s = 0; s < SHOP_SINK_COUNT && !rc; s++) {
         if (!(rt->ops->sinks & SHOP_SINK_BIT(s)))
             continue;
+        int take_s = (take & SHOP_SINK_BIT(s)) != 0;
         if (rt->flushq[s].started)
-            rc = shop_rt_sinkflush(rt, s, wait, take_new, s == SHOP_SINK_REDIS ? &left : NULL,
-                                   errstr, errstr_size);
-        else if (take_new)
+            rc = shop_rt_sinkflush(rt, s, wait, take_s, &left[s], errstr, errstr_size);
+        else if (take_s)
             rc = flush_sink(rt, s, errstr, errstr_size);
     }
     if (rc == SHOP_ERR_CONFLICT) {
@@ -471,8 +473,10 @@ static int flush_all(shop_runtime_t *rt, int wait, int take_new, char *errstr, s
         return SHOP_ERR_CONFLICT;
     }
     if (rc == SHOP_OK) {
-        if (take_new && !left)
+        if ((take & rt->ops->sinks) == rt->ops->sinks && !left[SHOP_SINK_REDIS])
             rt->pending_events = 0;
+        if (take & SHOP_SINK_BIT(SHOP_SINK_PG))
+            rt->pg_left = left[SHOP_SINK_PG];
         shop_rt_refresh_request(rt);
         commit_kafka(rt);
     }
@@ -481,7 +485,7 @@ static int flush_all(shop_runtime_t *rt, int wait, int take_new, char *errstr, s
 }
 
 int shop_rt_flush(shop_runtime_t *rt, int wait, char *errstr, size_t errstr_size) {
-    return flush_all(rt, wait, 1, errstr, errstr_size);
+    return flush_all(rt, wait, rt->ops->sinks, errstr, errstr_size);
 }
 
 void shop_rt_rewind(shop_runtime_t *rt, const char *why) {
@@ -722,12 +726,17 @@ static void maybe_flush(shop_runtime_t *rt, int force) {
     /* a Redis job in flight: the next flush waits for it (its end wakes the loop) */
     if (!done && !rt->paused && shop_rt_sinkflush_busy(rt, SHOP_SINK_REDIS))
         return;
-    /* a finished PostgreSQL job makes way for the next flush at once (its rows since have no
-     * events counted of their own); a finished Redis job only has its outcome applied */
-    int take = due || rt->paused || shop_rt_sinkflush_done(rt, SHOP_SINK_PG);
+    /* A finished job only has its outcome applied; every sink takes its next one when a flush is
+     * due. PostgreSQL rows left behind by a due flush (its job was in flight) are taken alone as
+     * soon as that job is done: taking every sink then made Redis flushes as frequent as
+     * PostgreSQL's commits (search's catch-up with pg.flush.async: 155-171k against 179-207k
+     * events/s, Redis's CPU 1.2 -> 1.5 s). */
+    unsigned take = due || rt->paused ? rt->ops->sinks : 0;
+    if (!take && rt->pg_left && shop_rt_sinkflush_done(rt, SHOP_SINK_PG))
+        take = SHOP_SINK_BIT(SHOP_SINK_PG);
     char err[512] = "";
     int rc = flush_all(rt, 0, take, err, sizeof(err));
-    if (take)
+    if (take == rt->ops->sinks)
         rt->last_flush_us = shop_mono_us();
     if (rc == SHOP_OK || rc == SHOP_ERR_CONFLICT) {
         if (rt->paused) {

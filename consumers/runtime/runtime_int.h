@@ -101,6 +101,7 @@ typedef struct shop_runtime {
     int dlq_failed; /* a dead letter was refused: never store offsets past it */
     int fatal;
     int64_t pending_events;
+    int pg_left; /* a due flush found PostgreSQL's job in flight: its rows since wait for it */
     int64_t last_flush_us;
     int64_t backoff_ms;
     int64_t next_retry_us;
