@@ -330,6 +330,13 @@ for bad in "/suggest?q=%1B" "/suggest?q=%FF" "/suggest" "/trending?window=bogus"
   log "  $bad -> 400 $(cat "$WORK/http.body")"
 done
 ok "bad HTTP input answers 400 with a JSON error"
+# keep-alive: three requests (a 400 among them) on one connection; the worker once answered every
+# request with "Connection: close" (a new TCP connection, thread and Redis connection each time)
+reuse=$(curl -sv -o /dev/null -o /dev/null -o /dev/null "http://127.0.0.1:$PL/suggest?q=p" \
+  "http://127.0.0.1:$PL/suggest?q=%FF" "http://127.0.0.1:$PL/healthz" 2>&1)
+[ "$(grep -c 'Re-using existing connection' <<<"$reuse")" = 2 ] && ! grep -qi '^< connection: close' <<<"$reuse" ||
+  fail "HTTP keep-alive: $(grep -Ei 'connect|^< HTTP' <<<"$reuse" | tr '\n' ' ')"
+ok "HTTP keeps the connection open across requests (curl re-used it twice)"
 kill -TERM "$H"
 wait "$H" || fail "HTTP worker did not stop cleanly"
 if [ "${#FAILS[@]}" -gt 0 ]; then
