@@ -7,6 +7,11 @@ local prefixes = {
   "%EC%88%98%EB%B6%84", "%EC%96%91", "%ED%9B%84", "%EB%B9%A8", "%EB%B9%A8%EA%B0%84",
 }
 local i = 0
+-- SUGGEST_PACE_MS > 0: each connection waits that long after a response (a fixed offered load)
+local pace = tonumber(os.getenv("SUGGEST_PACE_MS") or "0")
+if pace > 0 then
+  delay = function() return pace end
+end
 request = function()
   i = i + 1
   local p = prefixes[(i % #prefixes) + 1]
