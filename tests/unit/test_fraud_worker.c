@@ -18,6 +18,7 @@
 #include "fraud.h"
 #include "fraud_worker.h"
 #include "runtime.h"
+#include "worker_fixture.h"
 
 #define BOTH     (SHOP_SINK_BIT(SHOP_SINK_REDIS) | SHOP_SINK_BIT(SHOP_SINK_PG))
 #define PG_ONLY  SHOP_SINK_BIT(SHOP_SINK_PG)
@@ -36,63 +37,26 @@
     "{\"type\":\"order.chargeback\",\"occurred_at\":" at ",\"user_id\":\"" user "\",\"order_id\":" \
     "\"" order "\",\"amount_minor\":100,\"currency\":\"KRW\",\"reason\":\"fraud\"}"
 
-typedef struct {
-    shop_codec_t *codec;
-    shop_decoder_t *dec;
-    shop_encoded_t enc;
-    shop_config_t *cfg;
-    shop_conf_def_t *table;
-    void *w;
-    int64_t offset;
-} fx_t;
+typedef worker_fx_t fx_t;
 
 static const shop_worker_ops_t *ops = &shop_worker_fraud;
 
 static int setup(void **state) {
-    char err[512];
-    fx_t *f = calloc(1, sizeof(*f));
-    f->codec = shop_codec_new(NULL, err, sizeof(err));
-    f->dec = shop_decoder_new(f->codec);
-    shop_encoded_init(&f->enc);
-    f->table = shop_runtime_conf_table(ops);
-    f->cfg = shop_config_new(f->table);
-    shop_worker_env_t env = {f->cfg, "bt:t:", "bt_t", "fraud"};
-    f->w = ops->create(&env, err, sizeof(err));
-    assert_non_null(f->w);
-    *state = f;
+    *state = worker_fx_new(ops, "fraud", NULL);
     return 0;
 }
 
 static int teardown(void **state) {
-    fx_t *f = *state;
-    ops->destroy(f->w);
-    shop_config_destroy(f->cfg);
-    free(f->table);
-    shop_encoded_release(&f->enc);
-    shop_decoder_destroy(f->dec);
-    shop_codec_destroy(f->codec);
-    free(f);
+    worker_fx_free(*state);
     return 0;
 }
 
 /* Decodes `json` as the runtime would hand it to the worker (partition 0, the topic from its
  * type) and processes it for `sinks`. */
 static int feed(fx_t *f, const char *json, unsigned sinks) {
-    char err[512];
-    const shop_event_t *ev = NULL;
-    json_t *o = json_loads(json, 0, NULL);
-    assert_non_null(o);
-    assert_int_equal(
-        shop_codec_encode_json(f->codec, o, SHOP_FRAMING_SINGLE_OBJECT, &f->enc, err, sizeof(err)),
-        0);
-    json_decref(o);
-    assert_int_equal(
-        shop_decoder_decode(f->dec, f->enc.bytes.buf, f->enc.bytes.len, &ev, err, sizeof(err)), 0);
-    shop_event_t *e = (shop_event_t *)ev;
-    e->topic = strncmp(json + 9, "\"order.", 7) ? "t.shop.user.events" : "t.shop.order.events";
-    e->partition = 0;
-    e->offset = f->offset++;
-    return ops->process(f->w, ev, sinks, err, sizeof(err));
+    return worker_fx_feed(
+        f, json_loads(json, 0, NULL),
+        strncmp(json + 9, "\"order.", 7) ? "t.shop.user.events" : "t.shop.order.events", sinks);
 }
 
 /* The next Redis batch as a NUL-terminated string (heap, the caller frees). */

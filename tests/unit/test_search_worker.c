@@ -18,69 +18,29 @@
 #include "shop.h"
 #include "shop_codec.h"
 #include "store.h"
+#include "worker_fixture.h"
 
 #define RECENT_N 3
 #define USERS    12
 #define QUERIES  9
 
-typedef struct {
-    shop_codec_t *codec;
-    shop_decoder_t *dec;
-    shop_encoded_t enc;
-    shop_config_t *cfg;
-    shop_conf_def_t *table;
-    void *w;
-    int64_t offset;
-} fx_t;
-
-static const shop_worker_ops_t *ops = &shop_worker_search;
-
 static int setup(void **state) {
-    char err[512];
-    fx_t *f = calloc(1, sizeof(*f));
-    f->codec = shop_codec_new(NULL, err, sizeof(err));
-    f->dec = shop_decoder_new(f->codec);
-    shop_encoded_init(&f->enc);
-    f->table = shop_runtime_conf_table(ops);
-    f->cfg = shop_config_new(f->table);
-    char n[8];
-    snprintf(n, sizeof(n), "%d", RECENT_N);
-    assert_int_equal(shop_config_set(f->cfg, "search.recent.n", n, err, sizeof(err)), 0);
-    shop_worker_env_t env = {f->cfg, "bt:t:", "bt_t", "search"};
-    f->w = ops->create(&env, err, sizeof(err));
-    assert_non_null(f->w);
-    *state = f;
+    char n[32];
+    snprintf(n, sizeof(n), "search.recent.n=%d", RECENT_N);
+    *state = worker_fx_new(&shop_worker_search, "search", (const char *const[]){n, NULL});
     return 0;
 }
 
 static int teardown(void **state) {
-    fx_t *f = *state;
-    ops->destroy(f->w);
-    shop_config_destroy(f->cfg);
-    free(f->table);
-    shop_encoded_release(&f->enc);
-    shop_decoder_destroy(f->dec);
-    shop_codec_destroy(f->codec);
-    free(f);
+    worker_fx_free(*state);
     return 0;
 }
 
-static void feed_query(fx_t *f, const char *user, const char *query, int64_t at) {
-    char err[512];
+static void feed_query(worker_fx_t *f, const char *user, const char *query, int64_t at) {
     json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:i}", "type", "search.query", "occurred_at",
                           (json_int_t)at, "user_id", user, "query", query, "result_count", 5);
-    assert_int_equal(
-        shop_codec_encode_json(f->codec, o, SHOP_FRAMING_SINGLE_OBJECT, &f->enc, err, sizeof(err)),
-        0);
-    json_decref(o);
-    const shop_event_t *ev = NULL;
-    assert_int_equal(
-        shop_decoder_decode(f->dec, f->enc.bytes.buf, f->enc.bytes.len, &ev, err, sizeof(err)), 0);
-    shop_event_t *e = (shop_event_t *)ev;
-    e->topic = "t.shop.search.events";
-    e->partition = 0;
-    e->offset = f->offset++;
-    assert_int_equal(ops->process(f->w, ev, SHOP_SINK_BIT(SHOP_SINK_REDIS), err, sizeof(err)), 0);
+    assert_int_equal(worker_fx_feed(f, o, "t.shop.search.events", SHOP_SINK_BIT(SHOP_SINK_REDIS)),
+                     0);
 }
 
 /* ---- a model of the users' sorted sets ---- */
@@ -180,7 +140,7 @@ static void apply_batch(model_t *m, const shop_buf_t *resp) {
 }
 
 static void test_recent_searches_match_the_stream(void **state) {
-    fx_t *f = *state;
+    worker_fx_t *f = *state;
     static model_t m;
     zset_t want[USERS];
     memset(&m, 0, sizeof(m));
@@ -201,10 +161,10 @@ static void test_recent_searches_match_the_stream(void **state) {
         want[u].has[q] = 1;
         if (i % 333 == 0 || i == 4000) {
             shop_redis_batch_t b = {{NULL, 0, 0}, 0};
-            ops->flush_redis(f->w, &b);
+            f->ops->flush_redis(f->w, &b);
             apply_batch(&m, &b.resp);
             shop_buf_release(&b.resp);
-            ops->flushed(f->w, SHOP_SINK_REDIS);
+            f->ops->flushed(f->w, SHOP_SINK_REDIS);
             flushes++;
         }
     }
@@ -223,7 +183,7 @@ static void test_recent_searches_match_the_stream(void **state) {
                   m.zadds, m.max_members);
     assert_true(m.max_members <= RECENT_N); /* a flush writes only what the trim keeps */
     assert_true(m.zadds >= flushes);
-    assert_int_equal(ops->pending(f->w), 0);
+    assert_int_equal(f->ops->pending(f->w), 0);
 }
 
 int main(void) {
