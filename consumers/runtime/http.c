@@ -164,7 +164,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                               size_t *upload_data_size, void **con_cls) {
     (void)version;
     (void)upload_data;
-    (void)upload_data_size;
     static int headers_seen;
     /* The first call has only the headers: answering in it makes libmicrohttpd (0.9.75) close the
      * connection after the response ("Connection: close"), so that every request paid for a new
@@ -172,6 +171,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
      * wrk went 2 -> 20-30 ms as sockets piled up. The answer goes in the second call. */
     if (!*con_cls) {
         *con_cls = &headers_seen;
+        return MHD_YES;
+    }
+    if (*upload_data_size) { /* a body (no route takes one): read and dropped, then the answer */
+        *upload_data_size = 0;
         return MHD_YES;
     }
     shop_http_t *h = cls;

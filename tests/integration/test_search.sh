@@ -337,6 +337,11 @@ reuse=$(curl -sv -o /dev/null -o /dev/null -o /dev/null "http://127.0.0.1:$PL/su
 [ "$(grep -c 'Re-using existing connection' <<<"$reuse")" = 2 ] && ! grep -qi '^< connection: close' <<<"$reuse" ||
   fail "HTTP keep-alive: $(grep -Ei 'connect|^< HTTP' <<<"$reuse" | tr '\n' ' ')"
 ok "HTTP keeps the connection open across requests (curl re-used it twice)"
+for body in "q=p" "$(head -c 20000 /dev/zero | tr '\0' x)"; do
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST --data-binary "$body" "http://127.0.0.1:$PL/suggest")
+  [ "$code" = 405 ] || fail "POST /suggest with a ${#body}-byte body answered $code, not 405"
+done
+ok "POST with a body (3 bytes, 20 kB) answers 405"
 kill -TERM "$H"
 wait "$H" || fail "HTTP worker did not stop cleanly"
 if [ "${#FAILS[@]}" -gt 0 ]; then
