@@ -92,6 +92,9 @@ void shop_rng_seed(shop_rng_t *r, uint64_t seed);
 uint64_t shop_rng_next(shop_rng_t *r);
 /* splitmix64's finalizer: a well-mixed 64-bit hash of x. */
 uint64_t shop_mix64(uint64_t x);
+/* A NUL-terminated string's hash for in-memory tables: 64-bit FNV-1a, then shop_mix64 so that its
+ * low bits index a power-of-two table well. */
+uint64_t shop_hash_str(const char *s);
 
 /* qsort() and qsort_r() that take an empty array with a NULL base: qsort's base is declared
  * nonnull, and UBSan stops a worker on qsort(NULL, 0, ...), which an empty vector gives. */

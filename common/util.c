@@ -361,6 +361,13 @@ uint64_t shop_mix64(uint64_t x) {
     return splitmix64(&x);
 }
 
+uint64_t shop_hash_str(const char *s) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001B3ULL;
+    return shop_mix64(h);
+}
+
 void shop_rng_seed(shop_rng_t *r, uint64_t seed) {
     for (int i = 0; i < 4; i++)
         r->s[i] = splitmix64(&seed);

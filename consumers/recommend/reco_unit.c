@@ -10,13 +10,6 @@
 
 /* ---- dictionary ---- */
 
-static uint64_t str_hash(const char *s) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001B3ULL;
-    return shop_mix64(h);
-}
-
 void reco_dict_init(reco_dict_t *d, size_t vsize) {
     memset(d, 0, sizeof(*d));
     d->vsize = vsize;
@@ -41,7 +34,7 @@ static void dict_reindex(reco_dict_t *d) {
     d->slots = shop_xcalloc(ns, sizeof(uint32_t));
     d->nslots = ns;
     for (size_t i = 0; i < d->n; i++) {
-        size_t j = str_hash(d->keys[i]) & (ns - 1);
+        size_t j = shop_hash_str(d->keys[i]) & (ns - 1);
         while (d->slots[j])
             j = (j + 1) & (ns - 1);
         d->slots[j] = (uint32_t)i + 1;
@@ -50,7 +43,7 @@ static void dict_reindex(reco_dict_t *d) {
 
 long reco_dict_find(reco_dict_t *d, const char *key, int create) {
     if (d->nslots) {
-        size_t j = str_hash(key) & (d->nslots - 1);
+        size_t j = shop_hash_str(key) & (d->nslots - 1);
         for (; d->slots[j]; j = (j + 1) & (d->nslots - 1))
             if (!strcmp(d->keys[d->slots[j] - 1], key))
                 return (long)d->slots[j] - 1;
@@ -68,7 +61,7 @@ long reco_dict_find(reco_dict_t *d, const char *key, int create) {
     if (d->n * 2 > d->nslots)
         dict_reindex(d);
     else {
-        size_t j = str_hash(key) & (d->nslots - 1);
+        size_t j = shop_hash_str(key) & (d->nslots - 1);
         while (d->slots[j])
             j = (j + 1) & (d->nslots - 1);
         d->slots[j] = (uint32_t)d->n;

@@ -30,7 +30,7 @@
 
 typedef struct dd_entry {
     char *id;
-    uint64_t h; /* id_hash(id): compared before the string */
+    uint64_t h; /* shop_hash_str(id): compared before the string */
     int64_t offset;
     int64_t at;  /* event time */
     int pending; /* to be written at the next flush; its slot is in `dirty` */
@@ -60,13 +60,6 @@ struct shop_dedupe {
 
 static char tomb_marker;
 #define TOMB (&tomb_marker)
-
-static uint64_t id_hash(const char *s) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001B3ULL;
-    return shop_mix64(h);
-}
 
 shop_dedupe_t *shop_dedupe_new(void) {
     return shop_xcalloc(1, sizeof(shop_dedupe_t));
@@ -207,7 +200,7 @@ int shop_dedupe_check(shop_dedupe_t *d, const char *id, int64_t offset, int64_t 
         return 0;
     if (at > d->wm)
         d->wm = at;
-    const dd_entry_t *e = find(d, id, id_hash(id));
+    const dd_entry_t *e = find(d, id, shop_hash_str(id));
     if (e && e->offset < offset && e->at >= d->wm - window)
         return 1;
     return 0;
@@ -217,7 +210,7 @@ void shop_dedupe_record(shop_dedupe_t *d, const char *id, int64_t offset, int64_
                         int64_t window) {
     if (!d || !id || !*id || at < d->wm - window)
         return; /* older than the window: nothing to remember */
-    uint64_t h = id_hash(id);
+    uint64_t h = shop_hash_str(id);
     dd_entry_t *e = find(d, id, h);
     if (e) {
         if (offset < e->offset) { /* a re-read of the original: keep the first offset */
@@ -348,7 +341,7 @@ void shop_dedupe_flushed(shop_dedupe_t *d) {
 
 /* One stored id: the smallest offset wins (a chunk may hold a re-read of an older one's id). */
 static void load_id(shop_dedupe_t *d, const char *id, int64_t offset, int64_t at, int pending) {
-    uint64_t h = id_hash(id);
+    uint64_t h = shop_hash_str(id);
     dd_entry_t *e = find(d, id, h);
     if (!e)
         insert(d, id, h, offset, at, pending);

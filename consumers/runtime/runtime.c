@@ -456,12 +456,13 @@ static int flush_all(shop_runtime_t *rt, int wait, unsigned take, char *errstr,
     if (rc)
         return rc;
     /* State a flush thread could not take yet (its job in flight) goes with its next job: Redis's
-     * keeps the events counted; PostgreSQL's is taken as soon as its job is done (pg_left). */
+     * keeps the events counted; PostgreSQL's (pg_left) is taken by the first call that finds its
+     * job done, whatever `take` says. */
     int left[SHOP_SINK_COUNT] = {0};
     for (int s = 0; s < SHOP_SINK_COUNT && !rc; s++) {
         if (!(rt->ops->sinks & SHOP_SINK_BIT(s)))
             continue;
-        int take_s = (take & SHOP_SINK_BIT(s)) != 0;
+        int take_s = (take & SHOP_SINK_BIT(s)) || (s == SHOP_SINK_PG && rt->pg_left);
         if (rt->flushq[s].started)
             rc = shop_rt_sinkflush(rt, s, wait, take_s, &left[s], errstr, errstr_size);
         else if (take_s)
@@ -473,9 +474,9 @@ static int flush_all(shop_runtime_t *rt, int wait, unsigned take, char *errstr,
         return SHOP_ERR_CONFLICT;
     }
     if (rc == SHOP_OK) {
-        if ((take & rt->ops->sinks) == rt->ops->sinks && !left[SHOP_SINK_REDIS])
+        if (take && (take & rt->ops->sinks) == rt->ops->sinks && !left[SHOP_SINK_REDIS])
             rt->pending_events = 0;
-        if (take & SHOP_SINK_BIT(SHOP_SINK_PG))
+        if ((take & SHOP_SINK_BIT(SHOP_SINK_PG)) || rt->pg_left)
             rt->pg_left = left[SHOP_SINK_PG];
         shop_rt_refresh_request(rt);
         commit_kafka(rt);
@@ -495,6 +496,7 @@ void shop_rt_rewind(shop_runtime_t *rt, const char *why) {
     shop_rt_sinkflush_discard(rt);
     rt->ops->discard(rt->w);
     rt->pending_events = 0;
+    rt->pg_left = 0;
     for (int t = 0; t < rt->ntopics; t++)
         for (int i = 0; i < rt->topics[t].nparts; i++)
             if (rt->topics[t].parts[i].assigned)
@@ -726,17 +728,15 @@ static void maybe_flush(shop_runtime_t *rt, int force) {
     /* a Redis job in flight: the next flush waits for it (its end wakes the loop) */
     if (!done && !rt->paused && shop_rt_sinkflush_busy(rt, SHOP_SINK_REDIS))
         return;
-    /* A finished job only has its outcome applied; every sink takes its next one when a flush is
-     * due. PostgreSQL rows left behind by a due flush (its job was in flight) are taken alone as
-     * soon as that job is done: taking every sink then made Redis flushes as frequent as
-     * PostgreSQL's commits (search's catch-up with pg.flush.async: 155-171k against 179-207k
-     * events/s, Redis's CPU 1.2 -> 1.5 s). */
+    /* A finished job has its outcome applied (and PostgreSQL's left-behind rows taken: pg_left);
+     * every sink takes its next job only when a flush is due. Taking every sink whenever
+     * PostgreSQL finished made Redis flushes as frequent as PostgreSQL's commits (search's
+     * catch-up with pg.flush.async: 155-171k against 179-207k events/s, Redis's CPU 1.2 -> 1.5 s).
+     */
     unsigned take = due || rt->paused ? rt->ops->sinks : 0;
-    if (!take && rt->pg_left && shop_rt_sinkflush_done(rt, SHOP_SINK_PG))
-        take = SHOP_SINK_BIT(SHOP_SINK_PG);
     char err[512] = "";
     int rc = flush_all(rt, 0, take, err, sizeof(err));
-    if (take == rt->ops->sinks)
+    if (take)
         rt->last_flush_us = shop_mono_us();
     if (rc == SHOP_OK || rc == SHOP_ERR_CONFLICT) {
         if (rt->paused) {
@@ -869,6 +869,12 @@ static void release_held(shop_runtime_t *rt) {
     }
 }
 
+/* Nothing processed waits for a sink: no events since the last flush, no PostgreSQL rows left
+ * behind by it, no job held by a flush thread. */
+static int all_stored(shop_runtime_t *rt) {
+    return !rt->pending_events && !rt->pg_left && shop_rt_sinkflush_idle(rt);
+}
+
 static int64_t thread_cpu_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -926,14 +932,13 @@ static void consume_loop(shop_runtime_t *rt) {
         }
         /* Caught up: the cached watermarks say so, then the broker confirms (at most 3 times a
          * second: each confirmation is a round trip per partition). */
-        if (idle && (rt->opts->until_caught_up || rt->replay) && !rt->pending_events &&
-            shop_rt_sinkflush_idle(rt) && !rt->paused && now - last_query_us > 300000) {
+        if (idle && (rt->opts->until_caught_up || rt->replay) && all_stored(rt) && !rt->paused &&
+            now - last_query_us > 300000) {
             last_query_us = now;
             if (refresh_lag(rt, 0) && refresh_lag(rt, 1) && rt->opts->until_caught_up)
                 break;
         }
-        if (rt->replay && shop_rt_replay_done(rt) && !rt->pending_events &&
-            shop_rt_sinkflush_idle(rt))
+        if (rt->replay && shop_rt_replay_done(rt) && all_stored(rt))
             break;
     }
     free(msgs);
@@ -943,7 +948,7 @@ static void consume_loop(shop_runtime_t *rt) {
 static void drain(shop_runtime_t *rt) {
     int64_t deadline = shop_mono_us() + 30 * 1000000LL;
     char err[512];
-    while ((rt->pending_events || !shop_rt_sinkflush_idle(rt)) && !rt->fatal) {
+    while (!all_stored(rt) && !rt->fatal) {
         int rc = shop_rt_flush(rt, 1, err, sizeof(err));
         if (rc == SHOP_OK || rc == SHOP_ERR_CONFLICT)
             break;

@@ -233,6 +233,29 @@ static int int_field(const shop_event_t *ev, const char *field, int32_t min, int
     return SHOP_OK;
 }
 
+/* ---- open-addressing indexes over an array (pending rows; users with recent searches) ---- */
+
+static void slots_reset(int32_t *slots, size_t nslots) {
+    for (size_t i = 0; i < nslots; i++)
+        slots[i] = -1;
+}
+
+/* A fresh index of nslots (a power of two) in *slots, emptied. */
+static void slots_renew(int32_t **slots, size_t *cur, size_t nslots) {
+    free(*slots);
+    *slots = shop_xmalloc(nslots * sizeof(int32_t));
+    *cur = nslots;
+    slots_reset(*slots, nslots);
+}
+
+/* Puts array index r in the first free slot from hash h. */
+static void slots_put(int32_t *slots, size_t nslots, uint64_t h, size_t r) {
+    size_t i = h & (nslots - 1);
+    while (slots[i] >= 0)
+        i = (i + 1) & (nslots - 1);
+    slots[i] = (int32_t)r;
+}
+
 /* ---- pending rows for PostgreSQL ---- */
 
 static uint64_t row_hash(int64_t hour, const char *q) {
@@ -243,17 +266,9 @@ static uint64_t row_hash(int64_t hour, const char *q) {
 }
 
 static void rows_rehash(search_rows_t *t, size_t nslots) {
-    free(t->slots);
-    t->slots = shop_xmalloc(nslots * sizeof(int32_t));
-    t->nslots = nslots;
-    for (size_t i = 0; i < nslots; i++)
-        t->slots[i] = -1;
-    for (size_t r = 0; r < t->n; r++) {
-        size_t i = row_hash(t->rows[r].hour_ms, t->rows[r].query) & (nslots - 1);
-        while (t->slots[i] >= 0)
-            i = (i + 1) & (nslots - 1);
-        t->slots[i] = (int32_t)r;
-    }
+    slots_renew(&t->slots, &t->nslots, nslots);
+    for (size_t r = 0; r < t->n; r++)
+        slots_put(t->slots, nslots, row_hash(t->rows[r].hour_ms, t->rows[r].query), r);
 }
 
 static search_row_t *row_get(search_rows_t *t, int64_t hour, const char *q) {
@@ -279,8 +294,7 @@ static void rows_clear(search_rows_t *t) {
     for (size_t i = 0; i < t->n; i++)
         free(t->rows[i].query);
     t->n = 0;
-    for (size_t i = 0; i < t->nslots; i++)
-        t->slots[i] = -1;
+    slots_reset(t->slots, t->nslots);
 }
 
 static void recent_clear(shop_search_t *s) {
@@ -292,29 +306,13 @@ static void recent_clear(shop_search_t *s) {
         free(r->user);
     }
     s->nrecent = 0;
-    for (size_t i = 0; i < s->recent_nslots; i++)
-        s->recent_slots[i] = -1;
-}
-
-static uint64_t str_hash(const char *p) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *p; p++)
-        h = (h ^ (unsigned char)*p) * 0x100000001B3ULL;
-    return shop_mix64(h);
+    slots_reset(s->recent_slots, s->recent_nslots);
 }
 
 static void recent_rehash(shop_search_t *s, size_t nslots) {
-    free(s->recent_slots);
-    s->recent_slots = shop_xmalloc(nslots * sizeof(int32_t));
-    s->recent_nslots = nslots;
-    for (size_t i = 0; i < nslots; i++)
-        s->recent_slots[i] = -1;
-    for (size_t r = 0; r < s->nrecent; r++) {
-        size_t i = s->recent[r].hash & (nslots - 1);
-        while (s->recent_slots[i] >= 0)
-            i = (i + 1) & (nslots - 1);
-        s->recent_slots[i] = (int32_t)r;
-    }
+    slots_renew(&s->recent_slots, &s->recent_nslots, nslots);
+    for (size_t r = 0; r < s->nrecent; r++)
+        slots_put(s->recent_slots, nslots, s->recent[r].hash, r);
 }
 
 /* (at, q) after entry e in the user's sorted set: a greater score, or an equal one and greater
@@ -327,7 +325,7 @@ static int recent_after(int64_t at, const char *q, const search_recent_q_t *e) {
 static void recent_add(shop_search_t *s, const char *user, const char *q, int64_t at) {
     if ((s->nrecent + 1) * 2 > s->recent_nslots)
         recent_rehash(s, s->recent_nslots ? s->recent_nslots * 2 : 1024);
-    uint64_t h = str_hash(user);
+    uint64_t h = shop_hash_str(user);
     size_t i = h & (s->recent_nslots - 1);
     search_recent_t *r = NULL;
     for (; s->recent_slots[i] >= 0; i = (i + 1) & (s->recent_nslots - 1)) {

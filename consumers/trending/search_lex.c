@@ -31,17 +31,10 @@ struct search_lex {
     size_t nslots;
 };
 
-static uint64_t str_hash(const char *s) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001B3ULL;
-    return shop_mix64(h);
-}
-
 static long find(const search_lex_t *l, const char *q) {
     if (!l->nslots)
         return -1;
-    for (size_t j = str_hash(q) & (l->nslots - 1); l->slots[j]; j = (j + 1) & (l->nslots - 1))
+    for (size_t j = shop_hash_str(q) & (l->nslots - 1); l->slots[j]; j = (j + 1) & (l->nslots - 1))
         if (!strcmp(l->items[l->slots[j] - 1], q))
             return (long)l->slots[j] - 1;
     return -1;
@@ -87,7 +80,7 @@ search_lex_t *search_lex_build(const char *const *items, const double *counts, s
     for (size_t i = 0; i < n; i++) {
         l->items[i] = shop_xstrdup(items[i]);
         l->counts[i] = counts[i] < 1 ? 1 : counts[i];
-        size_t j = str_hash(items[i]) & (l->nslots - 1);
+        size_t j = shop_hash_str(items[i]) & (l->nslots - 1);
         while (l->slots[j])
             j = (j + 1) & (l->nslots - 1);
         l->slots[j] = (uint32_t)i + 1;

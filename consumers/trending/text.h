@@ -49,7 +49,7 @@ shop_text_cache_t *shop_text_cache_new(unsigned bits); /* bits 1..24 */
 void shop_text_cache_free(shop_text_cache_t *c);
 int shop_text_normalize_cached(shop_text_cache_t *c, const char *in, size_t len, int max_cp,
                                char *out, size_t out_size, char *errstr, size_t errstr_size);
-/* Lookups answered from the cache and lookups that normalised (tests, metrics). */
+/* Lookups answered from the cache and lookups that normalised (for tests). */
 void shop_text_cache_stats(const shop_text_cache_t *c, uint64_t *hits, uint64_t *misses);
 
 /* Folding for matching, never for display: q is normalised (NUL-terminated UTF-8). Marks (Mn, Mc,
