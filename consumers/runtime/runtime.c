@@ -336,6 +336,8 @@ static void dispatch(shop_runtime_t *rt, rd_kafka_message_t *m) {
         atomic_fetch_add(&rt->metrics.events[tidx], 1);
 }
 
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+
 static void handle_error_message(shop_runtime_t *rt, rd_kafka_message_t *m) {
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         if (rt->replay && m->rkt) {
@@ -343,6 +345,12 @@ static void handle_error_message(shop_runtime_t *rt, rd_kafka_message_t *m) {
             if (p && p->assigned && !p->loading && m->offset >= p->end)
                 p->done = 1;
         }
+        return;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+        /* librdkafka's consumer does nothing more after a fatal error (a static member fenced,
+         * say): stop with the reason rather than wait forever (the worker used to hang here) */
+        error_cb(rt->rk, RD_KAFKA_RESP_ERR__FATAL, rd_kafka_message_errstr(m), rt);
         return;
     }
     SHOP_WARN("topic=%s partition=%d msg=\"consumer: %s\"",
@@ -428,7 +436,9 @@ out:
 
 /* Advisory commit to Kafka of what every sink has stored, for lag tools. */
 static void commit_kafka(shop_runtime_t *rt) {
-    if (rt->replay)
+    /* Not while the brokers are down: commits queued then are sent when they are back, with a
+     * group generation that may be gone by then, and a static member is fenced for it (fatal). */
+    if (rt->replay || atomic_load(&rt->metrics.kafka_down))
         return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
     for (int t = 0; t < rt->ntopics; t++)
