@@ -63,30 +63,42 @@ int search_api_suggest(redisContext *c, const char *prefix, const char *typed, c
         return fail(out, 400, "n must be 1..100");
     if (shop_text_lookup_key(typed, strlen(typed), prefix_max, key, sizeof(key), why, sizeof(why)))
         return fail(out, 400, why);
-    json_t *items = json_array();
-    if (user && *user) { /* the user's own recent searches that match come first */
-        snprintf(rkey, sizeof(rkey), SHOP_KEY_SRCH_USER, prefix, user);
-        redisReply *r = redisCommand(c, "ZREVRANGE %s 0 -1 WITHSCORES", rkey);
-        if (!r || r->type != REDIS_REPLY_ARRAY) {
-            json_decref(items);
-            return redis_fail(out, c, r);
-        }
-        for (size_t i = 0; i + 1 < r->elements && json_array_size(items) < (size_t)n; i += 2) {
-            key_match_t m = {key, 0};
-            shop_text_prefix_keys(r->element[i]->str, prefix_max, match_key, &m);
-            if (m.hit)
-                json_array_append_new(items,
-                                      json_pack("{sssfsb}", "text", r->element[i]->str, "score",
-                                                strtod(r->element[i + 1]->str, NULL), "recent", 1));
-        }
-        freeReplyObject(r);
+    /* the user's recent searches and the prefix's completions in one round trip */
+    char ukey[SHOP_TEXT_MAX_KEY + 400];
+    int with_user = user && *user;
+    if (with_user) {
+        snprintf(ukey, sizeof(ukey), SHOP_KEY_SRCH_USER, prefix, user);
+        redisAppendCommand(c, "ZREVRANGE %s 0 -1 WITHSCORES", ukey);
     }
     snprintf(rkey, sizeof(rkey), SHOP_KEY_SUGGEST, prefix, key);
-    redisReply *r = redisCommand(c, "ZREVRANGE %s 0 %d WITHSCORES", rkey, 2 * n - 1);
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        json_decref(items);
-        return redis_fail(out, c, r);
+    redisAppendCommand(c, "ZREVRANGE %s 0 %d WITHSCORES", rkey, 2 * n - 1);
+    redisReply *ru = NULL, *r = NULL;
+    void *reply = NULL;
+    if (with_user && redisGetReply(c, &reply) == REDIS_OK)
+        ru = reply;
+    if ((!with_user || ru) && redisGetReply(c, &reply) == REDIS_OK)
+        r = reply;
+    if ((with_user && (!ru || ru->type != REDIS_REPLY_ARRAY)) || !r ||
+        r->type != REDIS_REPLY_ARRAY) {
+        int user_bad = with_user && (!ru || ru->type != REDIS_REPLY_ARRAY);
+        if (user_bad && r)
+            freeReplyObject(r);
+        else if (!user_bad && ru)
+            freeReplyObject(ru);
+        return redis_fail(out, c, user_bad ? ru : r);
     }
+    json_t *items = json_array();
+    /* the user's own recent searches that match come first */
+    for (size_t i = 0; ru && i + 1 < ru->elements && json_array_size(items) < (size_t)n; i += 2) {
+        key_match_t m = {key, 0};
+        shop_text_prefix_keys(ru->element[i]->str, prefix_max, match_key, &m);
+        if (m.hit)
+            json_array_append_new(items,
+                                  json_pack("{sssfsb}", "text", ru->element[i]->str, "score",
+                                            strtod(ru->element[i + 1]->str, NULL), "recent", 1));
+    }
+    if (ru)
+        freeReplyObject(ru);
     for (size_t i = 0; i + 1 < r->elements && json_array_size(items) < (size_t)n; i += 2)
         if (!has_text(items, r->element[i]->str))
             json_array_append_new(items,
