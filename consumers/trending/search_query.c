@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <hiredis/hiredis.h>
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,10 @@
 #include "search_int.h"
 #include "search_query.h"
 #include "store.h"
+
+/* Scores are Redis's doubles: 15 significant digits print 582.7, not 582.70000000000005, and
+ * keep every integer count and millisecond timestamp exact. */
+#define SEARCH_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 static int fail(json_t **out, int status, const char *msg) {
     *out = json_pack("{ss}", "error", msg);
@@ -134,10 +139,14 @@ int search_api_trending(redisContext *c, const char *prefix, const char *window,
     if (!r || r->type != REDIS_REPLY_ARRAY)
         return redis_fail(out, c, r);
     json_t *items = json_array();
-    for (size_t i = 0; i + 1 < r->elements; i += 2)
-        json_array_append_new(items, json_pack("{sssf}", "query", r->element[i]->str,
-                                               rising ? "score" : "count",
-                                               strtod(r->element[i + 1]->str, NULL)));
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        /* a window's count is a whole number of searches: an integer, not 3656.0 */
+        double v = strtod(r->element[i + 1]->str, NULL);
+        json_t *num =
+            !rising && v == floor(v) && fabs(v) < 9e15 ? json_integer((json_int_t)v) : json_real(v);
+        json_array_append_new(items, json_pack("{ssso}", "query", r->element[i]->str,
+                                               rising ? "score" : "count", num));
+    }
     freeReplyObject(r);
     char meta[256];
     snprintf(meta, sizeof(meta), SHOP_KEY_TREND_META, prefix);
@@ -214,7 +223,7 @@ int search_http_route(void *opaque, const char *path, const char *(*query)(void 
     } else {
         status = search_api_correct(c, s->prefix, s, query(req, "q"), &out);
     }
-    char *txt = json_dumps(out, JSON_COMPACT);
+    char *txt = json_dumps(out, SEARCH_JSON_FLAGS);
     shop_buf_puts(body, txt ? txt : "{}");
     shop_buf_puts(body, "\n");
     free(txt);
@@ -249,8 +258,11 @@ static void print_human(const char *what, json_t *out) {
                json_string_value(json_object_get(out, "category")),
                json_string_value(json_object_get(out, "as_of")));
         json_array_foreach(json_object_get(out, "items"), i, v) {
-            printf("%3zu. %-40s %10.*f\n", i + 1, json_string_value(json_object_get(v, "query")),
-                   rising ? 2 : 0, json_real_value(json_object_get(v, rising ? "score" : "count")));
+            const char *q = json_string_value(json_object_get(v, "query"));
+            size_t cols = shop_text_columns(q); /* Hangul takes two columns a character */
+            printf("%3zu. %s%*s %10.*f\n", i + 1, q, cols < 40 ? (int)(40 - cols) : 0, "",
+                   rising ? 2 : 0,
+                   json_number_value(json_object_get(v, rising ? "score" : "count")));
         }
     } else {
         printf("%s\n", json_string_value(json_object_get(out, "correction")));
@@ -320,7 +332,7 @@ int search_cmd_query(int argc, char **argv) {
         goto bad;
     }
     if (json_out) {
-        char *txt = json_dumps(out, JSON_COMPACT);
+        char *txt = json_dumps(out, SEARCH_JSON_FLAGS);
         printf("%s\n", txt);
         free(txt);
     } else {

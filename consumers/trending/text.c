@@ -560,3 +560,20 @@ int shop_text_lookup_key(const char *typed, size_t len, int max_cp, char *out, s
     cps_release(&k);
     return rc;
 }
+
+size_t shop_text_columns(const char *s) {
+    size_t cols = 0, len = strlen(s), pos = 0;
+    while (pos < len) {
+        utf8proc_int32_t c;
+        utf8proc_ssize_t k =
+            utf8proc_iterate((const utf8proc_uint8_t *)s + pos, (utf8proc_ssize_t)(len - pos), &c);
+        if (k <= 0) {
+            cols++, pos++;
+            continue;
+        }
+        int w = utf8proc_charwidth(c);
+        cols += w > 0 ? (size_t)w : 0;
+        pos += (size_t)k;
+    }
+    return cols;
+}

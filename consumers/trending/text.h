@@ -116,4 +116,8 @@ int shop_text_lookup_key(const char *typed, size_t len, int max_cp, char *out, s
  * conjoining or extended). Returns 1 or 0 (0 also for invalid UTF-8). */
 int shop_text_has_hangul(const char *q);
 
+/* Terminal columns of UTF-8 text (utf8proc_charwidth: a Hangul syllable takes 2, a combining
+ * mark 0), for aligning tables; an invalid byte counts 1. */
+size_t shop_text_columns(const char *s);
+
 #endif

@@ -316,7 +316,8 @@ got=$(http /trending --data-urlencode "window=1h")
 echo "${got#* }" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-assert d["window"] == "1h" and d["items"] and all(i["count"] > 0 for i in d["items"]), d' || fail "/trending?window=1h body: $got"
+assert d["window"] == "1h" and d["items"] and all(i["count"] > 0 for i in d["items"]), d
+assert all(isinstance(i["count"], int) for i in d["items"]), "a count is not an integer"' || fail "/trending?window=1h body: $got"
 [ "${got#* }" = "$("$BIN" query trending --namespace "$NL" --window 1h --json)" ] || fail "/trending?window=1h differs from the CLI"
 ok "HTTP /trending?window=1h is JSON ($(echo "${got#* }" | cut -c1-120)...) and equals query trending"
 got=$(http /correct --data-urlencode "q=선글러스")

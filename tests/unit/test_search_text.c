@@ -653,8 +653,24 @@ static void test_normalize_cache(void **state) {
     shop_text_cache_free(c);
 }
 
+/* Table columns: a Hangul syllable or jamo takes two, ASCII one, a combining mark none (UAX #11
+ * East Asian Width as utf8proc has it), a stray byte one. */
+static void test_columns(void **state) {
+    (void)state;
+    assert_int_equal(shop_text_columns(""), 0);
+    assert_int_equal(shop_text_columns("brown sunglasses"), 16);
+    assert_int_equal(shop_text_columns("선글라스"), 8);
+    assert_int_equal(shop_text_columns("갈색 선글라스"), 13);
+    assert_int_equal(shop_text_columns("ㅅㄱㄹㅅ"), 8);
+    assert_int_equal(shop_text_columns("cafe\xcc\x81"), 4); /* e + COMBINING ACUTE ACCENT */
+    assert_int_equal(shop_text_columns("a\xff"
+                                       "b"),
+                     3);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_columns),
         cmocka_unit_test(test_normalize_nfc_casefold),
         cmocka_unit_test(test_normalize_whitespace),
         cmocka_unit_test(test_normalize_invalid_utf8),
