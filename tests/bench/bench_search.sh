@@ -21,6 +21,14 @@ raw=$("$RAW" "${SHOPSTREAM_KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:19092}" "${topics[
 raw_rate=${raw##*events_per_s=}
 raw_events=$(sed 's/.*events=\([0-9]*\).*/\1/' <<<"$raw")
 
+# CPU seconds of the parts sharing the machine, around the catch-up: Redis (INFO cpu, main and
+# I/O threads) and the local Kafka broker (its /proc entry; empty when it runs elsewhere).
+redis_cpu() { redis_cli INFO cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.2f", s}'; }
+proc_cpu() { [ -n "$1" ] && awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null; }
+kafka_pid=$(pgrep -f 'kafka\.Kafka' | head -1 || true)
+redis0=$(redis_cpu)
+kafka0=$(proc_cpu "$kafka_pid")
+
 # The worker catches up, then stays up for the HTTP load.
 port=$(free_port)
   "$BIN" run search --set "topic.prefix=$PREFIX" --set "namespace=$RUN_ID" --set "http.port=$port" \
@@ -33,6 +41,9 @@ until [ "$(metric "$port" shopstream_events_total)" -ge "$raw_events" ]; do
   kill -0 "$WPID" 2>/dev/null || fail "search worker died: $(tail -5 "$WORK/search.log")"
   sleep 0.5
 done
+redis1=$(redis_cpu)
+kafka1=$(proc_cpu "$kafka_pid")
+worker1=$(proc_cpu "$WPID")
 curl -fsS "http://127.0.0.1:$port/suggest?q=p" >/dev/null || fail "/suggest does not answer"
 wrk_run() { # NAME CONNECTIONS [PACE_MS]
   SUGGEST_PACE_MS=${3:-0} wrk -t"$(($2 / 4 < 2 ? 1 : 2))" -c"$2" -d"${WRK_SECONDS}s" --latency \
@@ -68,6 +79,7 @@ kill -TERM "$WPID"
 wait "$WPID" || true
 rate=$(grep 'msg="stopped"' "$WORK/search.log" | sed 's/.*events_per_s=//')
 events=$(grep 'msg="stopped"' "$WORK/search.log" | sed 's/.*events=\([0-9]*\).*/\1/')
+consume_cpu=$(grep 'msg="stopped"' "$WORK/search.log" | sed 's/.*cpu_s=\([0-9.]*\).*/\1/')
 [ "$events" = "$raw_events" ] || fail "search worker saw $events events, raw consume $raw_events"
 
 "$BIN" run noop --set "topic.prefix=$PREFIX" --set "namespace=${RUN_ID}n" --set http.port=-1 \
@@ -83,6 +95,12 @@ printf '%-62s %12s %8s\n' "raw librdkafka consume, same topics (ceiling)" "$raw_
 printf '%-62s %12s %8s\n' "runtime, no-op worker (decode + offsets)" "$noop_rate" \
   "$(python3 -c "print(f'{$noop_rate/$raw_rate:.2f}')")"
 printf '%-62s %12s %8s\n' "search worker catch-up" "$rate" "$(python3 -c "print(f'{$rate/$raw_rate:.2f}')")"
+per_m() { python3 -c "print(f'{($2 - $1) * 1e6 / $events:.2f}')"; }
+printf '%-62s %12s\n' "CPU s per 1M events until caught up: search worker, all threads" "$(per_m 0 "$worker1")"
+printf '%-62s %12s\n' "  of which its consume thread (first to last event)" "$(per_m 0 "$consume_cpu")"
+printf '%-62s %12s\n' "  Redis server (applying flushes and view refreshes)" "$(per_m "$redis0" "$redis1")"
+[ -z "$kafka0" ] || [ -z "$kafka1" ] ||
+  printf '%-62s %12s\n' "  Kafka broker (serving the fetches)" "$(per_m "$kafka0" "$kafka1")"
 printf '%-62s %12s\n' "search worker CPU s per 1M events (incl. HTTP load)" \
   "$(python3 -c "print(f'{$cpu_s * 1e6 / $events:.1f}')")"
 printf '%-62s %12s\n' "search worker peak RSS (MB)" "$(python3 -c "print(f'{$rss_kb/1024:.0f}')")"
