@@ -562,24 +562,19 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
 
 static rd_kafka_t *consumer_new(shop_runtime_t *rt, char *errstr, size_t errstr_size) {
     /* Offsets live in the sinks: Kafka's are written by the runtime, advisory only.
-     * The queue sizes: librdkafka before 2.2 (Debian 12 has 2.0.2) stops fetching for a whole
+     * The queue size: librdkafka before 2.2 (Debian 12 has 2.0.2) stops fetching for a whole
      * second (no fetch.queue.backoff.ms yet) as soon as the consumer queue holds
      * queued.min.messages messages or queued.max.messages.kbytes, and the high-level consumer
      * checks them against the queue all partitions share. With 200000 messages a worker that
      * drained them in 0.2-0.6 s then sat idle for the rest of the second: the no-op worker ran
-     * at 285-320k events/s on a 2M-event backlog with the machine 50-90 % idle, 830-890k with
-     * the queue allowed a second's worth. The bound is the bytes: at most 128 MB of prefetched
-     * payload, reached only while the worker is behind. */
+     * at 254-321k events/s on a 2M-event backlog with the machine 50-90 % idle, 430-557k with
+     * the bound left to the bytes (librdkafka's 64 MB: about 470k of our events, more than a
+     * second of any worker's processing but the no-op one's). */
     static const char *const defaults[][2] = {
-        {"enable.auto.commit", "false"},
-        {"enable.auto.offset.store", "false"},
-        {"auto.offset.reset", "earliest"},
-        {"partition.assignment.strategy", "cooperative-sticky"},
-        {"fetch.wait.max.ms", "100"},
-        {"queued.min.messages", "2000000"},
-        {"queued.max.messages.kbytes", "131072"},
-        {"session.timeout.ms", "10000"},
-        {"heartbeat.interval.ms", "1000"},
+        {"enable.auto.commit", "false"},   {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"}, {"partition.assignment.strategy", "cooperative-sticky"},
+        {"fetch.wait.max.ms", "100"},      {"queued.min.messages", "2000000"},
+        {"session.timeout.ms", "10000"},   {"heartbeat.interval.ms", "1000"},
     };
     kafka_conf_t k = {.conf = rd_kafka_conf_new()};
     char host[128] = "localhost", inst[300];

@@ -25,7 +25,6 @@ int main(int argc, char **argv) {
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
     rd_kafka_conf_set(conf, "fetch.wait.max.ms", "100", err, sizeof(err));
     rd_kafka_conf_set(conf, "queued.min.messages", "2000000", err, sizeof(err));
-    rd_kafka_conf_set(conf, "queued.max.messages.kbytes", "131072", err, sizeof(err));
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
     if (!rk) {
         fprintf(stderr, "raw_consume: %s\n", err);
