@@ -83,13 +83,11 @@ int search_api_suggest(redisContext *c, const char *prefix, const char *typed, c
         ru = reply;
     if ((!with_user || ru) && redisGetReply(c, &reply) == REDIS_OK)
         r = reply;
-    if ((with_user && (!ru || ru->type != REDIS_REPLY_ARRAY)) || !r ||
-        r->type != REDIS_REPLY_ARRAY) {
-        int user_bad = with_user && (!ru || ru->type != REDIS_REPLY_ARRAY);
-        if (user_bad && r)
-            freeReplyObject(r);
-        else if (!user_bad && ru)
-            freeReplyObject(ru);
+    int user_bad = with_user && (!ru || ru->type != REDIS_REPLY_ARRAY);
+    if (user_bad || !r || r->type != REDIS_REPLY_ARRAY) {
+        redisReply *other = user_bad ? r : ru; /* the failing one goes to redis_fail */
+        if (other)
+            freeReplyObject(other);
         return redis_fail(out, c, user_bad ? ru : r);
     }
     json_t *items = json_array();

@@ -24,7 +24,8 @@ raw_events=$(sed 's/.*events=\([0-9]*\).*/\1/' <<<"$raw")
 # CPU seconds of the parts sharing the machine, around the catch-up: Redis (INFO cpu, main and
 # I/O threads) and the local Kafka broker (its /proc entry; empty when it runs elsewhere).
 redis_cpu() { redis_cli INFO cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.2f", s}'; }
-proc_cpu() { [ -n "$1" ] && awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null; }
+# (empty, not a failure, when the process is not here: the script runs under set -e)
+proc_cpu() { [ -z "$1" ] || awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || true; }
 kafka_pid=$(pgrep -f 'kafka\.Kafka' | head -1 || true)
 redis0=$(redis_cpu)
 kafka0=$(proc_cpu "$kafka_pid")
