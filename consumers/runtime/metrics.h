@@ -39,9 +39,6 @@ typedef struct shop_metrics {
     atomic_int sink_down[2];
     atomic_int kafka_down;
     atomic_int assigned;
-    /* messages behind the high watermarks over all assigned partitions (cached watermarks,
-     * updated about once a second; 0 until known) */
-    atomic_llong lag_total;
     /* lag per topic/partition; -1 when not assigned */
     pthread_mutex_t lock;
     int64_t lag[SHOP_METRICS_MAX_TOPICS][SHOP_METRICS_MAX_PARTS];

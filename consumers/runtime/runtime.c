@@ -671,7 +671,6 @@ static void update_ready(shop_runtime_t *rt) {
 /* Refreshes lag from the high watermarks; returns 1 when every assigned partition is consumed. */
 static int refresh_lag(shop_runtime_t *rt, int query) {
     int caught_up = 1, assigned = 0;
-    int64_t total = 0;
     for (int t = 0; t < rt->ntopics; t++)
         for (int i = 0; i < rt->topics[t].nparts; i++) {
             part_t *p = &rt->topics[t].parts[i];
@@ -692,14 +691,11 @@ static int refresh_lag(shop_runtime_t *rt, int query) {
             if (lag < 0 && !p->loading)
                 lag = 0;
             shop_metrics_set_lag(&rt->metrics, t, i, lag);
-            if (lag > 0)
-                total += lag;
             /* Cached watermarks may be missing: only a failed broker query says "not yet". */
             if (p->loading || (query && e) || (p->hw >= 0 && p->expect < p->hw))
                 caught_up = 0;
         }
     atomic_store(&rt->metrics.assigned, assigned);
-    atomic_store(&rt->metrics.lag_total, total);
     return caught_up && assigned > 0;
 }
 
@@ -1057,8 +1053,7 @@ static int init(shop_runtime_t *rt, const shop_runtime_opts_t *o, char *errstr,
         rt->topics[t].name = rt->topic_names[t];
     }
     shop_metrics_init(&rt->metrics, rt->ops->name, (const char *const *)rt->topic_names);
-    rt->env = (shop_worker_env_t){rt->cfg, rt->redis_prefix, rt->pg_schema, rt->ops->name,
-                                  &rt->metrics.lag_total};
+    rt->env = (shop_worker_env_t){rt->cfg, rt->redis_prefix, rt->pg_schema, rt->ops->name};
     if (!(rt->codec =
               shop_codec_new(shop_config_get(rt->cfg, "schema.registry.url"), errstr, errstr_size)))
         return SHOP_ERR_CONFIG;

@@ -4,7 +4,6 @@
 #define SHOP_WORKER_H
 
 #include <libpq-fe.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,11 +27,6 @@ typedef struct shop_worker_env {
     const char *redis_prefix; /* "shop:" live, "bt:<name>:" for a backtest */
     const char *pg_schema;    /* "shop" live, "bt_<name>" for a backtest */
     const char *name;         /* worker name */
-    /* Messages the consumer is behind the high watermarks of its partitions, all of them
-     * together (from the cached watermarks, about once a second; 0 until known). Any thread may
-     * read it: a worker can put off costly derived views while it works off a backlog. NULL
-     * outside the runtime. */
-    const atomic_llong *lag;
 } shop_worker_env_t;
 
 /* Redis commands of one flush, pipelined inside the runtime's MULTI/EXEC.

@@ -36,11 +36,6 @@ static const shop_conf_def_t conf[] = {
      "commit the PostgreSQL rows on a thread of their own while consumption goes on"},
     {"search.suggest.refresh.ms", SHOP_CONF_INT, "5000",
      "recompute suggestions and corrections at most this often (trends: refresh.ms)"},
-    /* a recomputation takes ~1 s of CPU (SymSpell indexes, every prefix's completions) and
-     * rewrites the changed suggestion keys: in a catch-up that CPU is the catch-up's */
-    {"search.suggest.refresh.behind.ms", SHOP_CONF_INT, "60000",
-     "instead, while more than flush.events messages behind (a catch-up, a replay): at most "
-     "this often"},
     {"search.refresh.chunk", SHOP_CONF_INT, "500",
      "commands per transaction when a refresh rewrites many suggestion keys (readers wait on a "
      "transaction at most this long)"},
@@ -993,10 +988,6 @@ static void *create(const shop_worker_env_t *env, char *errstr, size_t errstr_si
     s->recent_ttl_s = shop_config_get_int(cfg, "search.recent.ttl.s");
     s->few_results = (int)shop_config_get_int(cfg, "search.few.results");
     s->heavy_interval_ms = shop_config_get_int(cfg, "search.suggest.refresh.ms");
-    s->heavy_behind_ms = shop_config_get_int(cfg, "search.suggest.refresh.behind.ms");
-    s->behind_events = shop_config_get_int(cfg, "flush.events");
-    s->lag = env->lag;
-    s->created_ms = shop_mono_us() / 1000;
     int64_t chunk = shop_config_get_int(cfg, "search.refresh.chunk");
     s->rising_min = (int)shop_config_get_int(cfg, "search.rising.min");
     s->halflife_ms = (double)shop_config_get_int(cfg, "search.decay.halflife.h") * 3600000.0;

@@ -307,7 +307,7 @@ int search_cmd_query(int argc, char **argv) {
     }
     if (shop_namespace(ns, prefix, sizeof(prefix), schema, sizeof(schema), err, sizeof(err)))
         goto bad;
-    shop_worker_env_t env = {cfg, prefix, schema, "search", NULL};
+    shop_worker_env_t env = {cfg, prefix, schema, "search"};
     status = 1;
     if (!(s = shop_worker_search.create(&env, err, sizeof(err))))
         goto bad;

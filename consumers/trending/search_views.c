@@ -757,20 +757,6 @@ static void append_views(const shop_search_t *s, const refresh_t *f, int64_t gal
     shop_redis_batch_cmd(last, "SET %s %lld", key, (long long)v);
 }
 
-/* Whether a refresh at `now_ms` recomputes suggestions and corrections: always when `full`, else
- * at most once per search.suggest.refresh.ms, and at most once per ...refresh.behind.ms while
- * the consumer is flush.events or more messages behind (counted from the worker's start when it
- * has not recomputed yet). Suggestions recomputed in the middle of a backlog describe a state
- * about to change again; the CPU (about a second each) is the catch-up's, and the end of a
- * catch-up or replay brings a full refresh anyway. */
-int search_heavy_due(const shop_search_t *s, int64_t now_ms, int full) {
-    if (full)
-        return 1;
-    int behind = s->lag && s->behind_events > 0 && atomic_load(s->lag) >= s->behind_events;
-    int64_t since = behind && !s->last_heavy_ms ? s->created_ms : s->last_heavy_ms;
-    return now_ms - since >= (behind ? s->heavy_behind_ms : s->heavy_interval_ms);
-}
-
 /* The views are written in one MULTI guarded by WATCH on their versions: each refresh knows the
  * state version it read (srch:ver, bumped by every flush, read first), and never overwrites views
  * computed from a newer one. A refresh that loses a race is retried. A suggestion change larger
@@ -782,7 +768,7 @@ int search_refresh(void *w, struct redisContext *c, int full, char *errstr, size
     refresh_t f;
     memset(&f, 0, sizeof(f));
     int64_t now = shop_mono_us() / 1000;
-    int heavy = search_heavy_due(s, now, full);
+    int heavy = full || now - s->last_heavy_ms >= s->heavy_interval_ms;
     char key[512], vkey[256], tkey[256], skey[256], fpkey[256], catset[256], meta[256];
     snprintf(vkey, sizeof(vkey), SHOP_KEY_SRCH_VER, s->prefix);
     snprintf(tkey, sizeof(tkey), SHOP_KEY_TREND_VER, s->prefix);

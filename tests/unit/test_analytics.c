@@ -192,7 +192,7 @@ static void test_table_growth(void **state) {
 static void test_redis_commands(void **state) {
     (void)state;
     shop_config_t *cfg = shop_config_new(shop_worker_analytics.conf);
-    shop_worker_env_t env = {cfg, "bt:t1:", "bt_t1", "analytics", NULL};
+    shop_worker_env_t env = {cfg, "bt:t1:", "bt_t1", "analytics"};
     char err[256];
     void *w = shop_worker_analytics.create(&env, err, sizeof(err));
     assert_int_equal(

@@ -14,7 +14,6 @@
 #include <jansson.h>
 
 #include "runtime.h"
-#include "search_int.h"
 #include "search_query.h"
 #include "shop.h"
 #include "shop_codec.h"
@@ -187,37 +186,9 @@ static void test_recent_searches_match_the_stream(void **state) {
     assert_int_equal(f->ops->pending(f->w), 0);
 }
 
-/* Suggestions and corrections are recomputed at most every search.suggest.refresh.ms, and only
- * every ...refresh.behind.ms while the consumer is flush.events or more messages behind (from
- * the worker's start when it has not recomputed yet); a full refresh always recomputes. */
-static void test_heavy_refresh_waits_while_behind(void **state) {
-    worker_fx_t *f = worker_fx_new(&shop_worker_search, "search",
-                                   (const char *const[]){"search.suggest.refresh.ms=5000",
-                                                         "search.suggest.refresh.behind.ms=60000",
-                                                         "flush.events=1000", NULL});
-    (void)state;
-    shop_search_t *s = f->w;
-    int64_t t0 = s->created_ms;
-    atomic_store(&f->lag, 0);
-    assert_true(search_heavy_due(s, t0, 0)); /* never recomputed, not behind: at once */
-    atomic_store(&f->lag, 1000);
-    assert_false(search_heavy_due(s, t0 + 5000, 0)); /* behind since the start */
-    assert_false(search_heavy_due(s, t0 + 59999, 0));
-    assert_true(search_heavy_due(s, t0 + 60000, 0));
-    assert_true(search_heavy_due(s, t0 + 1, 1)); /* full: always */
-    s->last_heavy_ms = t0 + 60000;
-    assert_false(search_heavy_due(s, t0 + 90000, 0));
-    assert_true(search_heavy_due(s, t0 + 120000, 0));
-    atomic_store(&f->lag, 999); /* under a flush's worth: the normal pace again */
-    assert_false(search_heavy_due(s, t0 + 64999, 0));
-    assert_true(search_heavy_due(s, t0 + 65000, 0));
-    worker_fx_free(f);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_recent_searches_match_the_stream, setup, teardown),
-        cmocka_unit_test(test_heavy_refresh_waits_while_behind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

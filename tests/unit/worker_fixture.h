@@ -20,7 +20,6 @@ typedef struct {
     shop_conf_def_t *table;
     void *w;
     int64_t offset;
-    atomic_llong lag; /* what the worker reads as the runtime's consumer lag (worker.h) */
 } worker_fx_t;
 
 /* The worker `name` with prefix "bt:t:" and schema "bt_t"; `sets` NULL-terminated (may be NULL). */
@@ -38,7 +37,7 @@ static worker_fx_t *worker_fx_new(const shop_worker_ops_t *ops, const char *name
     f->cfg = shop_config_new(f->table);
     for (int i = 0; sets && sets[i]; i++)
         assert_int_equal(shop_config_set_kv(f->cfg, sets[i], err, sizeof(err)), 0);
-    shop_worker_env_t env = {f->cfg, "bt:t:", "bt_t", name, &f->lag};
+    shop_worker_env_t env = {f->cfg, "bt:t:", "bt_t", name};
     f->w = ops->create(&env, err, sizeof(err));
     assert_non_null(f->w);
     return f;
