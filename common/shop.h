@@ -50,8 +50,9 @@ const char *shop_log_quote(char *buf, size_t size, const char *s);
 #define SHOP_ERROR(...) shop_log(SHOP_LOG_ERROR, __VA_ARGS__)
 
 /* Time. Event time is always taken from events; these are for timeouts and metrics only. */
-int64_t shop_now_ms(void);  /* wall clock, ms since epoch */
-int64_t shop_mono_us(void); /* monotonic, microseconds */
+int64_t shop_now_ms(void);        /* wall clock, ms since epoch */
+int64_t shop_mono_us(void);       /* monotonic, microseconds */
+int64_t shop_thread_cpu_us(void); /* CPU time of the calling thread, microseconds */
 /* Parses "2026-11-24T10:00:00Z", "2026-11-24T10:00:00.123+09:00", "2026-11-24" or epoch millis.
  * Returns 0 or SHOP_ERR_INVALID. */
 int shop_parse_time_ms(const char *s, int64_t *out_ms);

@@ -893,12 +893,6 @@ static int all_stored(shop_runtime_t *rt) {
     return !rt->pending_events && !rt->pg_left && shop_rt_sinkflush_idle(rt);
 }
 
-static int64_t thread_cpu_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void consume_loop(shop_runtime_t *rt) {
     int batch = (int)shop_config_get_int(rt->cfg, "consume.batch");
     if (batch < 1)
@@ -910,7 +904,7 @@ static void consume_loop(shop_runtime_t *rt) {
         ssize_t n = next_batch(rt->queue, msgs, (size_t)batch, wait_budget_ms(rt));
         if (n > 0 && !rt->first_msg_us) {
             rt->first_msg_us = shop_mono_us();
-            rt->first_cpu_us = thread_cpu_us();
+            rt->first_cpu_us = shop_thread_cpu_us();
         }
         ssize_t good = 0; /* error events (a broker down, EOF) say nothing of Kafka's health */
         for (ssize_t i = 0; i < n; i++) {
@@ -926,7 +920,7 @@ static void consume_loop(shop_runtime_t *rt) {
         if (good > 0) {
             atomic_store(&rt->metrics.kafka_down, 0);
             rt->last_msg_us = shop_mono_us();
-            rt->last_cpu_us = thread_cpu_us();
+            rt->last_cpu_us = shop_thread_cpu_us();
         }
         int idle = n <= 0;
         /* Group commit: having processed all that has arrived (fewer than a batch came) and

@@ -123,6 +123,8 @@ typedef struct shop_search {
     /* refresh state (the consume thread only) */
     int64_t heavy_interval_ms; /* suggestions and corrections at most this often */
     int64_t last_heavy_ms;     /* monotonic */
+    double heavy_cpu_share;    /* search.suggest.refresh.cpu */
+    int64_t last_heavy_cpu_ms; /* what the last one cost the refresh thread */
     int chunk;                 /* commands per views transaction (search.refresh.chunk) */
     pthread_mutex_t lex_lock;  /* lex is swapped by refreshes, read by /correct */
     struct search_lex *lex;
@@ -142,6 +144,8 @@ void search_ss_key(const shop_search_t *s, char *out, size_t size, const char *l
 
 /* search_views.c */
 int search_refresh(void *w, struct redisContext *c, int full, char *errstr, size_t errstr_size);
+/* Whether a refresh at now_ms (monotonic) recomputes suggestions and corrections. */
+int search_heavy_due(const shop_search_t *s, int64_t now_ms, int full);
 /* The lexicon built from the committed popularity summaries (for one-off use). */
 struct search_lex *search_lex_from_redis(shop_search_t *s, struct redisContext *c, char *errstr,
                                          size_t errstr_size);

@@ -757,6 +757,21 @@ static void append_views(const shop_search_t *s, const refresh_t *f, int64_t gal
     shop_redis_batch_cmd(last, "SET %s %lld", key, (long long)v);
 }
 
+/* Whether a refresh at `now_ms` recomputes suggestions and corrections: always when `full`; else
+ * at most once per search.suggest.refresh.ms, and no sooner than the last one's CPU time divided
+ * by search.suggest.refresh.cpu, so that the recomputation takes at most that share of a core
+ * however large the vocabulary and however slow the machine (the way Redis bounds its active
+ * expiry cycle). Under live traffic a 2.3-6.5 s recomputation every 5 s was half a core taken
+ * from consumption and from the HTTP queries. */
+int search_heavy_due(const shop_search_t *s, int64_t now_ms, int full) {
+    if (full || !s->last_heavy_ms)
+        return 1;
+    int64_t wait = s->heavy_interval_ms;
+    if (s->heavy_cpu_share > 0 && (double)s->last_heavy_cpu_ms / s->heavy_cpu_share > (double)wait)
+        wait = (int64_t)((double)s->last_heavy_cpu_ms / s->heavy_cpu_share);
+    return now_ms - s->last_heavy_ms >= wait;
+}
+
 /* The views are written in one MULTI guarded by WATCH on their versions: each refresh knows the
  * state version it read (srch:ver, bumped by every flush, read first), and never overwrites views
  * computed from a newer one. A refresh that loses a race is retried. A suggestion change larger
@@ -768,7 +783,8 @@ int search_refresh(void *w, struct redisContext *c, int full, char *errstr, size
     refresh_t f;
     memset(&f, 0, sizeof(f));
     int64_t now = shop_mono_us() / 1000;
-    int heavy = full || now - s->last_heavy_ms >= s->heavy_interval_ms;
+    int64_t cpu0 = shop_thread_cpu_us();
+    int heavy = search_heavy_due(s, now, full);
     char key[512], vkey[256], tkey[256], skey[256], fpkey[256], catset[256], meta[256];
     snprintf(vkey, sizeof(vkey), SHOP_KEY_SRCH_VER, s->prefix);
     snprintf(tkey, sizeof(tkey), SHOP_KEY_TREND_VER, s->prefix);
@@ -946,6 +962,7 @@ int search_refresh(void *w, struct redisContext *c, int full, char *errstr, size
         swap_lex(s, f.lex);
         f.lex = NULL;
         s->last_heavy_ms = now;
+        s->last_heavy_cpu_ms = (shop_thread_cpu_us() - cpu0) / 1000;
     }
     refresh_release(&f);
     if (rc)

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "runtime.h"
+#include "search_int.h"
 #include "search_query.h"
 #include "shop.h"
 #include "shop_codec.h"
@@ -186,9 +187,52 @@ static void test_recent_searches_match_the_stream(void **state) {
     assert_int_equal(f->ops->pending(f->w), 0);
 }
 
+/* Suggestions and corrections: at once the first time, then at most every
+ * search.suggest.refresh.ms, and no sooner than the last recomputation's CPU time over
+ * search.suggest.refresh.cpu; a full refresh always recomputes. */
+static void test_heavy_refresh_bounded_by_its_cpu(void **state) {
+    (void)state;
+    worker_fx_t *f = worker_fx_new(&shop_worker_search, "search",
+                                   (const char *const[]){"search.suggest.refresh.ms=5000",
+                                                         "search.suggest.refresh.cpu=0.1", NULL});
+    shop_search_t *s = f->w;
+    const int64_t t0 = 1000000;
+    assert_true(search_heavy_due(s, t0, 0)); /* never recomputed */
+    s->last_heavy_ms = t0;
+    s->last_heavy_cpu_ms = 100; /* cheap: the interval rules */
+    assert_false(search_heavy_due(s, t0 + 4999, 0));
+    assert_true(search_heavy_due(s, t0 + 5000, 0));
+    s->last_heavy_cpu_ms = 2500; /* 2.5 s of CPU at 10 %: 25 s */
+    assert_false(search_heavy_due(s, t0 + 24999, 0));
+    assert_true(search_heavy_due(s, t0 + 25000, 0));
+    assert_true(search_heavy_due(s, t0 + 1, 1)); /* full */
+    worker_fx_free(f);
+
+    f = worker_fx_new(&shop_worker_search, "search",
+                      (const char *const[]){"search.suggest.refresh.cpu=0", NULL});
+    s = f->w;
+    s->last_heavy_ms = t0;
+    s->last_heavy_cpu_ms = 60000; /* no limit: the interval alone */
+    assert_true(search_heavy_due(s, t0 + 5000, 0));
+    worker_fx_free(f);
+
+    /* a share outside 0..1 is a configuration error */
+    char err[256];
+    shop_conf_def_t *table = shop_runtime_conf_table(&shop_worker_search);
+    shop_config_t *cfg = shop_config_new(table);
+    assert_int_equal(shop_config_set_kv(cfg, "search.suggest.refresh.cpu=2", err, sizeof(err)), 0);
+    shop_worker_env_t env = {cfg, "bt:t:", "bt_t", "search"};
+    err[0] = '\0';
+    assert_null(shop_worker_search.create(&env, err, sizeof(err)));
+    assert_non_null(strstr(err, "search.suggest.refresh.cpu"));
+    shop_config_destroy(cfg);
+    free(table);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_recent_searches_match_the_stream, setup, teardown),
+        cmocka_unit_test(test_heavy_refresh_bounded_by_its_cpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
