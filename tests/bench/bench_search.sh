@@ -3,7 +3,8 @@
 #   - catch-up rate on pre-filled search and catalog topics next to raw librdkafka consume of the
 #     same topics (the ceiling) and the no-op runtime (decode + offsets) on them;
 #   - CPU seconds per million events and peak RSS of the worker;
-#   - HTTP /suggest latency (p50, p99) and throughput under load from wrk.
+#   - HTTP /suggest latency (p50, p99) and throughput under load from wrk, with the views settled
+#     and while LIVE_RATE (2000) generated events/s arrive.
 # usage: SHOPSTREAM_BIN=build/shopstream RAW_CONSUME=build/tests/raw_consume bench_search.sh [EVENTS]
 # EVENTS is the generator's total (about a quarter are search and catalog events).
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
@@ -87,6 +88,31 @@ consume_cpu=$(grep 'msg="stopped"' "$WORK/search.log" | sed 's/.*cpu_s=\([0-9.]*
   --set instance.id=none --until-caught-up 2>"$WORK/noop.log" || fail "noop: $(tail -3 "$WORK/noop.log")"
 noop_rate=$(grep 'msg="stopped"' "$WORK/noop.log" | sed 's/.*events_per_s=//')
 
+# And while events arrive: a second instance on the same namespace (caught up: it resumes from
+# the stored offsets) serves the queries while the generator produces LIVE_RATE events/s (about
+# a quarter of them search and catalog events), so it consumes, flushes and refreshes its views
+# (the trend unions each refresh.ms, suggestions within search.suggest.refresh.cpu) meanwhile.
+LIVE_RATE=${LIVE_RATE:-2000}
+port=$(free_port)
+"$BIN" run search --set "topic.prefix=$PREFIX" --set "namespace=$RUN_ID" --set "http.port=$port" \
+  --set instance.id=none >"$WORK/search-live.log" 2>&1 &
+WPID=$!
+WORKER_PIDS+=("$WPID")
+deadline=$((SECONDS + 60))
+until curl -fsS "http://127.0.0.1:$port/suggest?q=p" >/dev/null 2>&1; do
+  [ $SECONDS -lt $deadline ] || fail "the second search worker does not answer: $(tail -3 "$WORK/search-live.log")"
+  sleep 0.3
+done
+"$BIN" generate --events $((LIVE_RATE * (WRK_SECONDS + 5))) --rate "$LIVE_RATE" --seed 9 \
+  --start "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --produce --realtime --set "topic.prefix=$PREFIX" \
+  >"$WORK/live.out" 2>&1 &
+live_pid=$!
+sleep 3
+wrk_run 4l 4
+wait "$live_pid" || fail "generate --realtime: $(tail -3 "$WORK/live.out")"
+kill -TERM "$WPID"
+wait "$WPID" || true
+
 lat() { awk -v p="$2" '$1 == p {print $2}' "$WORK/wrk$1.txt"; }
 rps() { awk '/Requests\/sec/ {printf "%.0f", $2}' "$WORK/wrk$1.txt"; }
 non2xx=$(cat "$WORK"/wrk*.txt | awk '/Non-2xx/ {print $NF}')
@@ -105,10 +131,11 @@ printf '%-62s %12s\n' "  Redis server (applying flushes and view refreshes)" "$(
 printf '%-62s %12s\n' "search worker CPU s per 1M events (incl. HTTP load)" \
   "$(python3 -c "print(f'{$cpu_s * 1e6 / $events:.1f}')")"
 printf '%-62s %12s\n' "search worker peak RSS (MB)" "$(python3 -c "print(f'{$rss_kb/1024:.0f}')")"
-for c in 4r 4 16 4p; do
+for c in 4r 4 16 4p 4l; do
   case $c in
     4r) what="wrk 4 connections, first refresh running" ;;
     4p) what="wrk 4 connections paced 1 ms, settled" ;;
+    4l) what="wrk 4 connections, $LIVE_RATE events/s arriving" ;;
     *) what="wrk $c connections, views settled" ;;
   esac
   printf '%-62s %12s\n' "/suggest, $what: requests/s" "$(rps $c)"
