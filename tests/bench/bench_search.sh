@@ -31,12 +31,16 @@ kafka_pid=$(pgrep -f 'kafka\.Kafka' | head -1 || true)
 redis0=$(redis_cpu)
 kafka0=$(proc_cpu "$kafka_pid")
 
-# The worker catches up, then stays up for the HTTP load.
-port=$(free_port)
+# A search worker on the run's namespace and a free HTTP port (sets port and WPID).
+start_search() { # LOG
+  port=$(free_port)
   "$BIN" run search --set "topic.prefix=$PREFIX" --set "namespace=$RUN_ID" --set "http.port=$port" \
-  --set instance.id=none >"$WORK/search.log" 2>&1 &
-WPID=$!
-WORKER_PIDS+=("$WPID")
+    --set instance.id=none >"$1" 2>&1 &
+  WPID=$!
+  WORKER_PIDS+=("$WPID")
+}
+# The worker catches up, then stays up for the HTTP load.
+start_search "$WORK/search.log"
 deadline=$((SECONDS + 600))
 until [ "$(metric "$port" shopstream_events_total)" -ge "$raw_events" ]; do
   [ $SECONDS -lt $deadline ] || fail "search worker did not catch up: $(tail -3 "$WORK/search.log")"
@@ -93,11 +97,7 @@ noop_rate=$(grep 'msg="stopped"' "$WORK/noop.log" | sed 's/.*events_per_s=//')
 # a quarter of them search and catalog events), so it consumes, flushes and refreshes its views
 # (the trend unions each refresh.ms, suggestions within search.suggest.refresh.cpu) meanwhile.
 LIVE_RATE=${LIVE_RATE:-2000}
-port=$(free_port)
-"$BIN" run search --set "topic.prefix=$PREFIX" --set "namespace=$RUN_ID" --set "http.port=$port" \
-  --set instance.id=none >"$WORK/search-live.log" 2>&1 &
-WPID=$!
-WORKER_PIDS+=("$WPID")
+start_search "$WORK/search-live.log"
 deadline=$((SECONDS + 60))
 until curl -fsS "http://127.0.0.1:$port/suggest?q=p" >/dev/null 2>&1; do
   [ $SECONDS -lt $deadline ] || fail "the second search worker does not answer: $(tail -3 "$WORK/search-live.log")"
